@@ -1,0 +1,120 @@
+# bulletin: an nginx module serving bulletin pages from a prebuilt store.
+#
+#   make          install missing Debian packages, build the module and builder
+#   make demo     serve the sample bulletins on http://127.0.0.1:8080/
+#   make test     unit tests and nginx-level tests
+#   make bench    the side-by-side benchmark
+#   make clean    remove build/
+
+SHELL       := /bin/bash
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX       ?= /usr/sbin/nginx
+BUILD       := build
+CC          ?= cc
+
+MODULE      := $(BUILD)/ngx_http_bulletin_module.so
+BUILDER     := $(BUILD)/bulletin-build
+
+# Debian packages: build, tests, benchmark
+DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
+               libcmocka-dev pkg-config
+DEB_TEST    := perl gzip valgrind prometheus wrk
+DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
+
+# the pure C code shared by the module, the builder and the unit tests
+PURE_SRCS   := $(wildcard src/bulletin_crc.c src/bulletin_store.c \
+                 src/bulletin_id.c)
+PURE_HDRS   := $(wildcard src/bulletin_*.h)
+
+MODULE_SRCS := config ngx_http_bulletin_module.c \
+               $(wildcard src/ngx_http_bulletin_*.[ch]) $(PURE_SRCS) \
+               $(PURE_HDRS)
+
+BUILDER_SRCS := $(wildcard src/bulletin_*.c) src/bulletin_template.S
+BUILDER_HDRS := $(PURE_HDRS)
+
+HOST_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Wpointer-arith \
+               -Wno-unused-parameter -Werror -D_FORTIFY_SOURCE=2 \
+               -fstack-protector-strong
+BUILDER_LIBS := -ljansson -lz -lpthread
+
+UNIT_SRCS   := $(wildcard t/unit/test_*.c)
+UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+UNIT_LIBS   := -lcmocka -ljansson -lz -lpthread
+
+# Debian's own flags for its nginx, as `nginx -V` prints them
+NGX_CC_OPT  := -g -O2 -fstack-protector-strong -Wformat \
+               -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+
+PROVE       ?= prove
+PROVE_FLAGS ?= -j2
+
+
+.PHONY: all deps demo test unit prove bench clean
+
+all: $(BUILD)/.deps $(MODULE) $(if $(wildcard src/bulletin_build.c),$(BUILDER))
+
+
+# a stamp, so that a second `make` checks nothing again; the list of
+# packages lives in this Makefile, so editing it checks again
+$(BUILD)/.deps: Makefile tools/deps.sh
+	@mkdir -p $(BUILD)
+	@sh tools/deps.sh $(DEB_PACKAGES)
+	@touch $@
+
+deps:
+	@sh tools/deps.sh $(DEB_PACKAGES)
+
+
+# The module, built against the installed nginx through Debian's
+# nginx-dev.  nginx-dev is copied, so that configure writes nothing
+# outside build/; configure runs again only when `config` changes.
+
+$(BUILD)/nginx/Makefile: config $(BUILD)/.deps
+	@rm -rf $(BUILD)/nginx-src $(BUILD)/nginx
+	@mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx-src
+	cd $(BUILD)/nginx-src && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt='$(NGX_CC_OPT)' \
+	        --add-dynamic-module=$(CURDIR) \
+	        --builddir=$(CURDIR)/$(BUILD)/nginx > ../configure.log 2>&1 \
+	    || { cat ../configure.log; exit 1; }
+
+$(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -f $(CURDIR)/$(BUILD)/nginx/Makefile -C $(BUILD)/nginx-src \
+	    modules
+	cp $(BUILD)/nginx/ngx_http_bulletin_module.so $@
+
+
+$(BUILDER): $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \
+            templates/default.html templates/index.html
+	$(CC) $(HOST_CFLAGS) -Isrc -o $@ $(BUILDER_SRCS) $(BUILDER_LIBS)
+
+
+# cmocka unit tests of the pure C code: t/unit/test_NAME.c links every
+# pure source but the builder's main
+$(BUILD)/unit/%: t/unit/%.c $(filter-out src/bulletin_build.c,\
+                 $(BUILDER_SRCS)) $(PURE_HDRS) $(BUILD)/.deps
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(HOST_CFLAGS) -Wno-error=unused-function -Isrc -It/unit -o $@ \
+	    $< $(filter-out src/bulletin_build.c,$(BUILDER_SRCS)) $(UNIT_LIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
+
+prove: all
+	BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) $(PROVE_FLAGS) t/
+
+test: all unit prove
+
+
+demo: all
+	@sh tools/demo.sh
+
+bench: all
+	@sh bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,282 @@
+
+/*
+ * Copyright (C) bulletin authors
+ *
+ * The store file: every bulletin page rendered and compressed once by
+ * bulletin-build, mapped read-only and served by nginx.  Plain C99 with
+ * no nginx header: shared by the module, the builder and the unit tests.
+ *
+ * Layout (little-endian, every section and record 8-byte aligned, all
+ * padding zero and covered by the checksum):
+ *
+ *   header      bulletin_store_header_t
+ *   index       bulletin_store_bucket_t [index_size]   id hash -> record
+ *   records     bulletin_store_record_t [page_count]   sorted by id
+ *   segments    bulletin_store_segment_t [nsegments]   nslots + 1 a page
+ *   slots       bulletin_store_slot_t [nslots]
+ *   data        strings and page bytes
+ *
+ * A page is its bytes cut around count slots: segment 0, slot 0,
+ * segment 1, ..., slot n-1, segment n.  Each segment is kept twice: plain,
+ * and as raw deflate ending on a full flush, so that a stored block of
+ * digits can be spliced between two gzip segments.
+ */
+
+
+#ifndef _BULLETIN_STORE_H_INCLUDED_
+#define _BULLETIN_STORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define BULLETIN_STORE_MAGIC       "BLTSTORE"
+#define BULLETIN_STORE_VERSION     1
+#define BULLETIN_STORE_BYTE_ORDER  0x01020304
+
+#define BULLETIN_ID_MAX            64
+#define BULLETIN_CHANNELS_MAX      8
+#define BULLETIN_CHANNEL_MAX       15      /* bytes of a channel name */
+#define BULLETIN_SLOTS_MAX         4096    /* count slots in a page */
+#define BULLETIN_PAGE_MAX          (64 * 1024 * 1024)  /* plain bytes */
+#define BULLETIN_DIGITS_MAX        20      /* 18446744073709551615 */
+
+/* what a slot shows, of the page bulletin_store_slot_t.page */
+#define BULLETIN_SLOT_VIEWS        0
+#define BULLETIN_SLOT_SHARES       1       /* all channels */
+#define BULLETIN_SLOT_CHANNEL      2       /* + channel index */
+
+/* the gzip body's fixed parts, for callers that size buffers */
+#define BULLETIN_GZIP_HEADER_LEN   10
+#define BULLETIN_GZIP_STORED_LEN   5       /* 0x00, LEN, NLEN */
+#define BULLETIN_GZIP_TAIL_LEN     10      /* final block 03 00, trailer */
+
+
+enum {
+    BULLETIN_OK = 0,
+    BULLETIN_ERR_SYSTEM,        /* see errno */
+    BULLETIN_ERR_NOMEM,
+    BULLETIN_ERR_SHORT,         /* smaller than a header */
+    BULLETIN_ERR_MAGIC,
+    BULLETIN_ERR_VERSION,
+    BULLETIN_ERR_BYTE_ORDER,
+    BULLETIN_ERR_SIZE,          /* file size differs from the header's */
+    BULLETIN_ERR_CHECKSUM,
+    BULLETIN_ERR_ALIGN,
+    BULLETIN_ERR_BOUNDS,        /* an offset or length outside the file */
+    BULLETIN_ERR_HEADER,        /* a header field out of range */
+    BULLETIN_ERR_INDEX,         /* the index does not find every page */
+    BULLETIN_ERR_ID,            /* an invalid id */
+    BULLETIN_ERR_DUPLICATE,     /* an id twice */
+    BULLETIN_ERR_SLOT,          /* a slot of an unknown page or kind */
+    BULLETIN_ERR_CHANNEL,       /* a bad channel name or list */
+    BULLETIN_ERR_TOO_LARGE,     /* a page or the store over a limit */
+    BULLETIN_ERR_REFERENCE,     /* a slot names an id not in the store */
+    BULLETIN_ERR_LAST
+};
+
+
+typedef struct {
+    char                    magic[8];       /* BULLETIN_STORE_MAGIC */
+    uint32_t                version;        /* BULLETIN_STORE_VERSION */
+    uint32_t                byte_order;     /* BULLETIN_STORE_BYTE_ORDER */
+    uint64_t                file_size;
+    uint32_t                header_size;    /* sizeof(this) */
+    uint32_t                checksum;       /* CRC-32 of the file, these
+                                               four bytes read as zero */
+    int64_t                 built_at;       /* unix time */
+    char                    generation[16]; /* lowercase hex of a 64-bit
+                                               hash of ids, contents and
+                                               channels */
+    uint32_t                page_count;
+    uint32_t                nchannels;
+    char                    channels[BULLETIN_CHANNELS_MAX][16];
+                                            /* NUL-padded */
+    uint64_t                index_off;
+    uint32_t                index_size;     /* a power of 2 > page_count */
+    uint32_t                reserved0;
+    uint64_t                records_off;
+    uint64_t                segments_off;
+    uint64_t                nsegments;
+    uint64_t                slots_off;
+    uint64_t                nslots;
+    uint64_t                data_off;
+    uint64_t                data_size;
+    uint8_t                 reserved[16];
+} bulletin_store_header_t;                  /* 280 bytes */
+
+
+typedef struct {
+    uint32_t                hash;           /* bulletin_id_hash() */
+    uint32_t                record;         /* record index + 1; 0: empty */
+} bulletin_store_bucket_t;
+
+
+typedef struct {
+    uint64_t                id_off;         /* offsets are from the start */
+    uint64_t                title_off;      /* of the file, lengths in   */
+    uint64_t                published_off;  /* bytes; strings are UTF-8, */
+    uint64_t                etag_off;       /* not NUL-terminated        */
+    uint32_t                id_len;
+    uint32_t                title_len;      /* raw, not escaped */
+    uint32_t                published_len;  /* as the source wrote it */
+    uint32_t                etag_len;       /* W/"<16 hex>", of hash */
+    int64_t                 last_modified;  /* unix time */
+    uint64_t                hash;           /* content hash */
+    uint64_t                plain_len;      /* sum of plain segments */
+    uint64_t                gzip_len;       /* sum of gzip segments */
+    uint32_t                segment_first;  /* nslots + 1 segments */
+    uint32_t                slot_first;
+    uint32_t                nslots;
+    uint32_t                reserved;
+} bulletin_store_record_t;                  /* 96 bytes */
+
+
+typedef struct {
+    uint64_t                plain_off;
+    uint64_t                gzip_off;
+    uint32_t                plain_len;
+    uint32_t                gzip_len;       /* 0 when plain_len is 0 */
+    uint32_t                crc;            /* CRC-32 of the plain bytes */
+    uint32_t                crc_op;         /* x^(8 * plain_len) mod P,
+                                               see bulletin_crc.h */
+} bulletin_store_segment_t;                 /* 32 bytes */
+
+
+typedef struct {
+    uint32_t                page;           /* record whose count shows */
+    uint32_t                kind;           /* BULLETIN_SLOT_* */
+} bulletin_store_slot_t;
+
+
+/* a verified store, as the module and tools read it */
+
+typedef struct {
+    const uint8_t                   *base;
+    size_t                           size;
+    const bulletin_store_header_t   *header;
+    const bulletin_store_bucket_t   *index;
+    const bulletin_store_record_t   *records;
+    const bulletin_store_segment_t  *segments;
+    const bulletin_store_slot_t     *slots;
+    uint32_t                         mask;      /* index_size - 1 */
+    char                             detail[160];
+                                    /* which check failed, and where */
+} bulletin_store_t;
+
+
+/* a piece of a response body, never of zero length */
+
+typedef struct {
+    const uint8_t                   *data;
+    size_t                           len;
+} bulletin_chunk_t;
+
+
+/*
+ * A count for a slot.  With a NULL callback every slot shows nothing
+ * (the page's plain and gzip bodies are then still the same page).
+ */
+typedef uint64_t (*bulletin_count_pt)(void *ctx, uint32_t page,
+    uint32_t kind);
+
+
+const char *bulletin_strerror(int err);
+
+/* ids: 1 to 64 of A-Z a-z 0-9 _ -, the first a letter or digit, or,
+ * with reserved != 0, an underscore (pages the builder makes) */
+int bulletin_id_valid(const uint8_t *id, size_t len, int reserved);
+uint32_t bulletin_id_hash(const uint8_t *id, size_t len);
+
+/* channel names: 1 to 15 of a-z 0-9 _ - */
+int bulletin_channel_valid(const uint8_t *name, size_t len);
+
+/*
+ * Checks everything a request will later trust: size, magic, version,
+ * byte order, checksum, alignment, every offset and length inside the
+ * file, every id valid and found through the index, every slot of a
+ * known page and kind.  Fills st; on failure st->detail says what failed.
+ */
+int bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size);
+
+/* record index, or -1; the id need not be valid */
+int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
+    size_t len);
+
+/*
+ * The response body of a page: fills chunks (at most
+ * bulletin_body_chunks_max()) with pieces of the mapping and of scratch
+ * (at least bulletin_body_scratch_max() bytes), returns the body length.
+ * With gzip, the body is a gzip stream: header, segments, the digits as
+ * stored blocks, a final block and the trailer, its CRC-32 combined from
+ * the segments' CRCs; nothing is compressed or checksummed but digits.
+ */
+size_t bulletin_body_chunks_max(const bulletin_store_record_t *rec);
+size_t bulletin_body_scratch_max(const bulletin_store_record_t *rec);
+uint64_t bulletin_body(const bulletin_store_t *st,
+    const bulletin_store_record_t *rec, int gzip, bulletin_count_pt count,
+    void *ctx, uint8_t *scratch, bulletin_chunk_t *chunks, size_t *nchunks);
+
+/* decimal digits of n into buf (BULLETIN_DIGITS_MAX), returns the count */
+size_t bulletin_format_u64(uint8_t *buf, uint64_t n);
+
+
+/*
+ * Writing a store: pages stream to a temporary file beside the output;
+ * memory grows with the number of pages, not with their bytes.  Commit
+ * writes the tables and header, syncs, renames into place and syncs the
+ * folder; abort (or any failure) removes the temporary file, and an
+ * existing output is never touched before the rename.
+ */
+
+typedef struct bulletin_writer_s  bulletin_writer_t;
+
+typedef struct {
+    const uint8_t           *plain;
+    size_t                   plain_len;
+    const uint8_t           *gzip;          /* raw deflate, full flush */
+    size_t                   gzip_len;      /* 0 when plain_len is 0 */
+    uint32_t                 crc;           /* CRC-32 of plain */
+} bulletin_wsegment_t;
+
+typedef struct {
+    const uint8_t           *ref;           /* id of the page counted, */
+    size_t                   ref_len;       /* NULL: this page */
+    uint32_t                 kind;          /* BULLETIN_SLOT_* */
+} bulletin_wslot_t;
+
+typedef struct {
+    const uint8_t           *id;
+    size_t                   id_len;
+    const uint8_t           *title;
+    size_t                   title_len;
+    const uint8_t           *published;
+    size_t                   published_len;
+    uint32_t                 nslots;
+    const bulletin_wslot_t  *slots;         /* nslots */
+    const bulletin_wsegment_t *segments;    /* nslots + 1 */
+} bulletin_wpage_t;
+
+typedef struct {
+    uint32_t                 pages;
+    uint64_t                 bytes;         /* the file's size */
+    char                     generation[17];
+    uint32_t                 kept;          /* Last-Modified kept */
+} bulletin_wsummary_t;
+
+/*
+ * prev, if not NULL, is the previous store: a page whose content hash is
+ * unchanged keeps its Last-Modified from it; others get built_at.
+ */
+bulletin_writer_t *bulletin_writer_create(const char *path,
+    const char *const *channels, size_t nchannels, int64_t built_at,
+    const bulletin_store_t *prev, int *err);
+int bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page);
+int bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum);
+void bulletin_writer_abort(bulletin_writer_t *w);
+/* after a failure: what failed, e.g. the id or the system call */
+const char *bulletin_writer_detail(const bulletin_writer_t *w);
+
+
+#endif /* _BULLETIN_STORE_H_INCLUDED_ */
