@@ -93,13 +93,19 @@ $(BUILDER): $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \
 	$(CC) $(HOST_CFLAGS) -Isrc -o $@ $(BUILDER_SRCS) $(BUILDER_LIBS)
 
 
-# cmocka unit tests of the pure C code: t/unit/test_NAME.c links every
-# pure source but the builder's main
-$(BUILD)/unit/%: t/unit/%.c $(filter-out src/bulletin_build.c,\
-                 $(BUILDER_SRCS)) $(PURE_HDRS) $(BUILD)/.deps
+# cmocka unit tests of the pure C code: t/unit/test_NAME.c links the
+# sources UNIT_test_NAME lists, or every pure source but the builder's main
+LIB_SRCS    := $(filter-out src/bulletin_build.c,$(BUILDER_SRCS))
+UNIT_test_crc   := src/bulletin_crc.c
+UNIT_test_store := src/bulletin_crc.c src/bulletin_store.c \
+                   src/bulletin_writer.c
+
+.SECONDEXPANSION:
+$(BUILD)/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) $(PURE_HDRS) \
+                 $(wildcard t/unit/*.h) $(BUILD)/.deps
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(HOST_CFLAGS) -Wno-error=unused-function -Isrc -It/unit -o $@ \
-	    $< $(filter-out src/bulletin_build.c,$(BUILDER_SRCS)) $(UNIT_LIBS)
+	$(CC) $(HOST_CFLAGS) -Isrc -It/unit -o $@ $< \
+	    $(or $(UNIT_$*),$(LIB_SRCS)) $(UNIT_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done

@@ -1,0 +1,225 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_bulletin_module.h"
+
+
+static ngx_int_t ngx_http_bulletin_page_headers(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf,
+    const bulletin_store_record_t *rec, ngx_uint_t gzip, uint64_t len);
+static ngx_int_t ngx_http_bulletin_page_body(ngx_http_request_t *r,
+    bulletin_chunk_t *chunks, size_t n);
+
+
+ngx_int_t
+ngx_http_bulletin_page_handler(ngx_http_request_t *r)
+{
+    size_t                          n;
+    uint8_t                        *scratch;
+    int64_t                         page;
+    uint64_t                        len;
+    ngx_int_t                       rc;
+    ngx_str_t                       id;
+    ngx_uint_t                      gzip;
+    bulletin_chunk_t               *chunks;
+    const bulletin_store_record_t  *rec;
+    ngx_http_bulletin_loc_conf_t   *blcf;
+    ngx_http_bulletin_main_conf_t  *bmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_bulletin_not_allowed(r, "GET, HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
+
+    if (ngx_http_complex_value(r, blcf->page, &id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    page = ngx_http_bulletin_find(r, bmcf, &id);
+
+    if (page < 0) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    rec = &bmcf->store.records[page];
+
+#if (NGX_HTTP_GZIP)
+    gzip = blcf->gzip && ngx_http_gzip_ok(r) == NGX_OK;
+#else
+    gzip = 0;
+#endif
+
+    chunks = ngx_palloc(r->pool, bulletin_body_chunks_max(rec)
+                                 * sizeof(bulletin_chunk_t)
+                                 + bulletin_body_scratch_max(rec));
+    if (chunks == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    scratch = (uint8_t *) (chunks + bulletin_body_chunks_max(rec));
+
+    len = bulletin_body(&bmcf->store, rec, gzip, NULL, NULL, scratch,
+                        chunks, &n);
+
+    if (ngx_http_bulletin_page_headers(r, bmcf, rec, gzip, len) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (n == 0) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    return ngx_http_bulletin_page_body(r, chunks, n);
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_page_headers(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, const bulletin_store_record_t *rec,
+    ngx_uint_t gzip, uint64_t len)
+{
+    ngx_table_elt_t           *h, **cc;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+    r->headers_out.last_modified_time = rec->last_modified;
+
+    ngx_str_set(&r->headers_out.content_type, "text/html");
+    r->headers_out.content_type_len = sizeof("text/html") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+    ngx_str_set(&r->headers_out.charset, "utf-8");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "ETag");
+    h->value.data = (u_char *) bmcf->store.base + rec->etag_off;
+    h->value.len = rec->etag_len;
+    r->headers_out.etag = h;
+
+    /*
+     * every view revalidates, so that every view is counted; "expires"
+     * replaces this value, as it finds it in headers_out.cache_control
+     */
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
+                       sizeof(ngx_table_elt_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cc = ngx_array_push(&r->headers_out.cache_control);
+    if (cc == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-cache");
+    *cc = h;
+
+    if (gzip) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Content-Encoding");
+        ngx_str_set(&h->value, "gzip");
+        r->headers_out.content_encoding = h;
+    }
+
+    /*
+     * "Vary: Accept-Encoding" on every response, exactly once: through
+     * r->gzip_vary where gzip_vary is on, as nginx's gzip filter may set
+     * it too; as a header of our own where it is off, since the header
+     * filter then drops r->gzip_vary
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+#if (NGX_HTTP_GZIP)
+    if (clcf->gzip_vary) {
+        r->gzip_vary = 1;
+        return NGX_OK;
+    }
+#endif
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Vary");
+    ngx_str_set(&h->value, "Accept-Encoding");
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_page_body(ngx_http_request_t *r, bulletin_chunk_t *chunks,
+    size_t n)
+{
+    size_t        i;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_pcalloc(r->pool, n * sizeof(ngx_buf_t));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl = ngx_palloc(r->pool, n * sizeof(ngx_chain_t));
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        b[i].pos = (u_char *) chunks[i].data;
+        b[i].last = b[i].pos + chunks[i].len;
+        b[i].memory = 1;
+
+        cl[i].buf = &b[i];
+        cl[i].next = &cl[i + 1];
+    }
+
+    b[n - 1].last_buf = (r == r->main) ? 1 : 0;
+    b[n - 1].last_in_chain = 1;
+    cl[n - 1].next = NULL;
+
+    return ngx_http_output_filter(r, cl);
+}
