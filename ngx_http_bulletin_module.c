@@ -19,7 +19,21 @@ static char *ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_bulletin_page(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static void ngx_http_bulletin_needs_store(ngx_conf_t *cf);
+static char *ngx_http_bulletin_share(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_http_complex_value_t *ngx_http_bulletin_id(ngx_conf_t *cf,
+    ngx_str_t *value);
+static void ngx_http_bulletin_needs(ngx_conf_t *cf,
+    ngx_http_bulletin_where_t *where);
+
+
+static ngx_conf_num_bounds_t  ngx_http_bulletin_status_top_bounds = {
+    ngx_conf_check_num_bounds, 0, 999999999
+};
 
 
 static ngx_command_t  ngx_http_bulletin_commands[] = {
@@ -31,9 +45,30 @@ static ngx_command_t  ngx_http_bulletin_commands[] = {
       0,
       NULL },
 
+    { ngx_string("bulletin_counters"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_bulletin_counters,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bulletin_count_exclude"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_bulletin_count_exclude,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("bulletin_page"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_bulletin_page,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bulletin_share"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_bulletin_share,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -44,6 +79,20 @@ static ngx_command_t  ngx_http_bulletin_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_bulletin_loc_conf_t, gzip),
       NULL },
+
+    { ngx_string("bulletin_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_bulletin_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bulletin_status_top"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_bulletin_loc_conf_t, status_top),
+      &ngx_http_bulletin_status_top_bounds },
 
       ngx_null_command
 };
@@ -107,6 +156,28 @@ ngx_http_bulletin_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (bmcf->needs_zone.line && bmcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"bulletin_counters\" is not set, but "
+                      "\"bulletin_share\" in %V:%ui needs it",
+                      &bmcf->needs_zone.file, bmcf->needs_zone.line);
+        return NGX_ERROR;
+    }
+
+    if (bmcf->zone && bmcf->path.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"bulletin_store\" is not set, but "
+                      "\"bulletin_counters\" in %V:%ui needs it",
+                      &bmcf->zone->at.file, bmcf->zone->at.line);
+        return NGX_ERROR;
+    }
+
+    /* "nginx -s" maps nothing */
+
+    if (bmcf->zone && bmcf->store.size) {
+        return ngx_http_bulletin_counters_init(cf, bmcf->zone);
+    }
+
     return NGX_OK;
 }
 
@@ -147,9 +218,14 @@ ngx_http_bulletin_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     blcf->page = NULL;
+     *     blcf->share = NULL;
      */
 
     blcf->gzip = NGX_CONF_UNSET;
+    blcf->status_top = NGX_CONF_UNSET_UINT;
+#if (NGX_PCRE)
+    blcf->exclude = NGX_CONF_UNSET_PTR;
+#endif
 
     return blcf;
 }
@@ -162,6 +238,10 @@ ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_bulletin_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->gzip, prev->gzip, 1);
+    ngx_conf_merge_uint_value(conf->status_top, prev->status_top, 100);
+#if (NGX_PCRE)
+    ngx_conf_merge_ptr_value(conf->exclude, prev->exclude, NULL);
+#endif
 
     return NGX_CONF_OK;
 }
@@ -172,50 +252,169 @@ ngx_http_bulletin_page(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bulletin_loc_conf_t *blcf = conf;
 
-    ngx_str_t                         *value;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_compile_complex_value_t   ccv;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_bulletin_main_conf_t  *bmcf;
 
-    if (blcf->page != NULL) {
+    if (blcf->page != NULL || blcf->share != NULL) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-
-    blcf->page = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    blcf->page = ngx_http_bulletin_id(cf, cf->args->elts);
     if (blcf->page == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = blcf->page;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_bulletin_page_handler;
 
-    ngx_http_bulletin_needs_store(cf);
+    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
+    ngx_http_bulletin_needs(cf, &bmcf->needs_store);
 
     return NGX_CONF_OK;
 }
 
 
-static void
-ngx_http_bulletin_needs_store(ngx_conf_t *cf)
+static char *
+ngx_http_bulletin_share(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_bulletin_loc_conf_t *blcf = conf;
+
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
-    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
+    if (blcf->page != NULL || blcf->share != NULL) {
+        return "is duplicate";
+    }
 
-    if (bmcf->needs_store.line == 0) {
-        bmcf->needs_store.file = cf->conf_file->file.name;
-        bmcf->needs_store.line = cf->conf_file->line;
+    blcf->share = ngx_http_bulletin_id(cf, cf->args->elts);
+    if (blcf->share == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_bulletin_share_handler;
+
+    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
+    ngx_http_bulletin_needs(cf, &bmcf->needs_store);
+    ngx_http_bulletin_needs(cf, &bmcf->needs_zone);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_bulletin_main_conf_t  *bmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_bulletin_status_handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_http_bulletin_status_handler;
+
+    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
+    ngx_http_bulletin_needs(cf, &bmcf->needs_store);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_complex_value_t *
+ngx_http_bulletin_id(ngx_conf_t *cf, ngx_str_t *value)
+{
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    return cv;
+}
+
+
+static char *
+ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+#if (NGX_PCRE)
+    ngx_http_bulletin_loc_conf_t *blcf = conf;
+
+    u_char               errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_str_t           *value;
+    ngx_uint_t           i;
+    ngx_regex_elt_t     *re;
+    ngx_regex_compile_t  rc;
+
+    if (blcf->exclude == NGX_CONF_UNSET_PTR) {
+        blcf->exclude = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_regex_elt_t));
+        if (blcf->exclude == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+    rc.pool = cf->pool;
+    rc.err.len = NGX_MAX_CONF_ERRSTR;
+    rc.err.data = errstr;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        re = ngx_array_push(blcf->exclude);
+        if (re == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc.pattern = value[i];
+        rc.options = NGX_REGEX_CASELESS;
+
+        if (ngx_regex_compile(&rc) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+            return NGX_CONF_ERROR;
+        }
+
+        re->regex = rc.regex;
+        re->name = value[i].data;
+    }
+
+    return NGX_CONF_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"bulletin_count_exclude\" requires PCRE library");
+
+    return NGX_CONF_ERROR;
+
+#endif
+}
+
+
+static void
+ngx_http_bulletin_needs(ngx_conf_t *cf, ngx_http_bulletin_where_t *where)
+{
+    if (where->line == 0) {
+        where->file = cf->conf_file->file.name;
+        where->line = cf->conf_file->line;
     }
 }
 

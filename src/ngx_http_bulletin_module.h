@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "bulletin_store.h"
+#include "bulletin_counters.h"
 
 
 #define NGX_HTTP_BULLETIN_VERSION  "0.1.0"
@@ -24,26 +25,75 @@ typedef struct {
 } ngx_http_bulletin_where_t;
 
 
+typedef struct ngx_http_bulletin_main_conf_s  ngx_http_bulletin_main_conf_t;
+
+
 typedef struct {
+    ngx_str_t                       name;
+    size_t                          size;        /* as configured */
+    ngx_str_t                       file;        /* empty: shared memory */
+    ngx_shm_zone_t                 *shm_zone;
+    void                           *region;
+    size_t                          region_size;
+    bulletin_counters_info_t        info;        /* as this cycle set it */
+    uint32_t                        channel[BULLETIN_CHANNELS_MAX];
+                                                 /* store's -> zone's */
+    bulletin_counters_slot_t      **slots;       /* of each store page */
+    ngx_http_bulletin_main_conf_t  *main;
+    ngx_http_bulletin_where_t       at;
+} ngx_http_bulletin_zone_t;
+
+
+struct ngx_http_bulletin_main_conf_s {
     ngx_str_t                       path;
     bulletin_store_t                store;       /* size 0: not mapped */
     time_t                          loaded_at;
     ngx_str_t                       generation;
 
     ngx_http_bulletin_where_t       store_at;
+    ngx_http_bulletin_zone_t       *zone;
+
     ngx_http_bulletin_where_t       needs_store; /* first directive that
                                                     needs the store */
-} ngx_http_bulletin_main_conf_t;
+    ngx_http_bulletin_where_t       needs_zone;
+};
 
 
 typedef struct {
     ngx_http_complex_value_t       *page;
+    ngx_http_complex_value_t       *share;
     ngx_flag_t                      gzip;
+    ngx_uint_t                      status_top;
+#if (NGX_PCRE)
+    ngx_array_t                    *exclude;     /* of ngx_regex_elt_t */
+#endif
 } ngx_http_bulletin_loc_conf_t;
+
+
+/* what a request counted, for $bulletin_views and $bulletin_shares */
+
+typedef struct {
+    uint64_t                        views;
+    uint64_t                        shares;
+} ngx_http_bulletin_ctx_t;
+
+
+#define ngx_http_bulletin_add(p)   __atomic_add_fetch(p, 1, __ATOMIC_RELAXED)
+#define ngx_http_bulletin_read(p)  __atomic_load_n(p, __ATOMIC_RELAXED)
 
 
 char *ngx_http_bulletin_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_bulletin_counters_init(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone);
+uint64_t ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_slot_t *slot);
+ngx_int_t ngx_http_bulletin_share_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_bulletin_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,
+    ngx_http_bulletin_loc_conf_t *blcf);
 ngx_int_t ngx_http_bulletin_page_handler(ngx_http_request_t *r);
 int64_t ngx_http_bulletin_find(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id);

@@ -11,6 +11,16 @@
 #include "ngx_http_bulletin_module.h"
 
 
+typedef struct {
+    ngx_http_bulletin_zone_t       *zone;
+    uint32_t                        page;
+    uint64_t                        views;       /* of page, as shown */
+} ngx_http_bulletin_show_t;
+
+
+static uint64_t ngx_http_bulletin_count(void *data, uint32_t page,
+    uint32_t kind);
+static ngx_uint_t ngx_http_bulletin_prefetch(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf,
     const bulletin_store_record_t *rec, ngx_uint_t gzip, uint64_t len);
@@ -24,11 +34,15 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     size_t                          n;
     uint8_t                        *scratch;
     int64_t                         page;
-    uint64_t                        len;
+    uint64_t                        len, *counter;
     ngx_int_t                       rc;
     ngx_str_t                       id;
-    ngx_uint_t                      gzip;
+    ngx_uint_t                      gzip, status;
     bulletin_chunk_t               *chunks;
+    bulletin_count_pt               count;
+    ngx_http_bulletin_ctx_t        *ctx;
+    ngx_http_bulletin_show_t        show;
+    bulletin_counters_slot_t       *slot;
     const bulletin_store_record_t  *rec;
     ngx_http_bulletin_loc_conf_t   *blcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
@@ -58,6 +72,50 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     rec = &bmcf->store.records[page];
 
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_bulletin_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_bulletin_module);
+
+    /*
+     * A view is known only once the not modified filter has spoken (a
+     * 412 counts nothing), but the page shows its count, and its length
+     * depends on it: the page shows the count this view will make, and
+     * the view is counted after the header is sent.
+     */
+
+    slot = NULL;
+    counter = NULL;
+    count = NULL;
+
+    if (bmcf->zone) {
+        slot = bmcf->zone->slots[page];
+
+        show.zone = bmcf->zone;
+        show.page = (uint32_t) page;
+        show.views = ngx_http_bulletin_read(&slot->views);
+
+        if (r == r->main
+            && r->method == NGX_HTTP_GET
+            && !ngx_http_bulletin_prefetch(r))
+        {
+            if (ngx_http_bulletin_excluded(r, blcf)) {
+                counter = &slot->excluded;
+
+            } else {
+                counter = &slot->views;
+                show.views++;
+            }
+        }
+
+        ctx->views = show.views;
+        ctx->shares = ngx_http_bulletin_shares(bmcf->zone, slot);
+
+        count = ngx_http_bulletin_count;
+    }
+
 #if (NGX_HTTP_GZIP)
     gzip = blcf->gzip && ngx_http_gzip_ok(r) == NGX_OK;
 #else
@@ -73,7 +131,7 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     scratch = (uint8_t *) (chunks + bulletin_body_chunks_max(rec));
 
-    len = bulletin_body(&bmcf->store, rec, gzip, NULL, NULL, scratch,
+    len = bulletin_body(&bmcf->store, rec, gzip, count, &show, scratch,
                         chunks, &n);
 
     if (ngx_http_bulletin_page_headers(r, bmcf, rec, gzip, len) != NGX_OK) {
@@ -81,6 +139,19 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_send_header(r);
+
+    status = r->headers_out.status;
+
+    if (counter
+        && rc != NGX_ERROR
+        && (status == NGX_HTTP_OK || status == NGX_HTTP_NOT_MODIFIED))
+    {
+        len = ngx_http_bulletin_add(counter);
+
+        if (counter == &slot->views) {
+            ctx->views = len;
+        }
+    }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -91,6 +162,81 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_bulletin_page_body(r, chunks, n);
+}
+
+
+static uint64_t
+ngx_http_bulletin_count(void *data, uint32_t page, uint32_t kind)
+{
+    ngx_http_bulletin_show_t  *show = data;
+
+    bulletin_counters_slot_t  *slot;
+
+    if (page == show->page && kind == BULLETIN_SLOT_VIEWS) {
+        return show->views;
+    }
+
+    slot = show->zone->slots[page];
+
+    switch (kind) {
+
+    case BULLETIN_SLOT_VIEWS:
+        return ngx_http_bulletin_read(&slot->views);
+
+    case BULLETIN_SLOT_SHARES:
+        return ngx_http_bulletin_shares(show->zone, slot);
+
+    default:
+        return ngx_http_bulletin_read(
+                   &slot->shares[show->zone->channel[kind
+                                              - BULLETIN_SLOT_CHANNEL]]);
+    }
+}
+
+
+/* browsers announce speculative loads: they are not views */
+
+static ngx_uint_t
+ngx_http_bulletin_prefetch(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if ((h[i].key.len == sizeof("Sec-Purpose") - 1
+             && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Purpose",
+                                sizeof("Sec-Purpose") - 1)
+                == 0)
+            || (h[i].key.len == sizeof("Purpose") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Purpose",
+                                   sizeof("Purpose") - 1)
+                   == 0))
+        {
+            if (ngx_strlcasestrn(h[i].value.data,
+                                 h[i].value.data + h[i].value.len,
+                                 (u_char *) "prefetch",
+                                 sizeof("prefetch") - 1 - 1)
+                != NULL)
+            {
+                return 1;
+            }
+        }
+    }
 }
 
 

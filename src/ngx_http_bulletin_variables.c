@@ -11,11 +11,22 @@
 #include "ngx_http_bulletin_module.h"
 
 
+static ngx_int_t ngx_http_bulletin_count_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_bulletin_generation_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_bulletin_vars[] = {
+
+    { ngx_string("bulletin_views"), NULL,
+      ngx_http_bulletin_count_variable,
+      offsetof(ngx_http_bulletin_ctx_t, views), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("bulletin_shares"), NULL,
+      ngx_http_bulletin_count_variable,
+      offsetof(ngx_http_bulletin_ctx_t, shares), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
 
     { ngx_string("bulletin_generation"), NULL,
       ngx_http_bulletin_generation_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -38,6 +49,35 @@ ngx_http_bulletin_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_count_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                   *p;
+    ngx_http_bulletin_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_bulletin_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%uL", *(uint64_t *) ((char *) ctx + data)) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
 
     return NGX_OK;
 }

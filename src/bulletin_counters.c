@@ -1,0 +1,289 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#include <stdio.h>
+#include <string.h>
+
+#include "bulletin_crc.h"
+#include "bulletin_store.h"
+#include "bulletin_counters.h"
+
+
+#define BULLETIN_COUNTERS_IDENTITY                                            \
+    offsetof(bulletin_counters_header_t, state)
+
+#define bulletin_counters_assert(name, cond)                                  \
+    typedef char bulletin_counters_assert_##name[(cond) ? 1 : -1]
+
+bulletin_counters_assert(slot,
+                         sizeof(bulletin_counters_slot_t) == 192);
+bulletin_counters_assert(state,
+                         sizeof(bulletin_counters_state_t) == 152);
+bulletin_counters_assert(header,
+                         sizeof(bulletin_counters_header_t)
+                         <= BULLETIN_COUNTERS_HEADER);
+
+
+static uint32_t bulletin_counters_crc(const void *region,
+    const bulletin_counters_state_t *state);
+static int bulletin_counters_state_valid(const void *region, size_t size,
+    const bulletin_counters_state_t *state);
+
+
+static const char  *bulletin_counters_errors[] = {
+    "counters region too short",
+    "not a counters file (bad magic)",
+    "unsupported counters format version",
+    "counters file of another byte order",
+    "counters file of another slot size",
+    "counters header checksum mismatch",
+    "counters state out of range",
+    "counters zone full",
+    "too many share channels",
+};
+
+
+const char *
+bulletin_counters_strerror(int err)
+{
+    if (err >= BULLETIN_COUNTERS_ERR_SHORT
+        && err < BULLETIN_COUNTERS_ERR_LAST)
+    {
+        return bulletin_counters_errors[err - BULLETIN_COUNTERS_ERR_SHORT];
+    }
+
+    return bulletin_strerror(err);
+}
+
+
+uint32_t
+bulletin_counters_capacity(size_t size)
+{
+    size_t  n;
+
+    if (size < BULLETIN_COUNTERS_HEADER) {
+        return 0;
+    }
+
+    n = (size - BULLETIN_COUNTERS_HEADER) / sizeof(bulletin_counters_slot_t);
+
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t) n;
+}
+
+
+size_t
+bulletin_counters_size(uint32_t n)
+{
+    return BULLETIN_COUNTERS_HEADER
+           + (size_t) n * sizeof(bulletin_counters_slot_t);
+}
+
+
+void
+bulletin_counters_format(void *region, size_t size, int64_t created)
+{
+    bulletin_counters_header_t  *h = region;
+
+    memset(h, 0, BULLETIN_COUNTERS_HEADER);
+
+    memcpy(h->magic, BULLETIN_COUNTERS_MAGIC, sizeof(h->magic));
+    h->version = BULLETIN_COUNTERS_VERSION;
+    h->byte_order = BULLETIN_STORE_BYTE_ORDER;
+    h->header_size = BULLETIN_COUNTERS_HEADER;
+    h->slot_size = sizeof(bulletin_counters_slot_t);
+    h->created = created;
+
+    h->state[0].seq = 1;
+    h->state[0].crc = bulletin_counters_crc(region, &h->state[0]);
+}
+
+
+int
+bulletin_counters_check(const void *region, size_t size,
+    bulletin_counters_info_t *info, char *detail)
+{
+    uint32_t                           i, n, capacity;
+    const bulletin_counters_slot_t    *slot;
+    const bulletin_counters_state_t   *st;
+    const bulletin_counters_header_t  *h = region;
+
+    detail[0] = '\0';
+
+    if (size < BULLETIN_COUNTERS_HEADER) {
+        snprintf(detail, 160, "%zu bytes, the header alone is %d",
+                 size, BULLETIN_COUNTERS_HEADER);
+        return BULLETIN_COUNTERS_ERR_SHORT;
+    }
+
+    if (memcmp(h->magic, BULLETIN_COUNTERS_MAGIC, sizeof(h->magic)) != 0) {
+        snprintf(detail, 160, "the file does not begin with \"%s\"",
+                 BULLETIN_COUNTERS_MAGIC);
+        return BULLETIN_COUNTERS_ERR_MAGIC;
+    }
+
+    if (h->byte_order != BULLETIN_STORE_BYTE_ORDER) {
+        snprintf(detail, 160, "byte order mark 0x%08x",
+                 (unsigned) h->byte_order);
+        return BULLETIN_COUNTERS_ERR_BYTE_ORDER;
+    }
+
+    if (h->version != BULLETIN_COUNTERS_VERSION
+        || h->header_size != BULLETIN_COUNTERS_HEADER)
+    {
+        snprintf(detail, 160, "version %u with a %u-byte header, "
+                 "this module reads version %d",
+                 (unsigned) h->version, (unsigned) h->header_size,
+                 BULLETIN_COUNTERS_VERSION);
+        return BULLETIN_COUNTERS_ERR_VERSION;
+    }
+
+    if (h->slot_size != sizeof(bulletin_counters_slot_t)) {
+        snprintf(detail, 160, "slots of %u bytes, this module's are %zu",
+                 (unsigned) h->slot_size, sizeof(bulletin_counters_slot_t));
+        return BULLETIN_COUNTERS_ERR_SLOT_SIZE;
+    }
+
+    capacity = bulletin_counters_capacity(size);
+
+    st = NULL;
+
+    for (i = 0; i < 2; i++) {
+        if (!bulletin_counters_state_valid(region, size, &h->state[i])) {
+            continue;
+        }
+
+        if (st == NULL || h->state[i].seq > st->seq) {
+            st = &h->state[i];
+            info->state = i;
+        }
+    }
+
+    if (st == NULL) {
+        snprintf(detail, 160, "neither copy of the state matches its "
+                 "checksum");
+        return BULLETIN_COUNTERS_ERR_CHECKSUM;
+    }
+
+    if (st->used > capacity || st->nchannels > BULLETIN_CHANNELS_MAX) {
+        snprintf(detail, 160, "%u slots used of %u, %u channels",
+                 (unsigned) st->used, (unsigned) capacity,
+                 (unsigned) st->nchannels);
+        return BULLETIN_COUNTERS_ERR_STATE;
+    }
+
+    for (i = 0; i < st->nchannels; i++) {
+        n = strnlen(st->channels[i], 16);
+
+        if (!bulletin_channel_valid((const uint8_t *) st->channels[i], n)) {
+            snprintf(detail, 160, "channel %u has an invalid name",
+                     (unsigned) i);
+            return BULLETIN_COUNTERS_ERR_STATE;
+        }
+    }
+
+    n = st->used;
+
+    /* ids an append wrote before it could commit them */
+
+    while (n < capacity) {
+        slot = bulletin_counters_slot((void *) region, n);
+
+        if (slot->id[0] == '\0'
+            || !bulletin_id_valid((const uint8_t *) slot->id,
+                                  bulletin_counters_id_len(slot), 1))
+        {
+            break;
+        }
+
+        n++;
+    }
+
+    info->capacity = capacity;
+    info->used = n;
+    info->nchannels = st->nchannels;
+    memcpy(info->channels, st->channels, sizeof(info->channels));
+    info->created = h->created;
+
+    return BULLETIN_COUNTERS_OK;
+}
+
+
+void
+bulletin_counters_commit(void *region, bulletin_counters_info_t *info)
+{
+    uint32_t                     next;
+    bulletin_counters_state_t   *st;
+    bulletin_counters_header_t  *h = region;
+
+    next = info->state ^ 1;
+    st = &h->state[next];
+
+    /* a copy cut short fails its checksum: the other copy stays in force */
+
+    st->seq = h->state[info->state].seq + 1;
+    st->used = info->used;
+    st->nchannels = info->nchannels;
+    memcpy(st->channels, info->channels, sizeof(st->channels));
+    st->reserved = 0;
+    st->crc = bulletin_counters_crc(region, st);
+
+    info->state = next;
+}
+
+
+bulletin_counters_slot_t *
+bulletin_counters_slot(void *region, uint32_t i)
+{
+    return (bulletin_counters_slot_t *) ((char *) region
+                                         + BULLETIN_COUNTERS_HEADER)
+           + i;
+}
+
+
+size_t
+bulletin_counters_id_len(const bulletin_counters_slot_t *slot)
+{
+    return strnlen(slot->id, sizeof(slot->id));
+}
+
+
+static int
+bulletin_counters_state_valid(const void *region, size_t size,
+    const bulletin_counters_state_t *state)
+{
+    if (state->seq == 0
+        || state->used > bulletin_counters_capacity(size))
+    {
+        return 0;
+    }
+
+    return bulletin_counters_crc(region, state) == state->crc;
+}
+
+
+static uint32_t
+bulletin_counters_crc(const void *region,
+    const bulletin_counters_state_t *state)
+{
+    uint32_t                         i, crc;
+    bulletin_counters_state_t        copy;
+    const bulletin_counters_slot_t  *slot;
+
+    crc = bulletin_crc32(0, region, BULLETIN_COUNTERS_IDENTITY);
+
+    copy = *state;
+    copy.crc = 0;
+
+    crc = bulletin_crc32(crc, (const uint8_t *) &copy, sizeof(copy));
+
+    for (i = 0; i < state->used; i++) {
+        slot = bulletin_counters_slot((void *) region, i);
+        crc = bulletin_crc32(crc, (const uint8_t *) slot->id,
+                             sizeof(slot->id));
+    }
+
+    return crc;
+}

@@ -1,0 +1,808 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <sys/file.h>
+
+#include "ngx_http_bulletin_module.h"
+
+
+static ngx_int_t ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_int_t ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone);
+static ngx_int_t ngx_http_bulletin_counters_file(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone);
+static ngx_int_t ngx_http_bulletin_counters_map_file(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t fd, size_t size, int prot);
+static ngx_int_t ngx_http_bulletin_counters_assign(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, uint32_t capacity,
+    ngx_uint_t write);
+static ngx_int_t ngx_http_bulletin_counters_channels(
+    ngx_http_bulletin_zone_t *zone, bulletin_counters_info_t *info,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_bulletin_counters_precheck(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, ngx_fd_t fd,
+    size_t size);
+static void ngx_http_bulletin_counters_refuse(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, int rc, char *detail);
+static void ngx_http_bulletin_counters_too_small(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, uint32_t need);
+static u_char *ngx_http_bulletin_counters_what(ngx_http_bulletin_zone_t *zone,
+    u_char *buf, size_t len);
+static void ngx_http_bulletin_counters_unmap(void *data);
+
+
+typedef struct {
+    void                           *addr;
+    size_t                          size;
+} ngx_http_bulletin_counters_map_t;
+
+
+char *
+ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_bulletin_main_conf_t *bmcf = conf;
+
+    u_char                    *p;
+    ssize_t                    size;
+    ngx_str_t                 *value, name, s, file;
+    ngx_uint_t                 i;
+    ngx_shm_zone_t            *shm_zone;
+    ngx_http_bulletin_zone_t  *zone;
+
+    if (bmcf->zone != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"bulletin_counters\" is duplicate, first set "
+                           "in %V:%ui", &bmcf->zone->at.file,
+                           bmcf->zone->at.line);
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    size = 0;
+    name.len = 0;
+    ngx_str_null(&file);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            name.data = value[i].data + 5;
+
+            p = (u_char *) ngx_strchr(name.data, ':');
+
+            if (p == NULL || p == name.data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone \"%V\", "
+                                   "expected zone=NAME:SIZE", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small, "
+                                   "the least is %uzk",
+                                   &value[i], 8 * ngx_pagesize / 1024);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "file=", 5) == 0) {
+
+            file.data = value[i].data + 5;
+            file.len = value[i].len - 5;
+
+            if (file.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_conf_full_name(cf->cycle, &file, 0) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_http_bulletin_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->name = name;
+    zone->size = size;
+    zone->file = file;
+    zone->at.file = cf->conf_file->file.name;
+    zone->at.line = cf->conf_file->line;
+    zone->main = bmcf;
+
+    bmcf->zone = zone;
+
+    if (file.len) {
+        return NGX_CONF_OK;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_bulletin_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "counters zone \"%V\" is already declared",
+                           &name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_bulletin_init_zone;
+    shm_zone->data = zone;
+
+    zone->shm_zone = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Called from postconfiguration, with the store mapped: the array from
+ * page record to slot lives in the new cycle's pool, and a counters file
+ * is mapped here; a shared memory zone is mapped later by nginx and
+ * initialized in ngx_http_bulletin_init_zone().
+ */
+
+ngx_int_t
+ngx_http_bulletin_counters_init(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone)
+{
+    zone->slots = ngx_pcalloc(cf->pool,
+                              zone->main->store.header->page_count
+                              * sizeof(bulletin_counters_slot_t *));
+    if (zone->slots == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (zone->file.len) {
+        return ngx_http_bulletin_counters_file(cf, zone);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_bulletin_zone_t  *ozone = data;
+
+    size_t                     size;
+    ngx_slab_pool_t           *shpool;
+    ngx_http_bulletin_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+
+        /* a reload with the same size: nginx kept the zone and its data */
+
+        zone->region = ozone->region;
+        zone->region_size = ozone->region_size;
+
+        return ngx_http_bulletin_counters_assign(zone, shm_zone->shm.log, 0,
+                                                 1);
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    size = shpool->pfree << ngx_pagesize_shift;
+
+    zone->region = ngx_slab_alloc(shpool, size);
+    if (zone->region == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->region_size = size;
+    shpool->data = zone->region;
+
+    bulletin_counters_format(zone->region, size, ngx_time());
+
+    if (ngx_http_bulletin_zone_adopt(shm_zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_bulletin_counters_assign(zone, shm_zone->shm.log, 0, 1);
+}
+
+
+/*
+ * A reload that resizes a zone gets a new one: nginx frees the old zone
+ * only once the new cycle is in place, so its counts are still there to
+ * copy, by id, as they are slots of the same layout.  The old zone is
+ * only read: the new cycle may yet fail and the old one go on.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone)
+{
+    u_char                     what[NGX_MAX_ERROR_STR];
+    char                       detail[160];
+    uint32_t                   capacity;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i;
+    ngx_list_part_t           *part;
+    ngx_shm_zone_t            *oshm_zone;
+    bulletin_counters_info_t   info;
+    ngx_http_bulletin_zone_t  *zone, *ozone;
+
+    zone = shm_zone->data;
+
+    part = &((ngx_cycle_t *) ngx_cycle)->shared_memory.part;
+    oshm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            oshm_zone = part->elts;
+            i = 0;
+        }
+
+        if (oshm_zone[i].tag == shm_zone->tag
+            && oshm_zone[i].shm.name.len == shm_zone->shm.name.len
+            && ngx_strncmp(oshm_zone[i].shm.name.data,
+                           shm_zone->shm.name.data,
+                           shm_zone->shm.name.len)
+               == 0
+            && oshm_zone[i].data != NULL)
+        {
+            break;
+        }
+    }
+
+    ozone = oshm_zone[i].data;
+
+    if (ozone->region == NULL) {
+        return NGX_OK;
+    }
+
+    rc = bulletin_counters_check(ozone->region, ozone->region_size, &info,
+                                 detail);
+
+    if (rc != BULLETIN_COUNTERS_OK) {
+        ngx_log_error(NGX_LOG_ALERT, shm_zone->shm.log, 0,
+                      "the old counters zone \"%V\" is unreadable, its "
+                      "counts are not copied: %s: %s",
+                      &zone->name, bulletin_counters_strerror(rc), detail);
+        return NGX_OK;
+    }
+
+    capacity = bulletin_counters_capacity(zone->region_size);
+
+    if (info.used > capacity) {
+        (void) ngx_http_bulletin_counters_what(zone, what, sizeof(what));
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "%s cannot hold the %uD ids of the zone it resizes",
+                      what, info.used);
+        ngx_http_bulletin_counters_too_small(zone, shm_zone->shm.log,
+                                             info.used);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(zone->region, ozone->region, BULLETIN_COUNTERS_HEADER);
+    ngx_memcpy(bulletin_counters_slot(zone->region, 0),
+               bulletin_counters_slot(ozone->region, 0),
+               (size_t) info.used * sizeof(bulletin_counters_slot_t));
+
+    ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                  "counters zone \"%V\" resized to %uz, counts of %uD ids "
+                  "copied", &zone->name, zone->size, info.used);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The file is created and grown by the master, as the user that starts
+ * nginx, with its space reserved, so that a worker can never fault on
+ * a full disk; new ids are appended under flock(), since two masters
+ * run during a binary upgrade.  "nginx -t" reads and writes nothing.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_file(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone)
+{
+    int                err;
+    size_t             size, fsize;
+    u_char            *name;
+    ngx_fd_t           fd;
+    ngx_int_t          rc;
+    ngx_file_info_t    fi;
+
+    name = zone->file.data;
+
+    fd = ngx_open_file(name, NGX_FILE_RDWR,
+                       ngx_test_config ? NGX_FILE_OPEN : NGX_FILE_CREATE_OR_OPEN,
+                       NGX_FILE_DEFAULT_ACCESS);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+
+        if (ngx_test_config && err == NGX_ENOENT) {
+
+            /* a new file would hold the store: that is all to check */
+
+            if (zone->main->store.header->page_count
+                > bulletin_counters_capacity(zone->size))
+            {
+                ngx_http_bulletin_counters_too_small(zone, cf->log,
+                                  zone->main->store.header->page_count);
+                return NGX_ERROR;
+            }
+
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                      "counters file \"%s\": " ngx_open_file_n " failed",
+                      name);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (!ngx_test_config && flock(fd, LOCK_EX) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                      "counters file \"%s\": flock() failed", name);
+        goto done;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                      "counters file \"%s\": " ngx_fd_info_n " failed", name);
+        goto done;
+    }
+
+    if (!ngx_is_file(&fi)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "counters file \"%s\" is not a regular file", name);
+        goto done;
+    }
+
+    fsize = (size_t) ngx_file_size(&fi);
+    size = ngx_max(fsize, zone->size);
+
+    if (ngx_test_config) {
+
+        if (fsize == 0) {
+            zone->region = NULL;
+            rc = NGX_OK;
+
+            if (zone->main->store.header->page_count
+                > bulletin_counters_capacity(size))
+            {
+                ngx_http_bulletin_counters_too_small(zone, cf->log,
+                                  zone->main->store.header->page_count);
+                rc = NGX_ERROR;
+            }
+
+            goto done;
+        }
+
+        if (ngx_http_bulletin_counters_map_file(cf, zone, fd, fsize,
+                                                PROT_READ)
+            != NGX_OK)
+        {
+            goto done;
+        }
+
+        rc = ngx_http_bulletin_counters_assign(zone, cf->log,
+                                             bulletin_counters_capacity(size),
+                                             0);
+        goto done;
+    }
+
+    /* a file that fails its checks is refused before it is grown */
+
+    if (fsize && ngx_http_bulletin_counters_precheck(zone, cf->log, fd, fsize)
+                 != NGX_OK)
+    {
+        goto done;
+    }
+
+    if (size > fsize) {
+        err = posix_fallocate(fd, 0, size);
+
+        if (err != 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                          "counters file \"%s\": posix_fallocate(%uz) failed",
+                          name, size);
+            goto done;
+        }
+    }
+
+    if (ngx_http_bulletin_counters_map_file(cf, zone, fd, size,
+                                            PROT_READ|PROT_WRITE)
+        != NGX_OK)
+    {
+        goto done;
+    }
+
+    if (fsize == 0) {
+        bulletin_counters_format(zone->region, size, ngx_time());
+    }
+
+    rc = ngx_http_bulletin_counters_assign(zone, cf->log, 0, 1);
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      "counters file \"%s\": " ngx_close_file_n " failed",
+                      name);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_counters_map_file(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t fd, size_t size, int prot)
+{
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_bulletin_counters_map_t  *m;
+
+    cln = ngx_pool_cleanup_add(cf->pool,
+                               sizeof(ngx_http_bulletin_counters_map_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    m = cln->data;
+
+    m->addr = mmap(NULL, size, prot, MAP_SHARED, fd, 0);
+
+    if (m->addr == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                      "counters file \"%V\": mmap(%uz) failed",
+                      &zone->file, size);
+        return NGX_ERROR;
+    }
+
+    m->size = size;
+    cln->handler = ngx_http_bulletin_counters_unmap;
+
+    zone->region = m->addr;
+    zone->region_size = size;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Gives every page of the store its slot, appending the ids the zone
+ * does not hold yet, and maps the store's channels to the zone's.  With
+ * write 0 it only checks; capacity, if not 0, is what the region will
+ * hold once grown.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, uint32_t capacity, ngx_uint_t write)
+{
+    int                              rc;
+    char                             detail[160];
+    size_t                           len;
+    uint32_t                         i, p, h, mask, fresh, n, *table, *index;
+    ngx_int_t                        ret;
+    ngx_pool_t                      *pool;
+    const uint8_t                   *id;
+    bulletin_store_t                *store;
+    bulletin_counters_info_t         info;
+    bulletin_counters_slot_t        *slot;
+    const bulletin_store_record_t   *rec;
+
+    store = &zone->main->store;
+
+    rc = bulletin_counters_check(zone->region, zone->region_size, &info,
+                                 detail);
+
+    if (rc != BULLETIN_COUNTERS_OK) {
+        ngx_http_bulletin_counters_refuse(zone, log, rc, detail);
+        return NGX_ERROR;
+    }
+
+    if (capacity == 0) {
+        capacity = info.capacity;
+    }
+
+    if (ngx_http_bulletin_counters_channels(zone, &info, log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ret = NGX_ERROR;
+
+    /* the ids the zone holds, in a table of slot + 1 by id hash */
+
+    for (n = 8; n < 2 * (info.used + 1); n <<= 1) { /* void */ }
+
+    mask = n - 1;
+
+    table = ngx_pcalloc(pool, n * sizeof(uint32_t));
+    index = ngx_palloc(pool, store->header->page_count * sizeof(uint32_t));
+
+    if (table == NULL || index == NULL) {
+        goto done;
+    }
+
+    for (i = 0; i < info.used; i++) {
+        slot = bulletin_counters_slot(zone->region, i);
+        h = bulletin_id_hash((uint8_t *) slot->id,
+                             bulletin_counters_id_len(slot));
+
+        while (table[h & mask]) {
+            h++;
+        }
+
+        table[h & mask] = i + 1;
+    }
+
+    fresh = 0;
+
+    for (p = 0; p < store->header->page_count; p++) {
+        rec = &store->records[p];
+        id = store->base + rec->id_off;
+
+        for (h = bulletin_id_hash(id, rec->id_len); /* void */ ; h++) {
+            i = table[h & mask];
+
+            if (i == 0) {
+                index[p] = info.used + fresh++;
+                break;
+            }
+
+            slot = bulletin_counters_slot(zone->region, i - 1);
+            len = bulletin_counters_id_len(slot);
+
+            if (len == rec->id_len && ngx_memcmp(slot->id, id, len) == 0) {
+                index[p] = i - 1;
+                break;
+            }
+        }
+    }
+
+    if ((uint64_t) info.used + fresh > capacity) {
+        ngx_http_bulletin_counters_too_small(zone, log, info.used + fresh);
+        goto done;
+    }
+
+    if (!write) {
+        ret = NGX_OK;
+        goto done;
+    }
+
+    /* ids first, then the state that covers them */
+
+    for (p = 0; p < store->header->page_count; p++) {
+        slot = bulletin_counters_slot(zone->region, index[p]);
+
+        if (index[p] >= info.used) {
+            rec = &store->records[p];
+            ngx_memzero(slot->id, sizeof(slot->id));
+            ngx_memcpy(slot->id, store->base + rec->id_off, rec->id_len);
+        }
+
+        zone->slots[p] = slot;
+    }
+
+    info.used += fresh;
+
+    bulletin_counters_commit(zone->region, &info);
+
+    zone->info = info;
+
+    ret = NGX_OK;
+
+done:
+
+    ngx_destroy_pool(pool);
+
+    return ret;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_counters_channels(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_info_t *info, ngx_log_t *log)
+{
+    u_char                          what[NGX_MAX_ERROR_STR];
+    size_t                          len;
+    uint32_t                        j, k;
+    const char                     *name;
+    const bulletin_store_header_t  *header;
+
+    header = zone->main->store.header;
+
+    for (j = 0; j < header->nchannels; j++) {
+        name = header->channels[j];
+        len = ngx_strnlen((u_char *) name, 16);
+
+        for (k = 0; k < info->nchannels; k++) {
+            if (ngx_strncmp(info->channels[k], name, 16) == 0) {
+                break;
+            }
+        }
+
+        if (k == info->nchannels) {
+
+            if (k == BULLETIN_CHANNELS_MAX) {
+                (void) ngx_http_bulletin_counters_what(zone, what,
+                                                       sizeof(what));
+                ngx_log_error(NGX_LOG_EMERG, log, 0,
+                              "%s counts shares of %d channels already, "
+                              "the store's channel \"%*s\" is one more",
+                              what, BULLETIN_CHANNELS_MAX, len, name);
+                return NGX_ERROR;
+            }
+
+            ngx_memzero(info->channels[k], 16);
+            ngx_memcpy(info->channels[k], name, len);
+            info->nchannels++;
+        }
+
+        zone->channel[j] = k;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_counters_precheck(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, ngx_fd_t fd, size_t size)
+{
+    int                        rc;
+    char                       detail[160];
+    void                      *addr;
+    bulletin_counters_info_t   info;
+
+    addr = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+
+    if (addr == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "counters file \"%V\": mmap(%uz) failed",
+                      &zone->file, size);
+        return NGX_ERROR;
+    }
+
+    rc = bulletin_counters_check(addr, size, &info, detail);
+
+    if (munmap(addr, size) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "counters file \"%V\": munmap(%uz) failed",
+                      &zone->file, size);
+    }
+
+    if (rc != BULLETIN_COUNTERS_OK) {
+        ngx_http_bulletin_counters_refuse(zone, log, rc, detail);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_bulletin_counters_refuse(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, int rc, char *detail)
+{
+    u_char  what[NGX_MAX_ERROR_STR];
+
+    (void) ngx_http_bulletin_counters_what(zone, what, sizeof(what));
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0, "%s is refused: %s: %s",
+                  what, bulletin_counters_strerror(rc), detail);
+}
+
+
+static void
+ngx_http_bulletin_counters_too_small(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, uint32_t need)
+{
+    u_char  what[NGX_MAX_ERROR_STR];
+    size_t  size;
+
+    size = bulletin_counters_size(need);
+
+    if (zone->file.len == 0) {
+
+        /* the slab allocator's page descriptors and its own header */
+
+        size += size / ngx_pagesize * sizeof(ngx_slab_page_t)
+                + 16 * ngx_pagesize;
+    }
+
+    (void) ngx_http_bulletin_counters_what(zone, what, sizeof(what));
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "%s is too small: the store and the ids the zone holds "
+                  "need %uD slots, make SIZE at least %uzk",
+                  what, need, (size + 1023) / 1024);
+}
+
+
+static u_char *
+ngx_http_bulletin_counters_what(ngx_http_bulletin_zone_t *zone, u_char *buf,
+    size_t len)
+{
+    u_char  *p;
+
+    if (zone->file.len) {
+        p = ngx_snprintf(buf, len - 1, "counters file \"%V\" of zone \"%V\"",
+                         &zone->file, &zone->name);
+
+    } else {
+        p = ngx_snprintf(buf, len - 1, "counters zone \"%V\"", &zone->name);
+    }
+
+    *p = '\0';
+
+    return buf;
+}
+
+
+static void
+ngx_http_bulletin_counters_unmap(void *data)
+{
+    ngx_http_bulletin_counters_map_t  *m = data;
+
+    if (munmap(m->addr, m->size) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "munmap(%uz) of counters file failed", m->size);
+    }
+}

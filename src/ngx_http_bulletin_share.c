@@ -1,0 +1,139 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_bulletin_module.h"
+
+
+ngx_int_t
+ngx_http_bulletin_share_handler(ngx_http_request_t *r)
+{
+    int64_t                         page;
+    uint32_t                        j;
+    ngx_int_t                       rc;
+    ngx_str_t                       id, channel;
+    ngx_http_bulletin_ctx_t        *ctx;
+    ngx_http_bulletin_zone_t       *zone;
+    bulletin_counters_slot_t       *slot;
+    const bulletin_store_header_t  *header;
+    ngx_http_bulletin_loc_conf_t   *blcf;
+    ngx_http_bulletin_main_conf_t  *bmcf;
+
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_bulletin_not_allowed(r, "POST");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
+
+    if (ngx_http_complex_value(r, blcf->share, &id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    page = ngx_http_bulletin_find(r, bmcf, &id);
+
+    if (page < 0) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "channel", sizeof("channel") - 1,
+                     &channel)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "bulletin share without a channel");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    header = bmcf->store.header;
+
+    for (j = 0; j < header->nchannels; j++) {
+        if (channel.len == ngx_strnlen((u_char *) header->channels[j], 16)
+            && ngx_strncmp(channel.data, header->channels[j], channel.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (j == header->nchannels) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "bulletin share of an unknown channel");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_bulletin_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_bulletin_module);
+
+    zone = bmcf->zone;
+    slot = zone->slots[page];
+
+    if (r == r->main && !ngx_http_bulletin_excluded(r, blcf)) {
+        (void) ngx_http_bulletin_add(&slot->shares[zone->channel[j]]);
+    }
+
+    ctx->views = ngx_http_bulletin_read(&slot->views);
+    ctx->shares = ngx_http_bulletin_shares(zone, slot);
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+uint64_t
+ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_slot_t *slot)
+{
+    uint32_t  k;
+    uint64_t  n;
+
+    n = 0;
+
+    for (k = 0; k < zone->info.nchannels; k++) {
+        n += ngx_http_bulletin_read(&slot->shares[k]);
+    }
+
+    return n;
+}
+
+
+ngx_int_t
+ngx_http_bulletin_excluded(ngx_http_request_t *r,
+    ngx_http_bulletin_loc_conf_t *blcf)
+{
+#if (NGX_PCRE)
+
+    if (blcf->exclude == NULL || r->headers_in.user_agent == NULL) {
+        return 0;
+    }
+
+    return ngx_regex_exec_array(blcf->exclude,
+                                &r->headers_in.user_agent->value,
+                                r->connection->log)
+           == NGX_OK;
+
+#else
+
+    return 0;
+
+#endif
+}

@@ -1,0 +1,977 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_bulletin_module.h"
+
+
+#define NGX_HTTP_BULLETIN_JSON        0
+#define NGX_HTTP_BULLETIN_PROMETHEUS  1
+
+#define NGX_HTTP_BULLETIN_TOP_ALL     ((ngx_uint_t) -1)
+
+#define NGX_HTTP_BULLETIN_OUT_SIZE    16384
+
+
+typedef struct {
+    uint64_t                        views;
+    uint32_t                        page;
+} ngx_http_bulletin_rank_t;
+
+
+typedef struct {
+    ngx_uint_t                      format;
+    ngx_uint_t                      top;
+    ngx_str_t                       id;
+    char                           *error;
+} ngx_http_bulletin_args_t;
+
+
+typedef struct {
+    uint64_t                        views;
+    uint64_t                        excluded;
+    uint64_t                        shares;
+    uint64_t                        channel[BULLETIN_CHANNELS_MAX];
+} ngx_http_bulletin_totals_t;
+
+
+/* the document, written into a chain of buffers as it grows */
+
+typedef struct {
+    ngx_pool_t                     *pool;
+    ngx_chain_t                    *first;
+    ngx_chain_t                   **last;
+    ngx_buf_t                      *buf;
+} ngx_http_bulletin_out_t;
+
+
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_bulletin_main_conf_t  *main;
+    ngx_http_bulletin_zone_t       *zone;
+    const bulletin_store_t         *store;
+    ngx_http_bulletin_out_t         out;
+} ngx_http_bulletin_status_t;
+
+
+static char *ngx_http_bulletin_status_args(ngx_http_request_t *r,
+    ngx_http_bulletin_args_t *args);
+static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_uint_t format);
+static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
+    char *reason);
+static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
+    ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
+static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
+    ngx_uint_t n, ngx_uint_t i);
+static ngx_int_t ngx_http_bulletin_rank_cmp(const void *one,
+    const void *two);
+static void ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
+    ngx_http_bulletin_totals_t *t);
+static ngx_int_t ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t n);
+static ngx_int_t ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
+    uint32_t page);
+static ngx_int_t ngx_http_bulletin_prometheus(
+    ngx_http_bulletin_status_t *st, ngx_http_bulletin_rank_t *rank,
+    ngx_uint_t n);
+static ngx_int_t ngx_http_bulletin_prometheus_pages(
+    ngx_http_bulletin_status_t *st, ngx_http_bulletin_rank_t *rank,
+    ngx_uint_t n);
+static u_char *ngx_http_bulletin_out(ngx_http_bulletin_out_t *out,
+    size_t size);
+static ngx_int_t ngx_http_bulletin_out_str(ngx_http_bulletin_out_t *out,
+    const char *s);
+static ngx_int_t ngx_http_bulletin_out_json(ngx_http_bulletin_out_t *out,
+    const u_char *s, size_t len);
+static ngx_int_t ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out,
+    time_t t);
+static const u_char *ngx_http_bulletin_id_of(const bulletin_store_t *store,
+    uint32_t page, size_t *len);
+
+
+ngx_int_t
+ngx_http_bulletin_status_handler(ngx_http_request_t *r)
+{
+    char                           *reason;
+    int64_t                         page;
+    ngx_int_t                       rc;
+    ngx_uint_t                      n;
+    ngx_http_bulletin_args_t        args;
+    ngx_http_bulletin_rank_t       *rank, one;
+    ngx_http_bulletin_status_t      st;
+    ngx_http_bulletin_loc_conf_t   *blcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_bulletin_not_allowed(r, "GET, HEAD");
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
+
+    args.format = NGX_HTTP_BULLETIN_JSON;
+    args.top = blcf->status_top;
+    ngx_str_null(&args.id);
+
+    reason = ngx_http_bulletin_status_args(r, &args);
+
+    if (reason != NULL) {
+        return ngx_http_bulletin_bad_request(r, reason);
+    }
+
+    ngx_memzero(&st, sizeof(ngx_http_bulletin_status_t));
+
+    st.request = r;
+    st.main = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
+    st.zone = st.main->zone;
+    st.store = &st.main->store;
+    st.out.pool = r->pool;
+    st.out.last = &st.out.first;
+
+    if (args.id.len) {
+        page = ngx_http_bulletin_find(r, st.main, &args.id);
+
+        if (page < 0) {
+            return NGX_HTTP_NOT_FOUND;
+        }
+
+        if (args.format == NGX_HTTP_BULLETIN_JSON) {
+            rc = ngx_http_bulletin_json_page(&st, (uint32_t) page);
+
+            if (rc == NGX_OK) {
+                rc = ngx_http_bulletin_out_str(&st.out, "\n");
+            }
+
+        } else {
+            one.page = (uint32_t) page;
+            rc = ngx_http_bulletin_prometheus_pages(&st, &one, 1);
+        }
+
+    } else {
+        rank = ngx_http_bulletin_rank(&st, args.top, &n);
+
+        if (rank == NULL && n) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (args.format == NGX_HTTP_BULLETIN_JSON) {
+            rc = ngx_http_bulletin_json(&st, rank, n);
+
+        } else {
+            rc = ngx_http_bulletin_prometheus(&st, rank, n);
+        }
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_bulletin_status_send(r, &st.out, NGX_HTTP_OK,
+                                         args.format);
+}
+
+
+/* answers with one line that says what is wrong, nothing of the request */
+
+static char *
+ngx_http_bulletin_status_args(ngx_http_request_t *r,
+    ngx_http_bulletin_args_t *args)
+{
+    u_char     *p, *last, *amp, *eq;
+    ngx_int_t   n;
+    ngx_str_t   key, value;
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    for ( /* void */ ; p < last; p = amp + 1) {
+
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if (amp == p) {
+            continue;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        key.data = p;
+
+        if (eq == NULL) {
+            key.len = amp - p;
+            ngx_str_null(&value);
+
+        } else {
+            key.len = eq - p;
+            value.data = eq + 1;
+            value.len = amp - eq - 1;
+        }
+
+        if (key.len == 6 && ngx_strncmp(key.data, "format", 6) == 0) {
+
+            if (value.len == 4 && ngx_strncmp(value.data, "json", 4) == 0) {
+                args->format = NGX_HTTP_BULLETIN_JSON;
+
+            } else if (value.len == 10
+                       && ngx_strncmp(value.data, "prometheus", 10) == 0)
+            {
+                args->format = NGX_HTTP_BULLETIN_PROMETHEUS;
+
+            } else {
+                return "format must be \"json\" or \"prometheus\"";
+            }
+
+            continue;
+        }
+
+        if (key.len == 3 && ngx_strncmp(key.data, "top", 3) == 0) {
+
+            if (value.len == 3 && ngx_strncmp(value.data, "all", 3) == 0) {
+                args->top = NGX_HTTP_BULLETIN_TOP_ALL;
+                continue;
+            }
+
+            n = (value.len && value.len <= 9)
+                ? ngx_atoi(value.data, value.len) : NGX_ERROR;
+
+            if (n == NGX_ERROR) {
+                return "top must be a number from 0 to 999999999, or \"all\"";
+            }
+
+            args->top = n;
+            continue;
+        }
+
+        if (key.len == 2 && ngx_strncmp(key.data, "id", 2) == 0) {
+
+            if (value.len == 0) {
+                return "id must not be empty";
+            }
+
+            args->id = value;
+            continue;
+        }
+
+        return "unknown argument: the arguments are format, top and id";
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_status_send(ngx_http_request_t *r,
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_uint_t format)
+{
+    ngx_int_t         rc;
+    ngx_chain_t      *cl;
+    ngx_table_elt_t  *h;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = 0;
+
+    for (cl = out->first; cl; cl = cl->next) {
+        r->headers_out.content_length_n += cl->buf->last - cl->buf->pos;
+    }
+
+    if (format == NGX_HTTP_BULLETIN_JSON) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        r->headers_out.content_type_len = sizeof("application/json") - 1;
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4");
+        r->headers_out.content_type_len = sizeof("text/plain") - 1;
+        ngx_str_set(&r->headers_out.charset, "utf-8");
+    }
+
+    r->headers_out.content_type_lowcase = NULL;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (out->first == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    out->buf->last_buf = (r == r->main) ? 1 : 0;
+    out->buf->last_in_chain = 1;
+
+    return ngx_http_output_filter(r, out->first);
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_bad_request(ngx_http_request_t *r, char *reason)
+{
+    ngx_http_bulletin_out_t  out;
+
+    ngx_memzero(&out, sizeof(ngx_http_bulletin_out_t));
+
+    out.pool = r->pool;
+    out.last = &out.first;
+
+    if (ngx_http_bulletin_out_str(&out, reason) != NGX_OK
+        || ngx_http_bulletin_out_str(&out, "\n") != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "bulletin status: %s", reason);
+
+    return ngx_http_bulletin_status_send(r, &out, NGX_HTTP_BAD_REQUEST,
+                                         NGX_HTTP_BULLETIN_PROMETHEUS);
+}
+
+
+/*
+ * The most viewed pages: a min-heap of the best seen so far, so that the
+ * top 100 of a large store cost one pass and no sort of every page.  Each
+ * count is read once, so the order is consistent; records are sorted by
+ * id, so the page index breaks ties as the id does.
+ */
+
+static ngx_http_bulletin_rank_t *
+ngx_http_bulletin_rank(ngx_http_bulletin_status_t *st, ngx_uint_t top,
+    ngx_uint_t *n)
+{
+    uint32_t                   p, pages;
+    uint64_t                   views;
+    ngx_uint_t                 i, k;
+    ngx_http_bulletin_rank_t  *heap;
+
+    pages = st->store->header->page_count;
+
+    k = ngx_min(top, pages);
+    *n = k;
+
+    if (k == 0) {
+        return NULL;
+    }
+
+    heap = ngx_palloc(st->request->pool, k * sizeof(ngx_http_bulletin_rank_t));
+    if (heap == NULL) {
+        return NULL;
+    }
+
+    for (p = 0; p < k; p++) {
+        heap[p].views = st->zone
+                        ? ngx_http_bulletin_read(&st->zone->slots[p]->views)
+                        : 0;
+        heap[p].page = p;
+    }
+
+    if (k < pages) {
+
+        for (i = k / 2; i-- > 0; /* void */) {
+            ngx_http_bulletin_rank_sift(heap, k, i);
+        }
+
+        for (p = k; p < pages; p++) {
+            views = st->zone
+                    ? ngx_http_bulletin_read(&st->zone->slots[p]->views)
+                    : 0;
+
+            /* a later page with as many views ranks lower: its id is */
+
+            if (views <= heap[0].views) {
+                continue;
+            }
+
+            heap[0].views = views;
+            heap[0].page = p;
+
+            ngx_http_bulletin_rank_sift(heap, k, 0);
+        }
+    }
+
+    ngx_sort(heap, k, sizeof(ngx_http_bulletin_rank_t),
+             ngx_http_bulletin_rank_cmp);
+
+    return heap;
+}
+
+
+/* the heap's root is the lowest rank: fewer views, or a later id */
+
+static void
+ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap, ngx_uint_t n,
+    ngx_uint_t i)
+{
+    ngx_uint_t                l, low;
+    ngx_http_bulletin_rank_t  t;
+
+    for ( ;; ) {
+        low = i;
+
+        for (l = 2 * i + 1; l <= 2 * i + 2 && l < n; l++) {
+            if (ngx_http_bulletin_rank_cmp(&heap[l], &heap[low]) > 0) {
+                low = l;
+            }
+        }
+
+        if (low == i) {
+            return;
+        }
+
+        t = heap[i];
+        heap[i] = heap[low];
+        heap[low] = t;
+
+        i = low;
+    }
+}
+
+
+/* negative when one ranks higher */
+
+static ngx_int_t
+ngx_http_bulletin_rank_cmp(const void *one, const void *two)
+{
+    const ngx_http_bulletin_rank_t  *a = one;
+    const ngx_http_bulletin_rank_t  *b = two;
+
+    if (a->views != b->views) {
+        return a->views > b->views ? -1 : 1;
+    }
+
+    if (a->page != b->page) {
+        return a->page < b->page ? -1 : 1;
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
+    ngx_http_bulletin_totals_t *t)
+{
+    uint32_t                   i, k;
+    uint64_t                   n;
+    bulletin_counters_slot_t  *slot;
+
+    ngx_memzero(t, sizeof(ngx_http_bulletin_totals_t));
+
+    if (zone == NULL) {
+        return;
+    }
+
+    for (i = 0; i < zone->info.used; i++) {
+        slot = bulletin_counters_slot(zone->region, i);
+
+        t->views += ngx_http_bulletin_read(&slot->views);
+        t->excluded += ngx_http_bulletin_read(&slot->excluded);
+
+        for (k = 0; k < zone->info.nchannels; k++) {
+            n = ngx_http_bulletin_read(&slot->shares[k]);
+            t->channel[k] += n;
+            t->shares += n;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
+{
+    u_char                          *p;
+    uint32_t                         k;
+    ngx_uint_t                       i;
+    ngx_http_bulletin_zone_t        *zone;
+    ngx_http_bulletin_out_t         *out;
+    ngx_http_bulletin_totals_t       t;
+    const bulletin_store_header_t   *h;
+
+    out = &st->out;
+    zone = st->zone;
+    h = st->store->header;
+
+    if (ngx_http_bulletin_out_str(out, "{\"module\":\""
+                                  NGX_HTTP_BULLETIN_VERSION
+                                  "\",\"nginx\":\"" NGINX_VERSION
+                                  "\",\n\"store\":{\"path\":")
+        != NGX_OK
+        || ngx_http_bulletin_out_json(out, st->main->path.data,
+                                      st->main->path.len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_bulletin_out(out, 64);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_sprintf(p, ",\"generation\":\"%*s\",\"built_at\":",
+                                 sizeof(h->generation), h->generation);
+
+    if (ngx_http_bulletin_out_time(out, (time_t) h->built_at) != NGX_OK
+        || ngx_http_bulletin_out_str(out, ",\"loaded_at\":") != NGX_OK
+        || ngx_http_bulletin_out_time(out, st->main->loaded_at) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_sprintf(p, ",\"pages\":%uD,\"bytes\":%uL,"
+                                 "\"channels\":[",
+                                 h->page_count, h->file_size);
+
+    for (k = 0; k < h->nchannels; k++) {
+        p = ngx_http_bulletin_out(out, 24);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p, "%s\"%s\"", k ? "," : "",
+                                     h->channels[k]);
+    }
+
+    if (zone == NULL) {
+        if (ngx_http_bulletin_out_str(out, "]},\n\"zone\":null") != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (ngx_http_bulletin_out_str(out, "]},\n\"zone\":{\"name\":")
+            != NGX_OK
+            || ngx_http_bulletin_out_json(out, zone->name.data,
+                                          zone->name.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_bulletin_out(out, 32 + NGX_SIZE_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p, ",\"size\":%uz,\"file\":",
+                                     zone->region_size);
+
+        if (zone->file.len == 0) {
+            if (ngx_http_bulletin_out_str(out, "null") != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+        } else if (ngx_http_bulletin_out_json(out, zone->file.data,
+                                              zone->file.len)
+                   != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_bulletin_out_str(out, ",\"since\":") != NGX_OK
+            || ngx_http_bulletin_out_time(out, (time_t) zone->info.created)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT32_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p, ",\"slots_used\":%uD,"
+                                     "\"slots_total\":%uD}",
+                                     zone->info.used, zone->info.capacity);
+    }
+
+    ngx_http_bulletin_totals(zone, &t);
+
+    p = ngx_http_bulletin_out(out, 96 + 3 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_sprintf(p, ",\n\"totals\":{\"views\":%uL,"
+                                 "\"shares\":%uL,\"excluded\":%uL,"
+                                 "\"shares_by_channel\":{",
+                                 t.views, t.shares, t.excluded);
+
+    for (k = 0; zone && k < zone->info.nchannels; k++) {
+        p = ngx_http_bulletin_out(out, 24 + NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p, "%s\"%s\":%uL", k ? "," : "",
+                                     zone->info.channels[k], t.channel[k]);
+    }
+
+    if (ngx_http_bulletin_out_str(out, "}},\n\"pages\":[") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_bulletin_out_str(out, i ? ",\n" : "\n") != NGX_OK
+            || ngx_http_bulletin_json_page(st, rank[i].page) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_bulletin_out_str(out, "]}\n");
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st, uint32_t page)
+{
+    u_char                         *p;
+    size_t                          len;
+    uint32_t                        k;
+    uint64_t                        views, shares;
+    const u_char                   *id;
+    ngx_http_bulletin_out_t        *out;
+    bulletin_counters_slot_t       *slot;
+    const bulletin_store_record_t  *rec;
+
+    out = &st->out;
+    rec = &st->store->records[page];
+    id = ngx_http_bulletin_id_of(st->store, page, &len);
+
+    if (ngx_http_bulletin_out_str(out, "{\"id\":") != NGX_OK
+        || ngx_http_bulletin_out_json(out, id, len) != NGX_OK
+        || ngx_http_bulletin_out_str(out, ",\"title\":") != NGX_OK
+        || ngx_http_bulletin_out_json(out, st->store->base + rec->title_off,
+                                      rec->title_len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    slot = st->zone ? st->zone->slots[page] : NULL;
+
+    views = slot ? ngx_http_bulletin_read(&slot->views) : 0;
+    shares = slot ? ngx_http_bulletin_shares(st->zone, slot) : 0;
+
+    p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_sprintf(p, ",\"views\":%uL,\"shares\":%uL,"
+                                 "\"shares_by_channel\":{", views, shares);
+
+    for (k = 0; slot && k < st->zone->info.nchannels; k++) {
+        p = ngx_http_bulletin_out(out, 24 + NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p, "%s\"%s\":%uL", k ? "," : "",
+                                     st->zone->info.channels[k],
+                                     ngx_http_bulletin_read(
+                                         &slot->shares[k]));
+    }
+
+    return ngx_http_bulletin_out_str(out, "}}");
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
+{
+    u_char                         *p;
+    uint32_t                        k;
+    ngx_http_bulletin_zone_t       *zone;
+    ngx_http_bulletin_out_t        *out;
+    ngx_http_bulletin_totals_t      t;
+    const bulletin_store_header_t  *h;
+
+    out = &st->out;
+    zone = st->zone;
+    h = st->store->header;
+
+    p = ngx_http_bulletin_out(out, 512 + NGX_INT32_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_sprintf(p,
+        "# HELP bulletin_store_info The store served, by generation.\n"
+        "# TYPE bulletin_store_info gauge\n"
+        "bulletin_store_info{generation=\"%*s\"} 1\n"
+        "# HELP bulletin_store_pages Pages in the store.\n"
+        "# TYPE bulletin_store_pages gauge\n"
+        "bulletin_store_pages %uD\n",
+        sizeof(h->generation), h->generation, h->page_count);
+
+    if (zone == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_bulletin_totals(zone, &t);
+
+    p = ngx_http_bulletin_out(out, 1024 + 5 * NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_sprintf(p,
+        "# HELP bulletin_zone_slots_used Counter slots given to ids.\n"
+        "# TYPE bulletin_zone_slots_used gauge\n"
+        "bulletin_zone_slots_used %uD\n"
+        "# HELP bulletin_zone_slots_total Counter slots the zone holds.\n"
+        "# TYPE bulletin_zone_slots_total gauge\n"
+        "bulletin_zone_slots_total %uD\n"
+        "# HELP bulletin_counters_since_seconds When the counters began, "
+        "as a unix time.\n"
+        "# TYPE bulletin_counters_since_seconds gauge\n"
+        "bulletin_counters_since_seconds %L\n"
+        "# HELP bulletin_views_total Page views counted, all pages.\n"
+        "# TYPE bulletin_views_total counter\n"
+        "bulletin_views_total %uL\n"
+        "# HELP bulletin_excluded_total Views not counted as their "
+        "User-Agent is excluded, all pages.\n"
+        "# TYPE bulletin_excluded_total counter\n"
+        "bulletin_excluded_total %uL\n"
+        "# HELP bulletin_shares_total Shares counted, all pages, "
+        "by channel.\n"
+        "# TYPE bulletin_shares_total counter\n",
+        zone->info.used, zone->info.capacity, zone->info.created,
+        t.views, t.excluded);
+
+    for (k = 0; k < zone->info.nchannels; k++) {
+        p = ngx_http_bulletin_out(out, 64 + NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p,
+                                     "bulletin_shares_total{channel=\"%s\"} "
+                                     "%uL\n", zone->info.channels[k],
+                                     t.channel[k]);
+    }
+
+    return ngx_http_bulletin_prometheus_pages(st, rank, n);
+}
+
+
+/* a family's samples stand together: views of every page, then shares */
+
+static ngx_int_t
+ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
+{
+    u_char                    *p;
+    size_t                     len;
+    uint32_t                   k;
+    ngx_uint_t                 i;
+    const u_char              *id;
+    ngx_http_bulletin_out_t   *out;
+    bulletin_counters_slot_t  *slot;
+
+    out = &st->out;
+
+    if (st->zone == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_bulletin_out_str(out,
+            "# HELP bulletin_page_views_total Views of the listed pages.\n"
+            "# TYPE bulletin_page_views_total counter\n")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        id = ngx_http_bulletin_id_of(st->store, rank[i].page, &len);
+        slot = st->zone->slots[rank[i].page];
+
+        p = ngx_http_bulletin_out(out, 64 + len + NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->buf->last = ngx_sprintf(p,
+                                     "bulletin_page_views_total{id=\"%*s\"} "
+                                     "%uL\n", len, id,
+                                     ngx_http_bulletin_read(&slot->views));
+    }
+
+    if (ngx_http_bulletin_out_str(out,
+            "# HELP bulletin_page_shares_total Shares of the listed pages, "
+            "by channel.\n"
+            "# TYPE bulletin_page_shares_total counter\n")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        id = ngx_http_bulletin_id_of(st->store, rank[i].page, &len);
+        slot = st->zone->slots[rank[i].page];
+
+        for (k = 0; k < st->zone->info.nchannels; k++) {
+            p = ngx_http_bulletin_out(out, 64 + len + NGX_INT64_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            out->buf->last = ngx_sprintf(p,
+                                         "bulletin_page_shares_total{id=\"%*s\","
+                                         "channel=\"%s\"} %uL\n", len, id,
+                                         st->zone->info.channels[k],
+                                         ngx_http_bulletin_read(
+                                             &slot->shares[k]));
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The document grows in buffers of NGX_HTTP_BULLETIN_OUT_SIZE; this
+ * returns room for size bytes at out->buf->last.
+ */
+
+static u_char *
+ngx_http_bulletin_out(ngx_http_bulletin_out_t *out, size_t size)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = out->buf;
+
+    if (b != NULL && (size_t) (b->end - b->last) >= size) {
+        return b->last;
+    }
+
+    b = ngx_create_temp_buf(out->pool,
+                            ngx_max(size, NGX_HTTP_BULLETIN_OUT_SIZE));
+    if (b == NULL) {
+        return NULL;
+    }
+
+    cl = ngx_alloc_chain_link(out->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    *out->last = cl;
+    out->last = &cl->next;
+    out->buf = b;
+
+    return b->last;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_out_str(ngx_http_bulletin_out_t *out, const char *s)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = ngx_strlen(s);
+
+    p = ngx_http_bulletin_out(out, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last = ngx_cpymem(p, s, len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_out_json(ngx_http_bulletin_out_t *out, const u_char *s,
+    size_t len)
+{
+    u_char  *p;
+    size_t   escape;
+
+    escape = ngx_escape_json(NULL, (u_char *) s, len);
+
+    p = ngx_http_bulletin_out(out, len + escape + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *p++ = '"';
+    p = (u_char *) ngx_escape_json(p, (u_char *) s, len);
+    *p++ = '"';
+
+    out->buf->last = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out, time_t t)
+{
+    u_char     *p;
+    ngx_tm_t    tm;
+
+    p = ngx_http_bulletin_out(out, sizeof("\"1970-01-01T00:00:00Z\"") - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_gmtime(t, &tm);
+
+    out->buf->last = ngx_sprintf(p, "\"%4d-%02d-%02dT%02d:%02d:%02dZ\"",
+                                 tm.ngx_tm_year, tm.ngx_tm_mon,
+                                 tm.ngx_tm_mday, tm.ngx_tm_hour,
+                                 tm.ngx_tm_min, tm.ngx_tm_sec);
+
+    return NGX_OK;
+}
+
+
+/* ids, channel names and generations need no escaping: the store's
+ * checks allow only A-Z a-z 0-9 _ - and hex in them */
+
+static const u_char *
+ngx_http_bulletin_id_of(const bulletin_store_t *store, uint32_t page,
+    size_t *len)
+{
+    *len = store->records[page].id_len;
+
+    return store->base + store->records[page].id_off;
+}
