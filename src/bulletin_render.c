@@ -1,0 +1,1062 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#define _GNU_SOURCE                 /* memmem() */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "bulletin_crc.h"
+#include "bulletin_render.h"
+
+
+#define BULLETIN_TEMPLATE_MAX      (1024 * 1024)
+
+enum {
+    BULLETIN_PART_LITERAL = 0,
+
+    /* the detail page */
+    BULLETIN_PART_ID,
+    BULLETIN_PART_TITLE,
+    BULLETIN_PART_CATEGORY,
+    BULLETIN_PART_PUBLISHED,
+    BULLETIN_PART_DATE,
+    BULLETIN_PART_SOURCE,
+    BULLETIN_PART_SUMMARY,
+    BULLETIN_PART_BODY,
+    BULLETIN_PART_SHARE_BAR,
+    BULLETIN_PART_VIEWS,
+    BULLETIN_PART_SHARES,
+
+    /* the list page */
+    BULLETIN_PART_LIST,
+    BULLETIN_PART_COUNT,
+    BULLETIN_PART_TOTAL
+};
+
+
+typedef struct {
+    const char              *name;
+    unsigned                 part;
+} bulletin_placeholder_t;
+
+
+typedef struct {
+    unsigned                 type;          /* BULLETIN_PART_* */
+    size_t                   off;           /* a literal's bytes */
+    size_t                   len;
+} bulletin_tpart_t;
+
+
+struct bulletin_template_s {
+    unsigned                 kind;
+    uint8_t                 *text;
+    size_t                   nparts;
+    bulletin_tpart_t        *parts;
+};
+
+
+struct bulletin_render_s {
+    z_stream                 zs;
+    int                      zinit;
+    int                      error;         /* sticky, for this page */
+
+    uint8_t                 *plain;
+    size_t                   plain_len;
+    size_t                   plain_size;
+
+    uint8_t                 *gzip;
+    size_t                   gzip_len;
+    size_t                   gzip_size;
+
+    size_t                   nslots;
+    size_t                   slots_size;
+    size_t                  *cuts;          /* plain offset of each slot */
+    bulletin_wslot_t        *slots;
+    bulletin_wsegment_t     *segments;      /* slots_size + 1 */
+    size_t                  *gzip_offs;     /* slots_size + 1 */
+
+    size_t                   nchannels;
+    char                     channels[BULLETIN_CHANNELS_MAX][16];
+};
+
+
+static void bulletin_template_error(char *err, size_t size,
+    const char *name, const uint8_t *start, const uint8_t *at,
+    const char *what, const uint8_t *s, size_t len, const char *expected);
+static int bulletin_template_add(bulletin_template_t *t, size_t *nalloc,
+    unsigned type, size_t off, size_t len);
+static uint8_t *bulletin_render_space(bulletin_render_t *r, size_t n);
+static void bulletin_render_bytes(bulletin_render_t *r, const void *data,
+    size_t len);
+static void bulletin_render_escape(bulletin_render_t *r,
+    const uint8_t *data, size_t len);
+static void bulletin_render_number(bulletin_render_t *r, uint64_t n);
+static void bulletin_render_slot(bulletin_render_t *r, const uint8_t *ref,
+    size_t ref_len, uint32_t kind);
+static void bulletin_render_body(bulletin_render_t *r,
+    const bulletin_record_t *rec);
+static void bulletin_render_share_bar(bulletin_render_t *r);
+static void bulletin_render_list(bulletin_render_t *r,
+    const bulletin_index_entry_t *entries, size_t n);
+static int bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
+    size_t id_len, const bulletin_str_t *title,
+    const bulletin_str_t *published, bulletin_wpage_t *page);
+
+
+#define bulletin_render_literal(r, s)                                         \
+    bulletin_render_bytes(r, s, sizeof(s) - 1)
+
+
+static const bulletin_placeholder_t  bulletin_page_placeholders[] = {
+    { "id",         BULLETIN_PART_ID },
+    { "title",      BULLETIN_PART_TITLE },
+    { "category",   BULLETIN_PART_CATEGORY },
+    { "published",  BULLETIN_PART_PUBLISHED },
+    { "date",       BULLETIN_PART_DATE },
+    { "source",     BULLETIN_PART_SOURCE },
+    { "summary",    BULLETIN_PART_SUMMARY },
+    { "body",       BULLETIN_PART_BODY },
+    { "share_bar",  BULLETIN_PART_SHARE_BAR },
+    { "views",      BULLETIN_PART_VIEWS },
+    { "shares",     BULLETIN_PART_SHARES },
+    { NULL, 0 }
+};
+
+
+static const bulletin_placeholder_t  bulletin_index_placeholders[] = {
+    { "list",       BULLETIN_PART_LIST },
+    { "count",      BULLETIN_PART_COUNT },
+    { "total",      BULLETIN_PART_TOTAL },
+    { NULL, 0 }
+};
+
+
+static const char  *bulletin_expected[] = {
+    "id, title, category, published, date, source, summary, body, "
+    "share_bar, views or shares",
+    "list, count or total"
+};
+
+
+static const struct {
+    const char              *channel;
+    const char              *label;
+} bulletin_labels[] = {
+    { "wechat", "微信" },
+    { "weibo",  "微博" },
+    { "qq",     "QQ" },
+    { "link",   "复制链接" },
+    { NULL, NULL }
+};
+
+
+static const char  *bulletin_block_open[] = { "<h2>", "<h3>", "<p>" };
+static const char  *bulletin_block_close[] = { "</h2>\n", "</h3>\n",
+                                               "</p>\n" };
+
+
+bulletin_template_t *
+bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
+    unsigned kind, char *err, size_t size)
+{
+    size_t                         nalloc, i, nlen;
+    uint8_t                       *text;
+    const uint8_t                 *p, *open, *close, *end, *lit, *n;
+    bulletin_template_t           *t;
+    const bulletin_placeholder_t  *ph;
+
+    t = calloc(1, sizeof(bulletin_template_t));
+    if (t == NULL) {
+        snprintf(err, size, "%s: out of memory", name);
+        return NULL;
+    }
+
+    t->kind = kind;
+
+    t->text = malloc(len + 1);
+    if (t->text == NULL) {
+        snprintf(err, size, "%s: out of memory", name);
+        goto failed;
+    }
+
+    if (len) {
+        memcpy(t->text, buf, len);
+    }
+
+    t->text[len] = '\0';
+
+    text = t->text;
+    end = text + len;
+    lit = text;
+    p = text;
+    nalloc = 0;
+
+    ph = kind == BULLETIN_TEMPLATE_INDEX ? bulletin_index_placeholders
+                                         : bulletin_page_placeholders;
+
+    for ( ;; ) {
+        open = memmem(p, (size_t) (end - p), "{{", 2);
+        if (open == NULL) {
+            break;
+        }
+
+        close = memmem(open + 2, (size_t) (end - open - 2), "}}", 2);
+        if (close == NULL) {
+            bulletin_template_error(err, size, name, text, open,
+                                    "unclosed \"{{\"", NULL, 0, NULL);
+            goto failed;
+        }
+
+        n = open + 2;
+        nlen = (size_t) (close - n);
+
+        while (nlen && (*n == ' ' || *n == '\t')) {
+            n++;
+            nlen--;
+        }
+
+        while (nlen && (n[nlen - 1] == ' ' || n[nlen - 1] == '\t')) {
+            nlen--;
+        }
+
+        for (i = 0; ph[i].name != NULL; i++) {
+            if (strlen(ph[i].name) == nlen
+                && memcmp(ph[i].name, n, nlen) == 0)
+            {
+                break;
+            }
+        }
+
+        if (ph[i].name == NULL) {
+            bulletin_template_error(err, size, name, text, open,
+                                    "unknown placeholder", n, nlen,
+                                    bulletin_expected[kind]);
+            goto failed;
+        }
+
+        if (bulletin_template_add(t, &nalloc, BULLETIN_PART_LITERAL,
+                                  (size_t) (lit - text),
+                                  (size_t) (open - lit))
+            != 0
+            || bulletin_template_add(t, &nalloc, ph[i].part, 0, 0) != 0)
+        {
+            snprintf(err, size, "%s: out of memory", name);
+            goto failed;
+        }
+
+        p = close + 2;
+        lit = p;
+    }
+
+    if (bulletin_template_add(t, &nalloc, BULLETIN_PART_LITERAL,
+                              (size_t) (lit - text), (size_t) (end - lit))
+        != 0)
+    {
+        snprintf(err, size, "%s: out of memory", name);
+        goto failed;
+    }
+
+    return t;
+
+failed:
+
+    bulletin_template_free(t);
+
+    return NULL;
+}
+
+
+bulletin_template_t *
+bulletin_template_load(const char *path, unsigned kind, char *err,
+    size_t size)
+{
+    long                  n;
+    FILE                 *f;
+    size_t                len;
+    uint8_t              *buf;
+    bulletin_template_t  *t;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, size, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        snprintf(err, size, "%s: cannot read: %s", path, strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+
+    if (n > BULLETIN_TEMPLATE_MAX) {
+        snprintf(err, size, "%s: larger than %d KiB", path,
+                 BULLETIN_TEMPLATE_MAX / 1024);
+        fclose(f);
+        return NULL;
+    }
+
+    buf = malloc((size_t) n + 1);
+    if (buf == NULL) {
+        snprintf(err, size, "%s: out of memory", path);
+        fclose(f);
+        return NULL;
+    }
+
+    len = fread(buf, 1, (size_t) n + 1, f);
+
+    if (ferror(f) || len != (size_t) n) {
+        snprintf(err, size, "%s: cannot read: %s", path,
+                 ferror(f) ? strerror(errno) : "changed while being read");
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+
+    fclose(f);
+
+    t = bulletin_template_parse(path, buf, len, kind, err, size);
+
+    free(buf);
+
+    return t;
+}
+
+
+void
+bulletin_template_free(bulletin_template_t *t)
+{
+    if (t == NULL) {
+        return;
+    }
+
+    free(t->parts);
+    free(t->text);
+    free(t);
+}
+
+
+static void
+bulletin_template_error(char *err, size_t size, const char *name,
+    const uint8_t *start, const uint8_t *at, const char *what,
+    const uint8_t *s, size_t len, const char *expected)
+{
+    char            q[200], *d;
+    size_t          i, chars;
+    unsigned        line, col;
+    const uint8_t  *p;
+
+    line = 1;
+    col = 1;
+
+    for (p = start; p < at; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+
+        } else if ((*p & 0xc0) != 0x80) {
+            col++;
+        }
+    }
+
+    if (s == NULL) {
+        snprintf(err, size, "%s:%u:%u: %s", name, line, col, what);
+        return;
+    }
+
+    /* the name as found, cut short and with control bytes escaped */
+
+    d = q;
+    chars = 0;
+
+    for (i = 0; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80 && chars++ == 32) {
+            memcpy(d, "...", 3);
+            d += 3;
+            break;
+        }
+
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            d += sprintf(d, "\\x%02x", s[i]);
+
+        } else {
+            *d++ = (char) s[i];
+        }
+    }
+
+    *d = '\0';
+
+    snprintf(err, size, "%s:%u:%u: %s \"{{%s}}\" (expected %s)", name, line,
+             col, what, q, expected);
+}
+
+
+static int
+bulletin_template_add(bulletin_template_t *t, size_t *nalloc, unsigned type,
+    size_t off, size_t len)
+{
+    size_t             n;
+    bulletin_tpart_t  *parts;
+
+    if (type == BULLETIN_PART_LITERAL && len == 0) {
+        return 0;
+    }
+
+    if (t->nparts == *nalloc) {
+        n = *nalloc ? *nalloc * 2 : 32;
+
+        parts = realloc(t->parts, n * sizeof(bulletin_tpart_t));
+        if (parts == NULL) {
+            return -1;
+        }
+
+        t->parts = parts;
+        *nalloc = n;
+    }
+
+    t->parts[t->nparts].type = type;
+    t->parts[t->nparts].off = off;
+    t->parts[t->nparts].len = len;
+    t->nparts++;
+
+    return 0;
+}
+
+
+bulletin_render_t *
+bulletin_render_create(const char *const *channels, size_t nchannels)
+{
+    size_t              i;
+    bulletin_render_t  *r;
+
+    if (nchannels > BULLETIN_CHANNELS_MAX) {
+        return NULL;
+    }
+
+    r = calloc(1, sizeof(bulletin_render_t));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < nchannels; i++) {
+        if (strlen(channels[i]) > BULLETIN_CHANNEL_MAX) {
+            goto failed;
+        }
+
+        strcpy(r->channels[i], channels[i]);
+    }
+
+    r->nchannels = nchannels;
+
+    r->plain_size = 16384;
+    r->gzip_size = 16384;
+    r->slots_size = 16;
+
+    r->plain = malloc(r->plain_size);
+    r->gzip = malloc(r->gzip_size);
+    r->cuts = malloc(r->slots_size * sizeof(size_t));
+    r->slots = malloc(r->slots_size * sizeof(bulletin_wslot_t));
+    r->segments = malloc((r->slots_size + 1) * sizeof(bulletin_wsegment_t));
+    r->gzip_offs = malloc((r->slots_size + 1) * sizeof(size_t));
+
+    if (r->plain == NULL || r->gzip == NULL || r->cuts == NULL
+        || r->slots == NULL || r->segments == NULL || r->gzip_offs == NULL)
+    {
+        goto failed;
+    }
+
+    /* raw deflate (-15): the module writes the gzip header and trailer */
+
+    if (deflateInit2(&r->zs, Z_BEST_COMPRESSION, Z_DEFLATED, -15, 9,
+                     Z_DEFAULT_STRATEGY)
+        != Z_OK)
+    {
+        goto failed;
+    }
+
+    r->zinit = 1;
+
+    return r;
+
+failed:
+
+    bulletin_render_free(r);
+
+    return NULL;
+}
+
+
+void
+bulletin_render_free(bulletin_render_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+
+    if (r->zinit) {
+        deflateEnd(&r->zs);
+    }
+
+    free(r->plain);
+    free(r->gzip);
+    free(r->cuts);
+    free(r->slots);
+    free(r->segments);
+    free(r->gzip_offs);
+    free(r);
+}
+
+
+int
+bulletin_render_page(bulletin_render_t *r, const bulletin_template_t *t,
+    const bulletin_record_t *rec, bulletin_wpage_t *page)
+{
+    size_t                   i;
+    const bulletin_str_t    *s;
+    const bulletin_tpart_t  *part;
+
+    static const bulletin_str_t  category = {
+        (const uint8_t *) BULLETIN_CATEGORY_DEFAULT,
+        sizeof(BULLETIN_CATEGORY_DEFAULT) - 1
+    };
+
+    r->error = BULLETIN_OK;
+    r->plain_len = 0;
+    r->nslots = 0;
+
+    for (i = 0; i < t->nparts && r->error == BULLETIN_OK; i++) {
+        part = &t->parts[i];
+        s = NULL;
+
+        switch (part->type) {
+
+        case BULLETIN_PART_LITERAL:
+            bulletin_render_bytes(r, t->text + part->off, part->len);
+            break;
+
+        case BULLETIN_PART_ID:
+            s = &rec->id;
+            break;
+
+        case BULLETIN_PART_TITLE:
+            s = &rec->title;
+            break;
+
+        case BULLETIN_PART_CATEGORY:
+            s = rec->category.len ? &rec->category : &category;
+            break;
+
+        case BULLETIN_PART_PUBLISHED:
+            s = &rec->published;
+            break;
+
+        case BULLETIN_PART_DATE:
+            /* YYYY-MM-DD: a valid published begins with it */
+            bulletin_render_escape(r, rec->published.data,
+                                   rec->published.len < 10
+                                   ? rec->published.len : 10);
+            break;
+
+        case BULLETIN_PART_SOURCE:
+            s = &rec->source;
+            break;
+
+        case BULLETIN_PART_SUMMARY:
+            s = &rec->summary;
+            break;
+
+        case BULLETIN_PART_BODY:
+            bulletin_render_body(r, rec);
+            break;
+
+        case BULLETIN_PART_SHARE_BAR:
+            bulletin_render_share_bar(r);
+            break;
+
+        case BULLETIN_PART_VIEWS:
+            bulletin_render_slot(r, NULL, 0, BULLETIN_SLOT_VIEWS);
+            break;
+
+        case BULLETIN_PART_SHARES:
+            bulletin_render_slot(r, NULL, 0, BULLETIN_SLOT_SHARES);
+            break;
+
+        default:
+            /* a placeholder of the list page: not in a page template */
+            break;
+        }
+
+        if (s != NULL) {
+            bulletin_render_escape(r, s->data, s->len);
+        }
+    }
+
+    return bulletin_render_finish(r, rec->id.data, rec->id.len, &rec->title,
+                                  &rec->published, page);
+}
+
+
+int
+bulletin_render_index(bulletin_render_t *r, const bulletin_template_t *t,
+    const bulletin_index_entry_t *entries, size_t n, size_t total,
+    bulletin_wpage_t *page)
+{
+    size_t                   i;
+    const bulletin_tpart_t  *part;
+
+    static const bulletin_str_t  title = {
+        (const uint8_t *) BULLETIN_INDEX_TITLE,
+        sizeof(BULLETIN_INDEX_TITLE) - 1
+    };
+
+    static const bulletin_str_t  epoch = {
+        (const uint8_t *) "1970-01-01", 10
+    };
+
+    r->error = BULLETIN_OK;
+    r->plain_len = 0;
+    r->nslots = 0;
+
+    for (i = 0; i < t->nparts && r->error == BULLETIN_OK; i++) {
+        part = &t->parts[i];
+
+        switch (part->type) {
+
+        case BULLETIN_PART_LITERAL:
+            bulletin_render_bytes(r, t->text + part->off, part->len);
+            break;
+
+        case BULLETIN_PART_LIST:
+            bulletin_render_list(r, entries, n);
+            break;
+
+        case BULLETIN_PART_COUNT:
+            bulletin_render_number(r, n);
+            break;
+
+        case BULLETIN_PART_TOTAL:
+            bulletin_render_number(r, total);
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    /* the list is as new as its newest bulletin */
+
+    return bulletin_render_finish(r, (const uint8_t *) BULLETIN_INDEX_ID,
+                                  sizeof(BULLETIN_INDEX_ID) - 1, &title,
+                                  n ? &entries[0].published : &epoch, page);
+}
+
+
+size_t
+bulletin_html_escape(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    uint8_t        *d;
+    const uint8_t  *end;
+
+    d = dst;
+    end = src + len;
+
+    while (src < end) {
+
+        switch (*src) {
+
+        case '&':
+            memcpy(d, "&amp;", 5);
+            d += 5;
+            break;
+
+        case '<':
+            memcpy(d, "&lt;", 4);
+            d += 4;
+            break;
+
+        case '>':
+            memcpy(d, "&gt;", 4);
+            d += 4;
+            break;
+
+        case '"':
+            memcpy(d, "&quot;", 6);
+            d += 6;
+            break;
+
+        case '\'':
+            memcpy(d, "&#39;", 5);
+            d += 5;
+            break;
+
+        default:
+            *d++ = *src;
+            break;
+        }
+
+        src++;
+    }
+
+    return (size_t) (d - dst);
+}
+
+
+static uint8_t *
+bulletin_render_space(bulletin_render_t *r, size_t n)
+{
+    size_t    size;
+    uint8_t  *p;
+
+    if (r->error != BULLETIN_OK) {
+        return NULL;
+    }
+
+    if (n > BULLETIN_PAGE_MAX - r->plain_len) {
+        r->error = BULLETIN_ERR_TOO_LARGE;
+        return NULL;
+    }
+
+    if (r->plain_len + n > r->plain_size) {
+        size = r->plain_size ? r->plain_size : 16384;
+
+        while (size < r->plain_len + n) {
+            size *= 2;
+        }
+
+        p = realloc(r->plain, size);
+        if (p == NULL) {
+            r->error = BULLETIN_ERR_NOMEM;
+            return NULL;
+        }
+
+        r->plain = p;
+        r->plain_size = size;
+    }
+
+    return r->plain + r->plain_len;
+}
+
+
+static void
+bulletin_render_bytes(bulletin_render_t *r, const void *data, size_t len)
+{
+    uint8_t  *p;
+
+    p = bulletin_render_space(r, len);
+    if (p == NULL) {
+        return;
+    }
+
+    if (len) {
+        memcpy(p, data, len);
+    }
+
+    r->plain_len += len;
+}
+
+
+static void
+bulletin_render_escape(bulletin_render_t *r, const uint8_t *data,
+    size_t len)
+{
+    size_t          n;
+    uint8_t        *p;
+    const uint8_t  *q, *end;
+
+    n = len;
+    end = data + len;
+
+    for (q = data; q < end; q++) {
+        switch (*q) {
+        case '&': n += 4; break;
+        case '<': n += 3; break;
+        case '>': n += 3; break;
+        case '"': n += 5; break;
+        case '\'': n += 4; break;
+        default: break;
+        }
+    }
+
+    p = bulletin_render_space(r, n);
+    if (p == NULL) {
+        return;
+    }
+
+    r->plain_len += bulletin_html_escape(p, data, len);
+}
+
+
+static void
+bulletin_render_number(bulletin_render_t *r, uint64_t n)
+{
+    char  buf[24];
+    int   len;
+
+    len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) n);
+
+    bulletin_render_bytes(r, buf, (size_t) len);
+}
+
+
+static void
+bulletin_render_slot(bulletin_render_t *r, const uint8_t *ref,
+    size_t ref_len, uint32_t kind)
+{
+    size_t                size;
+    size_t               *cuts, *offs;
+    bulletin_wslot_t     *slots;
+    bulletin_wsegment_t  *segments;
+
+    if (r->error != BULLETIN_OK) {
+        return;
+    }
+
+    if (r->nslots == BULLETIN_SLOTS_MAX) {
+        r->error = BULLETIN_ERR_TOO_LARGE;
+        return;
+    }
+
+    if (r->nslots == r->slots_size) {
+        size = r->slots_size ? r->slots_size * 2 : 16;
+
+        cuts = realloc(r->cuts, size * sizeof(size_t));
+        if (cuts == NULL) {
+            goto nomem;
+        }
+
+        r->cuts = cuts;
+
+        slots = realloc(r->slots, size * sizeof(bulletin_wslot_t));
+        if (slots == NULL) {
+            goto nomem;
+        }
+
+        r->slots = slots;
+
+        segments = realloc(r->segments,
+                           (size + 1) * sizeof(bulletin_wsegment_t));
+        if (segments == NULL) {
+            goto nomem;
+        }
+
+        r->segments = segments;
+
+        offs = realloc(r->gzip_offs, (size + 1) * sizeof(size_t));
+        if (offs == NULL) {
+            goto nomem;
+        }
+
+        r->gzip_offs = offs;
+        r->slots_size = size;
+    }
+
+    r->cuts[r->nslots] = r->plain_len;
+    r->slots[r->nslots].ref = ref;
+    r->slots[r->nslots].ref_len = ref_len;
+    r->slots[r->nslots].kind = kind;
+    r->nslots++;
+
+    return;
+
+nomem:
+
+    r->error = BULLETIN_ERR_NOMEM;
+}
+
+
+static void
+bulletin_render_body(bulletin_render_t *r, const bulletin_record_t *rec)
+{
+    size_t                   i;
+    const bulletin_block_t  *b;
+
+    for (i = 0; i < rec->nblocks; i++) {
+        b = &rec->blocks[i];
+
+        bulletin_render_bytes(r, bulletin_block_open[b->type],
+                              strlen(bulletin_block_open[b->type]));
+        bulletin_render_escape(r, b->text.data, b->text.len);
+        bulletin_render_bytes(r, bulletin_block_close[b->type],
+                              strlen(bulletin_block_close[b->type]));
+    }
+}
+
+
+static void
+bulletin_render_share_bar(bulletin_render_t *r)
+{
+    size_t       i, j, len;
+    const char  *name, *label;
+
+    for (i = 0; i < r->nchannels; i++) {
+        name = r->channels[i];
+        len = strlen(name);
+        label = name;
+
+        for (j = 0; bulletin_labels[j].channel != NULL; j++) {
+            if (strcmp(bulletin_labels[j].channel, name) == 0) {
+                label = bulletin_labels[j].label;
+                break;
+            }
+        }
+
+        if (i) {
+            bulletin_render_literal(r, "\n");
+        }
+
+        bulletin_render_literal(r, "<button type=\"button\" "
+                                "class=\"bulletin-share\" data-channel=\"");
+        bulletin_render_escape(r, (const uint8_t *) name, len);
+        bulletin_render_literal(r, "\">");
+        bulletin_render_escape(r, (const uint8_t *) label, strlen(label));
+        bulletin_render_literal(r, " <span class=\"bulletin-share-count\">");
+        bulletin_render_slot(r, NULL, 0, BULLETIN_SLOT_CHANNEL + i);
+        bulletin_render_literal(r, "</span></button>");
+    }
+}
+
+
+static void
+bulletin_render_list(bulletin_render_t *r,
+    const bulletin_index_entry_t *entries, size_t n)
+{
+    size_t                         i;
+    const bulletin_index_entry_t  *e;
+
+    for (i = 0; i < n; i++) {
+        e = &entries[i];
+
+        /* the list is served at /bulletin/: "ID" is /bulletin/ID */
+
+        bulletin_render_literal(r, "<li><a href=\"");
+        bulletin_render_escape(r, e->id.data, e->id.len);
+        bulletin_render_literal(r, "\">");
+        bulletin_render_escape(r, e->title.data, e->title.len);
+        bulletin_render_literal(r, "</a> <time datetime=\"");
+        bulletin_render_escape(r, e->published.data, e->published.len);
+        bulletin_render_literal(r, "\">");
+        bulletin_render_escape(r, e->published.data,
+                               e->published.len < 10
+                               ? e->published.len : 10);
+        bulletin_render_literal(r, "</time> <span class=\"bulletin-list-"
+                                "views\">浏览 <span class=\"bulletin-views\">");
+        bulletin_render_slot(r, e->id.data, e->id.len, BULLETIN_SLOT_VIEWS);
+        bulletin_render_literal(r, "</span></span></li>\n");
+    }
+}
+
+
+/*
+ * Cuts the page at its slots, and deflates each non-empty piece on a full
+ * flush of one stream: each piece ends byte-aligned and no back-reference
+ * crosses a slot, so the module can put stored blocks of digits between.
+ */
+
+static int
+bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
+    size_t id_len, const bulletin_str_t *title,
+    const bulletin_str_t *published, bulletin_wpage_t *page)
+{
+    int                   rc;
+    size_t                i, start, end, need, size;
+    uint8_t              *p;
+    bulletin_wsegment_t  *seg;
+
+    if (r->error != BULLETIN_OK) {
+        return r->error;
+    }
+
+    if (deflateReset(&r->zs) != Z_OK) {
+        return BULLETIN_ERR_SYSTEM;
+    }
+
+    r->gzip_len = 0;
+    start = 0;
+
+    for (i = 0; i <= r->nslots; i++) {
+        end = i < r->nslots ? r->cuts[i] : r->plain_len;
+        seg = &r->segments[i];
+
+        seg->plain_len = end - start;
+        seg->gzip_len = 0;
+        seg->crc = 0;
+        r->gzip_offs[i] = r->gzip_len;
+
+        if (end == start) {
+            continue;
+        }
+
+        seg->crc = bulletin_crc32(0, r->plain + start, end - start);
+
+        r->zs.next_in = r->plain + start;
+        r->zs.avail_in = (uInt) (end - start);
+
+        /* a full flush adds a few bytes to the bound */
+        need = deflateBound(&r->zs, end - start) + 16;
+
+        for ( ;; ) {
+            if (r->gzip_size - r->gzip_len < need) {
+                size = r->gzip_size ? r->gzip_size : 16384;
+
+                while (size - r->gzip_len < need) {
+                    size *= 2;
+                }
+
+                p = realloc(r->gzip, size);
+                if (p == NULL) {
+                    return BULLETIN_ERR_NOMEM;
+                }
+
+                r->gzip = p;
+                r->gzip_size = size;
+            }
+
+            r->zs.next_out = r->gzip + r->gzip_len;
+            r->zs.avail_out = (uInt) (r->gzip_size - r->gzip_len);
+
+            rc = deflate(&r->zs, Z_FULL_FLUSH);
+
+            if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                return BULLETIN_ERR_SYSTEM;
+            }
+
+            r->gzip_len = (size_t) (r->zs.next_out - r->gzip);
+
+            if (r->zs.avail_out != 0 && r->zs.avail_in == 0) {
+                break;
+            }
+
+            need = r->gzip_size;
+        }
+
+        seg->gzip_len = r->gzip_len - r->gzip_offs[i];
+        start = end;
+    }
+
+    for (i = 0; i <= r->nslots; i++) {
+        seg = &r->segments[i];
+        seg->plain = r->plain + (i ? r->cuts[i - 1] : 0);
+        seg->gzip = r->gzip + r->gzip_offs[i];
+    }
+
+    page->id = id;
+    page->id_len = id_len;
+    page->title = title->data;
+    page->title_len = title->len;
+    page->published = published->data;
+    page->published_len = published->len;
+    page->nslots = (uint32_t) r->nslots;
+    page->slots = r->slots;
+    page->segments = r->segments;
+
+    return BULLETIN_OK;
+}

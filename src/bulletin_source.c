@@ -1,0 +1,1090 @@
+
+/*
+ * Copyright (C) bulletin authors
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bulletin_source.h"
+#include "bulletin_store.h"
+
+
+#define BULLETIN_SOURCE_MAX        (64 * 1024 * 1024)
+#define BULLETIN_QUOTE_MAX         48
+
+#define BULLETIN_KEY_ID            0
+#define BULLETIN_KEY_TITLE         1
+#define BULLETIN_KEY_PUBLISHED     2
+#define BULLETIN_KEY_BLOCKS        3
+#define BULLETIN_KEY_CATEGORY      4
+#define BULLETIN_KEY_SOURCE        5
+#define BULLETIN_KEY_SUMMARY       6
+#define BULLETIN_KEY_REQUIRED      4       /* the first four */
+#define BULLETIN_KEY_N             7
+
+
+typedef struct {
+    const char              *name;
+    const uint8_t           *start;
+    const uint8_t           *end;
+    bulletin_errors_t       *errs;
+    unsigned                 nerrors;
+} bulletin_source_ctx_t;
+
+
+static void bulletin_source_error(bulletin_source_ctx_t *ctx,
+    const uint8_t *at, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int bulletin_source_string(bulletin_source_ctx_t *ctx,
+    json_t *value, const uint8_t *at, const char *what, int nonempty,
+    bulletin_str_t *str);
+static int bulletin_source_id(bulletin_source_ctx_t *ctx, json_t *value,
+    const uint8_t *at, bulletin_str_t *str);
+static int bulletin_source_published(bulletin_source_ctx_t *ctx,
+    json_t *value, const uint8_t *at, bulletin_str_t *str, int64_t *t);
+static int bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
+    const uint8_t *at, bulletin_record_t *rec);
+static const char *bulletin_json_type(json_t *value);
+static const char *bulletin_quote(char *buf, const char *s, size_t len);
+static const uint8_t *bulletin_json_ws(const uint8_t *p, const uint8_t *end);
+static const uint8_t *bulletin_json_skip_string(const uint8_t *p,
+    const uint8_t *end);
+static const uint8_t *bulletin_json_skip_value(const uint8_t *p,
+    const uint8_t *end);
+static int bulletin_json_key_equal(const uint8_t *p, const uint8_t *end,
+    const char *key, size_t len);
+static const uint8_t *bulletin_json_find_key(const uint8_t *obj,
+    const uint8_t *end, const char *key, size_t len, const uint8_t **value);
+static const uint8_t *bulletin_json_element(const uint8_t *arr,
+    const uint8_t *end, size_t index);
+
+
+static const char  *bulletin_keys[BULLETIN_KEY_N] = {
+    "id", "title", "published", "blocks", "category", "source", "summary"
+};
+
+static const char  *bulletin_block_names[] = {
+    "heading", "subheading", "paragraph"
+};
+
+
+int
+bulletin_errors_add(bulletin_errors_t *errs, const char *fmt, ...)
+{
+    int       n;
+    char     *msg, **msgs;
+    size_t    nalloc;
+    va_list   args;
+
+    va_start(args, fmt);
+    n = vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        goto failed;
+    }
+
+    msg = malloc((size_t) n + 1);
+    if (msg == NULL) {
+        goto failed;
+    }
+
+    va_start(args, fmt);
+    vsnprintf(msg, (size_t) n + 1, fmt, args);
+    va_end(args);
+
+    if (errs->n == errs->nalloc) {
+        nalloc = errs->nalloc ? errs->nalloc * 2 : 8;
+
+        msgs = realloc(errs->msgs, nalloc * sizeof(char *));
+        if (msgs == NULL) {
+            free(msg);
+            goto failed;
+        }
+
+        errs->msgs = msgs;
+        errs->nalloc = nalloc;
+    }
+
+    errs->msgs[errs->n++] = msg;
+
+    return 0;
+
+failed:
+
+    errs->nomem = 1;
+
+    return -1;
+}
+
+
+void
+bulletin_errors_clear(bulletin_errors_t *errs)
+{
+    size_t  i;
+
+    for (i = 0; i < errs->n; i++) {
+        free(errs->msgs[i]);
+    }
+
+    free(errs->msgs);
+
+    errs->msgs = NULL;
+    errs->n = 0;
+    errs->nalloc = 0;
+    errs->nomem = 0;
+}
+
+
+int
+bulletin_source_load(bulletin_record_t *rec, const char *path,
+    bulletin_errors_t *errs)
+{
+    int           fd, rc;
+    size_t        size, len;
+    ssize_t       n;
+    uint8_t      *buf;
+    struct stat   sb;
+
+    memset(rec, 0, sizeof(bulletin_record_t));
+
+    fd = open(path, O_RDONLY);
+    if (fd == -1) {
+        bulletin_errors_add(errs, "%s: cannot open: %s", path,
+                            strerror(errno));
+        return -1;
+    }
+
+    if (fstat(fd, &sb) == -1) {
+        bulletin_errors_add(errs, "%s: cannot stat: %s", path,
+                            strerror(errno));
+        close(fd);
+        return -1;
+    }
+
+    if (S_ISDIR(sb.st_mode)) {
+        bulletin_errors_add(errs, "%s: is a folder", path);
+        close(fd);
+        return -1;
+    }
+
+    if (sb.st_size > BULLETIN_SOURCE_MAX) {
+        bulletin_errors_add(errs, "%s: larger than %d MiB", path,
+                            BULLETIN_SOURCE_MAX / 1024 / 1024);
+        close(fd);
+        return -1;
+    }
+
+    /* one byte more than the size, to notice a file that grew */
+    size = (size_t) sb.st_size + 1;
+
+    buf = malloc(size);
+    if (buf == NULL) {
+        bulletin_errors_add(errs, "%s: out of memory", path);
+        close(fd);
+        return -1;
+    }
+
+    len = 0;
+
+    while (len < size) {
+        n = read(fd, buf + len, size - len);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            bulletin_errors_add(errs, "%s: cannot read: %s", path,
+                                strerror(errno));
+            free(buf);
+            close(fd);
+            return -1;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        len += (size_t) n;
+    }
+
+    close(fd);
+
+    if (len == size) {
+        bulletin_errors_add(errs, "%s: changed while being read", path);
+        free(buf);
+        return -1;
+    }
+
+    rc = bulletin_source_parse(rec, path, buf, len, errs);
+
+    free(buf);
+
+    return rc;
+}
+
+
+int
+bulletin_source_parse(bulletin_record_t *rec, const char *name,
+    const uint8_t *buf, size_t len, bulletin_errors_t *errs)
+{
+    int                     seen[BULLETIN_KEY_N];
+    int                     line, col;
+    char                    q[BULLETIN_QUOTE_MAX * 4 + 8];
+    size_t                  i, klen;
+    json_t                 *json, *value;
+    const char             *key;
+    const uint8_t          *top, *kat, *vat;
+    json_error_t            jerr;
+    bulletin_source_ctx_t   ctx;
+
+    memset(rec, 0, sizeof(bulletin_record_t));
+    memset(seen, 0, sizeof(seen));
+
+    /* a byte order mark is no part of the JSON: editors hide it */
+    if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf) {
+        buf += 3;
+        len -= 3;
+    }
+
+    ctx.name = name;
+    ctx.start = buf;
+    ctx.end = buf + len;
+    ctx.errs = errs;
+    ctx.nerrors = 0;
+
+    json = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (json == NULL) {
+        line = jerr.line > 0 ? jerr.line : 1;
+        col = jerr.column > 0 ? jerr.column : 1;
+
+        bulletin_errors_add(errs, "%s:%d:%d: %s%s", name, line, col,
+                            json_error_code(&jerr) == json_error_invalid_utf8
+                            ? "invalid UTF-8: " : "", jerr.text);
+        return -1;
+    }
+
+    top = bulletin_json_ws(buf, ctx.end);
+
+    if (!json_is_object(json)) {
+        bulletin_source_error(&ctx, top, "expected a JSON object, not %s",
+                              bulletin_json_type(json));
+        json_decref(json);
+        return -1;
+    }
+
+    /* object keys iterate in the order of the text */
+
+    json_object_foreach(json, key, value) {
+
+        klen = strlen(key);
+        kat = bulletin_json_find_key(top, ctx.end, key, klen, &vat);
+
+        for (i = 0; i < BULLETIN_KEY_N; i++) {
+            if (strcmp(key, bulletin_keys[i]) == 0) {
+                break;
+            }
+        }
+
+        if (i == BULLETIN_KEY_N) {
+            bulletin_source_error(&ctx, kat, "unknown key %s (expected id, "
+                                  "title, published, blocks, category, "
+                                  "source or summary)",
+                                  bulletin_quote(q, key, klen));
+            continue;
+        }
+
+        seen[i] = 1;
+
+        switch (i) {
+
+        case BULLETIN_KEY_ID:
+            bulletin_source_id(&ctx, value, vat, &rec->id);
+            break;
+
+        case BULLETIN_KEY_PUBLISHED:
+            bulletin_source_published(&ctx, value, vat, &rec->published,
+                                      &rec->published_at);
+            break;
+
+        case BULLETIN_KEY_BLOCKS:
+            bulletin_source_blocks(&ctx, value, vat, rec);
+            break;
+
+        case BULLETIN_KEY_TITLE:
+            bulletin_source_string(&ctx, value, vat, "\"title\"", 1,
+                                   &rec->title);
+            break;
+
+        case BULLETIN_KEY_CATEGORY:
+            bulletin_source_string(&ctx, value, vat, "\"category\"", 0,
+                                   &rec->category);
+            break;
+
+        case BULLETIN_KEY_SOURCE:
+            bulletin_source_string(&ctx, value, vat, "\"source\"", 0,
+                                   &rec->source);
+            break;
+
+        default: /* BULLETIN_KEY_SUMMARY */
+            bulletin_source_string(&ctx, value, vat, "\"summary\"", 0,
+                                   &rec->summary);
+            break;
+        }
+    }
+
+    for (i = 0; i < BULLETIN_KEY_REQUIRED; i++) {
+        if (!seen[i]) {
+            bulletin_source_error(&ctx, NULL, "missing required key \"%s\"",
+                                  bulletin_keys[i]);
+        }
+    }
+
+    if (ctx.nerrors) {
+        free(rec->blocks);
+        memset(rec, 0, sizeof(bulletin_record_t));
+        json_decref(json);
+        return -1;
+    }
+
+    rec->json = json;
+
+    return 0;
+}
+
+
+void
+bulletin_record_free(bulletin_record_t *rec)
+{
+    free(rec->blocks);
+
+    if (rec->json != NULL) {
+        json_decref((json_t *) rec->json);
+    }
+
+    memset(rec, 0, sizeof(bulletin_record_t));
+}
+
+
+static void
+bulletin_source_error(bulletin_source_ctx_t *ctx, const uint8_t *at,
+    const char *fmt, ...)
+{
+    char            msg[512];
+    unsigned        line, col;
+    va_list         args;
+    const uint8_t  *p;
+
+    va_start(args, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    ctx->nerrors++;
+
+    if (at == NULL) {
+        bulletin_errors_add(ctx->errs, "%s: %s", ctx->name, msg);
+        return;
+    }
+
+    /* lines from 1, columns from 1 in characters, as jansson counts */
+
+    line = 1;
+    col = 1;
+
+    for (p = ctx->start; p < at && p < ctx->end; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+
+        } else if ((*p & 0xc0) != 0x80) {
+            col++;
+        }
+    }
+
+    bulletin_errors_add(ctx->errs, "%s:%u:%u: %s", ctx->name, line, col, msg);
+}
+
+
+static int
+bulletin_source_string(bulletin_source_ctx_t *ctx, json_t *value,
+    const uint8_t *at, const char *what, int nonempty, bulletin_str_t *str)
+{
+    if (!json_is_string(value)) {
+        bulletin_source_error(ctx, at, "%s must be a string, not %s", what,
+                              bulletin_json_type(value));
+        return -1;
+    }
+
+    if (nonempty && json_string_length(value) == 0) {
+        bulletin_source_error(ctx, at, "%s must not be empty", what);
+        return -1;
+    }
+
+    str->data = (const uint8_t *) json_string_value(value);
+    str->len = json_string_length(value);
+
+    return 0;
+}
+
+
+static int
+bulletin_source_id(bulletin_source_ctx_t *ctx, json_t *value,
+    const uint8_t *at, bulletin_str_t *str)
+{
+    char  q[BULLETIN_QUOTE_MAX * 4 + 8];
+
+    if (bulletin_source_string(ctx, value, at, "\"id\"", 1, str) != 0) {
+        return -1;
+    }
+
+    if (bulletin_id_valid(str->data, str->len, 0)) {
+        return 0;
+    }
+
+    if (bulletin_id_valid(str->data, str->len, 1)) {
+        bulletin_source_error(ctx, at, "id %s is reserved: ids beginning "
+                              "with \"_\" are for the pages the builder "
+                              "makes",
+                              bulletin_quote(q, (const char *) str->data,
+                                             str->len));
+    } else {
+        bulletin_source_error(ctx, at, "invalid id %s: expected 1 to %d of "
+                              "A-Z a-z 0-9 _ -, beginning with a letter or "
+                              "digit",
+                              bulletin_quote(q, (const char *) str->data,
+                                             str->len),
+                              BULLETIN_ID_MAX);
+    }
+
+    str->data = NULL;
+    str->len = 0;
+
+    return -1;
+}
+
+
+static int
+bulletin_source_published(bulletin_source_ctx_t *ctx, json_t *value,
+    const uint8_t *at, bulletin_str_t *str, int64_t *t)
+{
+    char  q[BULLETIN_QUOTE_MAX * 4 + 8];
+
+    if (bulletin_source_string(ctx, value, at, "\"published\"", 1, str)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (bulletin_published_parse(str->data, str->len, t) == 0) {
+        return 0;
+    }
+
+    bulletin_source_error(ctx, at, "invalid published date %s: expected "
+                          "YYYY-MM-DD or an RFC 3339 date-time "
+                          "(YYYY-MM-DDTHH:MM:SS+08:00) of a real date",
+                          bulletin_quote(q, (const char *) str->data,
+                                         str->len));
+    str->data = NULL;
+    str->len = 0;
+
+    return -1;
+}
+
+
+static int
+bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
+    const uint8_t *at, bulletin_record_t *rec)
+{
+    char               q[BULLETIN_QUOTE_MAX * 4 + 8], what[64];
+    size_t             i, j, n, klen;
+    json_t            *block, *text;
+    unsigned           before;
+    const char        *key;
+    const uint8_t     *bat, *kat, *vat;
+    bulletin_block_t  *blocks;
+
+    if (!json_is_array(value)) {
+        bulletin_source_error(ctx, at, "\"blocks\" must be an array, not %s",
+                              bulletin_json_type(value));
+        return -1;
+    }
+
+    n = json_array_size(value);
+
+    if (n == 0) {
+        bulletin_source_error(ctx, at, "\"blocks\" must not be empty");
+        return -1;
+    }
+
+    blocks = malloc(n * sizeof(bulletin_block_t));
+    if (blocks == NULL) {
+        bulletin_source_error(ctx, NULL, "out of memory");
+        return -1;
+    }
+
+    before = ctx->nerrors;
+
+    for (i = 0; i < n; i++) {
+        block = json_array_get(value, i);
+        bat = bulletin_json_element(at, ctx->end, i);
+
+        if (!json_is_object(block)) {
+            bulletin_source_error(ctx, bat, "block %zu must be an object, "
+                                  "not %s", i + 1, bulletin_json_type(block));
+            continue;
+        }
+
+        if (json_object_size(block) != 1) {
+            bulletin_source_error(ctx, bat, "block %zu must have exactly one "
+                                  "key (heading, subheading or paragraph), "
+                                  "not %zu", i + 1, json_object_size(block));
+            continue;
+        }
+
+        json_object_foreach(block, key, text) {
+            klen = strlen(key);
+            kat = bulletin_json_find_key(bat, ctx->end, key, klen, &vat);
+
+            for (j = 0; j < 3; j++) {
+                if (strcmp(key, bulletin_block_names[j]) == 0) {
+                    break;
+                }
+            }
+
+            if (j == 3) {
+                bulletin_source_error(ctx, kat, "block %zu: unknown block "
+                                      "type %s (expected heading, "
+                                      "subheading or paragraph)", i + 1,
+                                      bulletin_quote(q, key, klen));
+                break;
+            }
+
+            snprintf(what, sizeof(what), "block %zu: \"%s\"", i + 1,
+                     bulletin_block_names[j]);
+
+            blocks[i].type = (unsigned) j;
+            bulletin_source_string(ctx, text, vat, what, 1,
+                                         &blocks[i].text);
+        }
+    }
+
+    if (ctx->nerrors != before) {
+        free(blocks);
+        return -1;
+    }
+
+    rec->blocks = blocks;
+    rec->nblocks = n;
+
+    return 0;
+}
+
+
+static const char *
+bulletin_json_type(json_t *value)
+{
+    switch (json_typeof(value)) {
+
+    case JSON_OBJECT:
+        return "an object";
+
+    case JSON_ARRAY:
+        return "an array";
+
+    case JSON_STRING:
+        return "a string";
+
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+
+    default:
+        return "null";
+    }
+}
+
+
+/*
+ * A key or value quoted for a message: control characters, quotes and
+ * backslashes escaped, cut after BULLETIN_QUOTE_MAX characters.
+ */
+
+static const char *
+bulletin_quote(char *buf, const char *s, size_t len)
+{
+    char           *d;
+    size_t          i, chars;
+    unsigned char   c;
+
+    d = buf;
+    *d++ = '"';
+    chars = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if ((c & 0xc0) != 0x80 && chars++ == BULLETIN_QUOTE_MAX) {
+            *d++ = '.';
+            *d++ = '.';
+            *d++ = '.';
+            break;
+        }
+
+        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+            if (c == '"' || c == '\\') {
+                *d++ = '\\';
+                *d++ = (char) c;
+
+            } else {
+                d += sprintf(d, "\\x%02x", c);
+            }
+
+            continue;
+        }
+
+        *d++ = (char) c;
+    }
+
+    *d++ = '"';
+    *d = '\0';
+
+    return buf;
+}
+
+
+static int
+bulletin_digits(const uint8_t *p, size_t n, unsigned *v)
+{
+    size_t  i;
+
+    *v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+
+        *v = *v * 10 + (p[i] - '0');
+    }
+
+    return 0;
+}
+
+
+int
+bulletin_published_parse(const uint8_t *s, size_t len, int64_t *t)
+{
+    int       sign;
+    int64_t   days, y;
+    unsigned  year, month, day, hour, min, sec, oh, om, dim, m;
+    size_t    i;
+
+    static const unsigned  mdays[12] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    if (len < 10 || s[4] != '-' || s[7] != '-'
+        || bulletin_digits(s, 4, &year) != 0
+        || bulletin_digits(s + 5, 2, &month) != 0
+        || bulletin_digits(s + 8, 2, &day) != 0)
+    {
+        return -1;
+    }
+
+    if (month < 1 || month > 12 || day < 1) {
+        return -1;
+    }
+
+    dim = mdays[month - 1];
+
+    if (month == 2
+        && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+    {
+        dim = 29;
+    }
+
+    if (day > dim) {
+        return -1;
+    }
+
+    hour = 0;
+    min = 0;
+    sec = 0;
+    sign = 0;
+    oh = 0;
+    om = 0;
+
+    if (len > 10) {
+        if (len < 20 || (s[10] != 'T' && s[10] != 't')
+            || s[13] != ':' || s[16] != ':'
+            || bulletin_digits(s + 11, 2, &hour) != 0
+            || bulletin_digits(s + 14, 2, &min) != 0
+            || bulletin_digits(s + 17, 2, &sec) != 0)
+        {
+            return -1;
+        }
+
+        /* 60: a leap second */
+        if (hour > 23 || min > 59 || sec > 60) {
+            return -1;
+        }
+
+        i = 19;
+
+        if (s[i] == '.') {
+            for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+                /* void */
+            }
+
+            if (i == 20) {
+                return -1;
+            }
+        }
+
+        if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
+            /* UTC */
+
+        } else if (i + 6 == len && (s[i] == '+' || s[i] == '-')
+                   && s[i + 3] == ':'
+                   && bulletin_digits(s + i + 1, 2, &oh) == 0
+                   && bulletin_digits(s + i + 4, 2, &om) == 0
+                   && oh <= 23 && om <= 59)
+        {
+            sign = s[i] == '-' ? -1 : 1;
+
+        } else {
+            return -1;
+        }
+    }
+
+    /* days from 1970-01-01 in the proleptic Gregorian calendar */
+
+    y = (int64_t) year - (month <= 2);
+    m = month <= 2 ? month + 9 : month - 3;
+    days = (y >= 0 ? y : y - 399) / 400;
+    y = y - days * 400;
+    days = days * 146097 + y * 365 + y / 4 - y / 100
+           + (153 * m + 2) / 5 + day - 1 - 719468;
+
+    *t = days * 86400 + hour * 3600 + min * 60 + sec
+         - sign * (int64_t) (oh * 3600 + om * 60);
+
+    return 0;
+}
+
+
+/*
+ * Positions for messages.  jansson knows no position once a text has
+ * parsed, so these walk the text (valid JSON by then) to the key or
+ * element a message is about.
+ */
+
+static const uint8_t *
+bulletin_json_ws(const uint8_t *p, const uint8_t *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+static const uint8_t *
+bulletin_json_skip_string(const uint8_t *p, const uint8_t *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            p++;
+            continue;
+        }
+
+        if (*p == '"') {
+            return p + 1;
+        }
+    }
+
+    return end;
+}
+
+
+static const uint8_t *
+bulletin_json_skip_value(const uint8_t *p, const uint8_t *end)
+{
+    size_t  depth;
+
+    depth = 0;
+
+    while (p < end) {
+
+        switch (*p) {
+
+        case '"':
+            p = bulletin_json_skip_string(p, end);
+
+            if (depth == 0) {
+                return p;
+            }
+
+            continue;
+
+        case '{':
+        case '[':
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            if (depth == 0) {
+                return p;
+            }
+
+            if (--depth == 0) {
+                return p + 1;
+            }
+
+            break;
+
+        case ',':
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+            if (depth == 0) {
+                return p;
+            }
+
+            break;
+
+        default:
+            break;
+        }
+
+        p++;
+    }
+
+    return end;
+}
+
+
+static unsigned
+bulletin_hex4(const uint8_t *p)
+{
+    unsigned  i, v, c;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+        v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+
+    return v;
+}
+
+
+/* whether the JSON string at p (its opening quote) decodes to key */
+
+static int
+bulletin_json_key_equal(const uint8_t *p, const uint8_t *end,
+    const char *key, size_t len)
+{
+    size_t          n, i;
+    uint8_t         c[4];
+    unsigned        cp, lo;
+    const uint8_t  *k, *kend;
+
+    k = (const uint8_t *) key;
+    kend = k + len;
+
+    for (p++; p < end && *p != '"'; ) {
+
+        if (*p != '\\') {
+            if (k == kend || *k != *p) {
+                return 0;
+            }
+
+            k++;
+            p++;
+            continue;
+        }
+
+        if (end - p < 2) {
+            return 0;
+        }
+
+        n = 1;
+
+        switch (p[1]) {
+        case 'b': c[0] = '\b'; break;
+        case 'f': c[0] = '\f'; break;
+        case 'n': c[0] = '\n'; break;
+        case 'r': c[0] = '\r'; break;
+        case 't': c[0] = '\t'; break;
+        case 'u': break;
+        default: c[0] = p[1]; break;
+        }
+
+        if (p[1] != 'u') {
+            p += 2;
+
+        } else {
+            if (end - p < 6) {
+                return 0;
+            }
+
+            cp = bulletin_hex4(p + 2);
+            p += 6;
+
+            if (cp >= 0xd800 && cp <= 0xdbff && end - p >= 6
+                && p[0] == '\\' && p[1] == 'u')
+            {
+                lo = bulletin_hex4(p + 2);
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                p += 6;
+            }
+
+            if (cp < 0x80) {
+                c[0] = (uint8_t) cp;
+
+            } else if (cp < 0x800) {
+                c[0] = (uint8_t) (0xc0 | (cp >> 6));
+                c[1] = (uint8_t) (0x80 | (cp & 0x3f));
+                n = 2;
+
+            } else if (cp < 0x10000) {
+                c[0] = (uint8_t) (0xe0 | (cp >> 12));
+                c[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
+                c[2] = (uint8_t) (0x80 | (cp & 0x3f));
+                n = 3;
+
+            } else {
+                c[0] = (uint8_t) (0xf0 | (cp >> 18));
+                c[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3f));
+                c[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
+                c[3] = (uint8_t) (0x80 | (cp & 0x3f));
+                n = 4;
+            }
+        }
+
+        for (i = 0; i < n; i++) {
+            if (k == kend || *k != c[i]) {
+                return 0;
+            }
+
+            k++;
+        }
+    }
+
+    return p < end && k == kend;
+}
+
+
+/*
+ * In the object at obj, the position of key (its opening quote), and in
+ * *value the position of its value; NULL when not found.
+ */
+
+static const uint8_t *
+bulletin_json_find_key(const uint8_t *obj, const uint8_t *end,
+    const char *key, size_t len, const uint8_t **value)
+{
+    int             equal;
+    const uint8_t  *p, *at;
+
+    *value = NULL;
+
+    if (obj == NULL || obj >= end || *obj != '{') {
+        return NULL;
+    }
+
+    p = obj + 1;
+
+    for ( ;; ) {
+        p = bulletin_json_ws(p, end);
+
+        if (p >= end || *p != '"') {
+            return NULL;
+        }
+
+        at = p;
+        equal = bulletin_json_key_equal(p, end, key, len);
+
+        p = bulletin_json_skip_string(p, end);
+        p = bulletin_json_ws(p, end);
+
+        if (p >= end || *p != ':') {
+            return NULL;
+        }
+
+        p = bulletin_json_ws(p + 1, end);
+
+        if (equal) {
+            *value = p;
+            return at;
+        }
+
+        p = bulletin_json_skip_value(p, end);
+        p = bulletin_json_ws(p, end);
+
+        if (p >= end || *p != ',') {
+            return NULL;
+        }
+
+        p++;
+    }
+}
+
+
+static const uint8_t *
+bulletin_json_element(const uint8_t *arr, const uint8_t *end, size_t index)
+{
+    size_t          i;
+    const uint8_t  *p;
+
+    if (arr == NULL || arr >= end || *arr != '[') {
+        return NULL;
+    }
+
+    p = arr + 1;
+
+    for (i = 0; ; i++) {
+        p = bulletin_json_ws(p, end);
+
+        if (p >= end || *p == ']') {
+            return NULL;
+        }
+
+        if (i == index) {
+            return p;
+        }
+
+        p = bulletin_json_skip_value(p, end);
+        p = bulletin_json_ws(p, end);
+
+        if (p >= end || *p != ',') {
+            return NULL;
+        }
+
+        p++;
+    }
+}
