@@ -37,26 +37,45 @@ typedef struct {
     const char              *name;
     const uint8_t           *start;
     const uint8_t           *end;
+    const uint8_t           *top;           /* the object's "{" */
     bulletin_errors_t       *errs;
     unsigned                 nerrors;
 } bulletin_source_ctx_t;
 
 
+/*
+ * Where a message points, found in the text only when there is a message:
+ * a key of the object (or its value), or an element of "blocks", or a key
+ * of that element (or its value).
+ */
+
+typedef struct {
+    const char              *key;
+    size_t                   block;         /* element + 1, or 0 */
+    const char              *bkey;
+    int                      value;
+} bulletin_loc_t;
+
+
 static void bulletin_source_error(bulletin_source_ctx_t *ctx,
-    const uint8_t *at, const char *fmt, ...)
+    const bulletin_loc_t *loc, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+static void bulletin_source_position(bulletin_source_ctx_t *ctx,
+    const uint8_t *at, unsigned *line, unsigned *col);
+static const uint8_t *bulletin_source_locate(bulletin_source_ctx_t *ctx,
+    const bulletin_loc_t *loc);
 static int bulletin_source_string(bulletin_source_ctx_t *ctx,
-    json_t *value, const uint8_t *at, const char *what, int nonempty,
-    bulletin_str_t *str);
+    json_t *value, const bulletin_loc_t *loc, const char *what,
+    int nonempty, bulletin_str_t *str);
 static int bulletin_source_id(bulletin_source_ctx_t *ctx, json_t *value,
-    const uint8_t *at, bulletin_str_t *str);
+    bulletin_record_t *rec);
 static int bulletin_source_published(bulletin_source_ctx_t *ctx,
-    json_t *value, const uint8_t *at, bulletin_str_t *str, int64_t *t);
+    json_t *value, bulletin_record_t *rec);
 static int bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
-    const uint8_t *at, bulletin_record_t *rec);
+    bulletin_record_t *rec);
 static const char *bulletin_json_type(json_t *value);
 static const char *bulletin_quote(char *buf, const char *s, size_t len);
 static const uint8_t *bulletin_json_ws(const uint8_t *p, const uint8_t *end);
@@ -245,11 +264,11 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     int                     seen[BULLETIN_KEY_N];
     int                     line, col;
     char                    q[BULLETIN_QUOTE_MAX * 4 + 8];
-    size_t                  i, klen;
+    size_t                  i;
     json_t                 *json, *value;
     const char             *key;
-    const uint8_t          *top, *kat, *vat;
     json_error_t            jerr;
+    bulletin_loc_t          loc;
     bulletin_source_ctx_t   ctx;
 
     memset(rec, 0, sizeof(bulletin_record_t));
@@ -264,6 +283,7 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     ctx.name = name;
     ctx.start = buf;
     ctx.end = buf + len;
+    ctx.top = bulletin_json_ws(buf, ctx.end);
     ctx.errs = errs;
     ctx.nerrors = 0;
 
@@ -279,10 +299,10 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
         return -1;
     }
 
-    top = bulletin_json_ws(buf, ctx.end);
+    memset(&loc, 0, sizeof(bulletin_loc_t));
 
     if (!json_is_object(json)) {
-        bulletin_source_error(&ctx, top, "expected a JSON object, not %s",
+        bulletin_source_error(&ctx, &loc, "expected a JSON object, not %s",
                               bulletin_json_type(json));
         json_decref(json);
         return -1;
@@ -292,8 +312,8 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
 
     json_object_foreach(json, key, value) {
 
-        klen = strlen(key);
-        kat = bulletin_json_find_key(top, ctx.end, key, klen, &vat);
+        loc.key = key;
+        loc.value = 1;
 
         for (i = 0; i < BULLETIN_KEY_N; i++) {
             if (strcmp(key, bulletin_keys[i]) == 0) {
@@ -302,10 +322,11 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
         }
 
         if (i == BULLETIN_KEY_N) {
-            bulletin_source_error(&ctx, kat, "unknown key %s (expected id, "
+            loc.value = 0;
+            bulletin_source_error(&ctx, &loc, "unknown key %s (expected id, "
                                   "title, published, blocks, category, "
                                   "source or summary)",
-                                  bulletin_quote(q, key, klen));
+                                  bulletin_quote(q, key, strlen(key)));
             continue;
         }
 
@@ -314,35 +335,34 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
         switch (i) {
 
         case BULLETIN_KEY_ID:
-            bulletin_source_id(&ctx, value, vat, &rec->id);
+            bulletin_source_id(&ctx, value, rec);
             break;
 
         case BULLETIN_KEY_PUBLISHED:
-            bulletin_source_published(&ctx, value, vat, &rec->published,
-                                      &rec->published_at);
+            bulletin_source_published(&ctx, value, rec);
             break;
 
         case BULLETIN_KEY_BLOCKS:
-            bulletin_source_blocks(&ctx, value, vat, rec);
+            bulletin_source_blocks(&ctx, value, rec);
             break;
 
         case BULLETIN_KEY_TITLE:
-            bulletin_source_string(&ctx, value, vat, "\"title\"", 1,
+            bulletin_source_string(&ctx, value, &loc, "\"title\"", 1,
                                    &rec->title);
             break;
 
         case BULLETIN_KEY_CATEGORY:
-            bulletin_source_string(&ctx, value, vat, "\"category\"", 0,
+            bulletin_source_string(&ctx, value, &loc, "\"category\"", 0,
                                    &rec->category);
             break;
 
         case BULLETIN_KEY_SOURCE:
-            bulletin_source_string(&ctx, value, vat, "\"source\"", 0,
+            bulletin_source_string(&ctx, value, &loc, "\"source\"", 0,
                                    &rec->source);
             break;
 
         default: /* BULLETIN_KEY_SUMMARY */
-            bulletin_source_string(&ctx, value, vat, "\"summary\"", 0,
+            bulletin_source_string(&ctx, value, &loc, "\"summary\"", 0,
                                    &rec->summary);
             break;
         }
@@ -382,13 +402,12 @@ bulletin_record_free(bulletin_record_t *rec)
 
 
 static void
-bulletin_source_error(bulletin_source_ctx_t *ctx, const uint8_t *at,
+bulletin_source_error(bulletin_source_ctx_t *ctx, const bulletin_loc_t *loc,
     const char *fmt, ...)
 {
-    char            msg[512];
-    unsigned        line, col;
-    va_list         args;
-    const uint8_t  *p;
+    char      msg[512];
+    unsigned  line, col;
+    va_list   args;
 
     va_start(args, fmt);
     vsnprintf(msg, sizeof(msg), fmt, args);
@@ -396,42 +415,89 @@ bulletin_source_error(bulletin_source_ctx_t *ctx, const uint8_t *at,
 
     ctx->nerrors++;
 
-    if (at == NULL) {
+    if (loc == NULL) {
         bulletin_errors_add(ctx->errs, "%s: %s", ctx->name, msg);
         return;
     }
 
-    /* lines from 1, columns from 1 in characters, as jansson counts */
-
-    line = 1;
-    col = 1;
-
-    for (p = ctx->start; p < at && p < ctx->end; p++) {
-        if (*p == '\n') {
-            line++;
-            col = 1;
-
-        } else if ((*p & 0xc0) != 0x80) {
-            col++;
-        }
-    }
+    bulletin_source_position(ctx, bulletin_source_locate(ctx, loc), &line,
+                             &col);
 
     bulletin_errors_add(ctx->errs, "%s:%u:%u: %s", ctx->name, line, col, msg);
 }
 
 
+/* lines from 1, columns from 1 in characters, as jansson counts */
+
+static void
+bulletin_source_position(bulletin_source_ctx_t *ctx, const uint8_t *at,
+    unsigned *line, unsigned *col)
+{
+    const uint8_t  *p;
+
+    *line = 1;
+    *col = 1;
+
+    if (at == NULL) {
+        return;
+    }
+
+    for (p = ctx->start; p < at && p < ctx->end; p++) {
+        if (*p == '\n') {
+            (*line)++;
+            *col = 1;
+
+        } else if ((*p & 0xc0) != 0x80) {
+            (*col)++;
+        }
+    }
+}
+
+
+static const uint8_t *
+bulletin_source_locate(bulletin_source_ctx_t *ctx, const bulletin_loc_t *loc)
+{
+    const uint8_t  *at, *value;
+
+    at = ctx->top;
+
+    if (loc->key == NULL) {
+        return at;
+    }
+
+    at = bulletin_json_find_key(at, ctx->end, loc->key, strlen(loc->key),
+                                &value);
+
+    if (loc->block == 0) {
+        return loc->value ? value : at;
+    }
+
+    at = bulletin_json_element(value, ctx->end, loc->block - 1);
+
+    if (loc->bkey == NULL) {
+        return at;
+    }
+
+    at = bulletin_json_find_key(at, ctx->end, loc->bkey, strlen(loc->bkey),
+                                &value);
+
+    return loc->value ? value : at;
+}
+
+
 static int
 bulletin_source_string(bulletin_source_ctx_t *ctx, json_t *value,
-    const uint8_t *at, const char *what, int nonempty, bulletin_str_t *str)
+    const bulletin_loc_t *loc, const char *what, int nonempty,
+    bulletin_str_t *str)
 {
     if (!json_is_string(value)) {
-        bulletin_source_error(ctx, at, "%s must be a string, not %s", what,
+        bulletin_source_error(ctx, loc, "%s must be a string, not %s", what,
                               bulletin_json_type(value));
         return -1;
     }
 
     if (nonempty && json_string_length(value) == 0) {
-        bulletin_source_error(ctx, at, "%s must not be empty", what);
+        bulletin_source_error(ctx, loc, "%s must not be empty", what);
         return -1;
     }
 
@@ -444,26 +510,33 @@ bulletin_source_string(bulletin_source_ctx_t *ctx, json_t *value,
 
 static int
 bulletin_source_id(bulletin_source_ctx_t *ctx, json_t *value,
-    const uint8_t *at, bulletin_str_t *str)
+    bulletin_record_t *rec)
 {
-    char  q[BULLETIN_QUOTE_MAX * 4 + 8];
+    char             q[BULLETIN_QUOTE_MAX * 4 + 8];
+    bulletin_str_t  *str;
+    bulletin_loc_t   loc = { "id", 0, NULL, 1 };
 
-    if (bulletin_source_string(ctx, value, at, "\"id\"", 1, str) != 0) {
+    str = &rec->id;
+
+    if (bulletin_source_string(ctx, value, &loc, "\"id\"", 1, str) != 0) {
         return -1;
     }
 
     if (bulletin_id_valid(str->data, str->len, 0)) {
+        /* for a message about a duplicate, which only the builder sees */
+        bulletin_source_position(ctx, bulletin_source_locate(ctx, &loc),
+                                 &rec->id_line, &rec->id_col);
         return 0;
     }
 
     if (bulletin_id_valid(str->data, str->len, 1)) {
-        bulletin_source_error(ctx, at, "id %s is reserved: ids beginning "
+        bulletin_source_error(ctx, &loc, "id %s is reserved: ids beginning "
                               "with \"_\" are for the pages the builder "
                               "makes",
                               bulletin_quote(q, (const char *) str->data,
                                              str->len));
     } else {
-        bulletin_source_error(ctx, at, "invalid id %s: expected 1 to %d of "
+        bulletin_source_error(ctx, &loc, "invalid id %s: expected 1 to %d of "
                               "A-Z a-z 0-9 _ -, beginning with a letter or "
                               "digit",
                               bulletin_quote(q, (const char *) str->data,
@@ -480,21 +553,27 @@ bulletin_source_id(bulletin_source_ctx_t *ctx, json_t *value,
 
 static int
 bulletin_source_published(bulletin_source_ctx_t *ctx, json_t *value,
-    const uint8_t *at, bulletin_str_t *str, int64_t *t)
+    bulletin_record_t *rec)
 {
-    char  q[BULLETIN_QUOTE_MAX * 4 + 8];
+    char             q[BULLETIN_QUOTE_MAX * 4 + 8];
+    bulletin_str_t  *str;
+    bulletin_loc_t   loc = { "published", 0, NULL, 1 };
 
-    if (bulletin_source_string(ctx, value, at, "\"published\"", 1, str)
+    str = &rec->published;
+
+    if (bulletin_source_string(ctx, value, &loc, "\"published\"", 1, str)
         != 0)
     {
         return -1;
     }
 
-    if (bulletin_published_parse(str->data, str->len, t) == 0) {
+    if (bulletin_published_parse(str->data, str->len, &rec->published_at)
+        == 0)
+    {
         return 0;
     }
 
-    bulletin_source_error(ctx, at, "invalid published date %s: expected "
+    bulletin_source_error(ctx, &loc, "invalid published date %s: expected "
                           "YYYY-MM-DD or an RFC 3339 date-time "
                           "(YYYY-MM-DDTHH:MM:SS+08:00) of a real date",
                           bulletin_quote(q, (const char *) str->data,
@@ -508,26 +587,26 @@ bulletin_source_published(bulletin_source_ctx_t *ctx, json_t *value,
 
 static int
 bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
-    const uint8_t *at, bulletin_record_t *rec)
+    bulletin_record_t *rec)
 {
     char               q[BULLETIN_QUOTE_MAX * 4 + 8], what[64];
-    size_t             i, j, n, klen;
+    size_t             i, j, n;
     json_t            *block, *text;
     unsigned           before;
     const char        *key;
-    const uint8_t     *bat, *kat, *vat;
+    bulletin_loc_t     loc = { "blocks", 0, NULL, 1 };
     bulletin_block_t  *blocks;
 
     if (!json_is_array(value)) {
-        bulletin_source_error(ctx, at, "\"blocks\" must be an array, not %s",
-                              bulletin_json_type(value));
+        bulletin_source_error(ctx, &loc, "\"blocks\" must be an array, not "
+                              "%s", bulletin_json_type(value));
         return -1;
     }
 
     n = json_array_size(value);
 
     if (n == 0) {
-        bulletin_source_error(ctx, at, "\"blocks\" must not be empty");
+        bulletin_source_error(ctx, &loc, "\"blocks\" must not be empty");
         return -1;
     }
 
@@ -541,24 +620,26 @@ bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
 
     for (i = 0; i < n; i++) {
         block = json_array_get(value, i);
-        bat = bulletin_json_element(at, ctx->end, i);
+
+        loc.block = i + 1;
+        loc.bkey = NULL;
 
         if (!json_is_object(block)) {
-            bulletin_source_error(ctx, bat, "block %zu must be an object, "
+            bulletin_source_error(ctx, &loc, "block %zu must be an object, "
                                   "not %s", i + 1, bulletin_json_type(block));
             continue;
         }
 
         if (json_object_size(block) != 1) {
-            bulletin_source_error(ctx, bat, "block %zu must have exactly one "
-                                  "key (heading, subheading or paragraph), "
-                                  "not %zu", i + 1, json_object_size(block));
+            bulletin_source_error(ctx, &loc, "block %zu must have exactly "
+                                  "one key (heading, subheading or "
+                                  "paragraph), not %zu", i + 1,
+                                  json_object_size(block));
             continue;
         }
 
         json_object_foreach(block, key, text) {
-            klen = strlen(key);
-            kat = bulletin_json_find_key(bat, ctx->end, key, klen, &vat);
+            loc.bkey = key;
 
             for (j = 0; j < 3; j++) {
                 if (strcmp(key, bulletin_block_names[j]) == 0) {
@@ -567,10 +648,12 @@ bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
             }
 
             if (j == 3) {
-                bulletin_source_error(ctx, kat, "block %zu: unknown block "
+                loc.value = 0;
+                bulletin_source_error(ctx, &loc, "block %zu: unknown block "
                                       "type %s (expected heading, "
                                       "subheading or paragraph)", i + 1,
-                                      bulletin_quote(q, key, klen));
+                                      bulletin_quote(q, key, strlen(key)));
+                loc.value = 1;
                 break;
             }
 
@@ -578,8 +661,8 @@ bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
                      bulletin_block_names[j]);
 
             blocks[i].type = (unsigned) j;
-            bulletin_source_string(ctx, text, vat, what, 1,
-                                         &blocks[i].text);
+            bulletin_source_string(ctx, text, &loc, what, 1,
+                                   &blocks[i].text);
         }
     }
 

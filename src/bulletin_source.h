@@ -41,6 +41,8 @@ typedef struct {
     bulletin_str_t           source;
     bulletin_str_t           summary;
     int64_t                  published_at;  /* unix time, for sorting */
+    unsigned                 id_line;       /* where the id is, for a */
+    unsigned                 id_col;        /* message about a duplicate */
     size_t                   nblocks;
     bulletin_block_t        *blocks;
     void                    *json;          /* owns the strings */

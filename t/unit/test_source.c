@@ -90,6 +90,8 @@ test_valid(void **state)
     assert_int_equal(errs.n, 0);
 
     assert_true(str_is(&rec.id, "bj-sociorg-2020-01"));
+    assert_int_equal(rec.id_line, 2);
+    assert_int_equal(rec.id_col, 9);
     assert_true(str_is(&rec.title, "北京市社会组织工作动态【第1期】"));
     assert_true(str_is(&rec.category, "活动简报"));
     assert_true(str_is(&rec.published, "2020-05-20"));
