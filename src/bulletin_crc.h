@@ -25,6 +25,14 @@ uint32_t bulletin_crc32(uint32_t crc, const uint8_t *buf, size_t len);
 /* x^(8 * len) mod P: the operator of a piece of len bytes */
 uint32_t bulletin_crc32_op(uint64_t len);
 
+/*
+ * x^(8 * n) mod P for n = 0 .. 20: the operators of short pieces, such
+ * as a count's decimal digits, without any multiplication
+ */
+#define BULLETIN_CRC32_OP_TABLE_LEN  21
+
+extern const uint32_t  bulletin_crc32_op_table[BULLETIN_CRC32_OP_TABLE_LEN];
+
 /* a * b mod P */
 uint32_t bulletin_crc32_multmodp(uint32_t a, uint32_t b);
 

@@ -9,12 +9,28 @@
  * Layout (little-endian, every section and record 8-byte aligned, all
  * padding zero and covered by the checksum):
  *
- *   header      bulletin_store_header_t
+ *   header      bulletin_store_header_t                at offset 0
+ *   data        strings and page bytes, zero-padded    streamed first
  *   index       bulletin_store_bucket_t [index_size]   id hash -> record
  *   records     bulletin_store_record_t [page_count]   sorted by id
  *   segments    bulletin_store_segment_t [nsegments]   nslots + 1 a page
  *   slots       bulletin_store_slot_t [nslots]
- *   data        strings and page bytes
+ *
+ * The writer streams the page bytes first and the tables (whose size is
+ * known only at the end) after them; the header, written last, says
+ * where each section is, and the verifier accepts any order of
+ * non-overlapping, aligned sections inside the file.  In the data
+ * section a page is: id, title, published, etag, its plain segments,
+ * its gzip segments.
+ *
+ * The index is open addressing with linear probing: bucket
+ * bulletin_id_hash(id) & (index_size - 1), then the next ones, until
+ * an empty bucket.  index_size is at least 2 * page_count, at least 8.
+ *
+ * The content hash is FNV-1a 64 over each segment's plain length and
+ * bytes and each slot's kind and counted id; the etag is W/"<its 16
+ * lowercase hex digits>".  The generation is FNV-1a 64 over the
+ * channels and each record's id and content hash, in record order.
  *
  * A page is its bytes cut around count slots: segment 0, slot 0,
  * segment 1, ..., slot n-1, segment n.  Each segment is kept twice: plain,
@@ -73,6 +89,8 @@ enum {
     BULLETIN_ERR_CHANNEL,       /* a bad channel name or list */
     BULLETIN_ERR_TOO_LARGE,     /* a page or the store over a limit */
     BULLETIN_ERR_REFERENCE,     /* a slot names an id not in the store */
+    BULLETIN_ERR_RECORD,        /* a page inconsistent with itself: its
+                                   segments' lengths or CRCs, its etag */
     BULLETIN_ERR_LAST
 };
 
@@ -121,7 +139,7 @@ typedef struct {
     uint32_t                id_len;
     uint32_t                title_len;      /* raw, not escaped */
     uint32_t                published_len;  /* as the source wrote it */
-    uint32_t                etag_len;       /* W/"<16 hex>", of hash */
+    uint32_t                etag_len;       /* 20: W/"<16 hex>", of hash */
     int64_t                 last_modified;  /* unix time */
     uint64_t                hash;           /* content hash */
     uint64_t                plain_len;      /* sum of plain segments */
@@ -266,8 +284,21 @@ typedef struct {
 } bulletin_wsummary_t;
 
 /*
- * prev, if not NULL, is the previous store: a page whose content hash is
- * unchanged keeps its Last-Modified from it; others get built_at.
+ * prev, if not NULL, is the previous store (verified, and mapped until
+ * the last add): a page whose content hash is unchanged keeps its
+ * Last-Modified from it; others get built_at.  create fails with
+ * BULLETIN_ERR_CHANNEL (a bad, duplicate or ninth channel), _NOMEM, or
+ * _SYSTEM (errno says why: mkstemp in the output's folder, fchmod).
+ *
+ * add checks the page (id, duplicate, limits, segment CRCs, slot kinds)
+ * before it writes anything: after such an error the page is not added
+ * and the writer goes on; after BULLETIN_ERR_SYSTEM (a failed write)
+ * every later add and the commit fail.  A slot's ref may name a page
+ * added later: commit resolves refs (BULLETIN_ERR_REFERENCE otherwise).
+ *
+ * commit frees the writer on success.  On failure the temporary file is
+ * gone and the writer is kept for bulletin_writer_detail(): free it with
+ * bulletin_writer_abort().  abort also cancels a writer not committed.
  */
 bulletin_writer_t *bulletin_writer_create(const char *path,
     const char *const *channels, size_t nchannels, int64_t built_at,

@@ -1,0 +1,998 @@
+/*
+ * Copyright (C) bulletin authors
+ *
+ * Reading the store: the verifier, the look-up and the response body.
+ * This file is compiled into the nginx module: it only reads memory.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bulletin_crc.h"
+#include "bulletin_store.h"
+
+
+#define BULLETIN_SECTIONS  6
+
+
+typedef char  bulletin_header_size_check
+    [sizeof(bulletin_store_header_t) == 280 ? 1 : -1];
+typedef char  bulletin_record_size_check
+    [sizeof(bulletin_store_record_t) == 96 ? 1 : -1];
+typedef char  bulletin_segment_size_check
+    [sizeof(bulletin_store_segment_t) == 32 ? 1 : -1];
+typedef char  bulletin_slot_size_check
+    [sizeof(bulletin_store_slot_t) == 8 ? 1 : -1];
+typedef char  bulletin_bucket_size_check
+    [sizeof(bulletin_store_bucket_t) == 8 ? 1 : -1];
+typedef char  bulletin_checksum_offset_check
+    [offsetof(bulletin_store_header_t, checksum) == 28 ? 1 : -1];
+
+
+typedef struct {
+    const char              *name;
+    uint64_t                 off;
+    uint64_t                 len;
+} bulletin_section_t;
+
+
+static int bulletin_store_fail(bulletin_store_t *st, int err,
+    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__ ((format (printf, 3, 4)))
+#endif
+    ;
+static int bulletin_store_check_header(bulletin_store_t *st);
+static int bulletin_store_check_channels(bulletin_store_t *st);
+static int bulletin_store_check_sections(bulletin_store_t *st);
+static int bulletin_store_check_records(bulletin_store_t *st);
+static int bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *prev);
+static int bulletin_store_check_index(bulletin_store_t *st);
+static int bulletin_in_data(const bulletin_store_header_t *h, uint64_t off,
+    uint64_t len);
+static int bulletin_is_lower_hex(const char *p, size_t len);
+
+
+static const char  *bulletin_errors[] = {
+    "ok",
+    "system error",
+    "out of memory",
+    "shorter than a store header",
+    "not a bulletin store (bad magic)",
+    "unsupported store version",
+    "byte order differs from this machine's",
+    "file size differs from the header's",
+    "checksum mismatch",
+    "misaligned section",
+    "offset or length outside the file",
+    "bad header field",
+    "the index does not find every page",
+    "invalid id",
+    "duplicate id",
+    "slot of an unknown page or kind",
+    "bad channel name or list",
+    "over a size limit",
+    "slot refers to an id not in the store",
+    "inconsistent page record"
+};
+
+typedef char  bulletin_errors_check
+    [sizeof(bulletin_errors) / sizeof(bulletin_errors[0])
+     == BULLETIN_ERR_LAST ? 1 : -1];
+
+
+static const uint8_t  bulletin_gzip_header[BULLETIN_GZIP_HEADER_LEN] = {
+    0x1f, 0x8b,                 /* magic */
+    0x08,                       /* deflate */
+    0x00,                       /* no flags */
+    0x00, 0x00, 0x00, 0x00,     /* no modification time */
+    0x02,                       /* best compression */
+    0x03                        /* unix */
+};
+
+
+static const char  bulletin_hex[] = "0123456789abcdef";
+
+
+const char *
+bulletin_strerror(int err)
+{
+    if (err < 0 || err >= BULLETIN_ERR_LAST) {
+        return "unknown error";
+    }
+
+    return bulletin_errors[err];
+}
+
+
+int
+bulletin_id_valid(const uint8_t *id, size_t len, int reserved)
+{
+    size_t   i;
+    uint8_t  c;
+
+    if (len == 0 || len > BULLETIN_ID_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = id[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9'))
+        {
+            continue;
+        }
+
+        if (c == '_' && (i != 0 || reserved)) {
+            continue;
+        }
+
+        if (c == '-' && i != 0) {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * FNV-1a, then murmur3's finalizer: FNV's low bits depend only on the
+ * low bits of each byte, and the bucket is the hash's low bits.  This
+ * is part of the file format (the index stores it).
+ */
+
+uint32_t
+bulletin_id_hash(const uint8_t *id, size_t len)
+{
+    size_t    i;
+    uint32_t  h;
+
+    h = 2166136261u;
+
+    for (i = 0; i < len; i++) {
+        h ^= id[i];
+        h *= 16777619u;
+    }
+
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+
+    return h;
+}
+
+
+int
+bulletin_channel_valid(const uint8_t *name, size_t len)
+{
+    size_t   i;
+    uint8_t  c;
+
+    if (len == 0 || len > BULLETIN_CHANNEL_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = name[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+            || c == '_' || c == '-')
+        {
+            continue;
+        }
+
+        return 0;
+    }
+
+    return 1;
+}
+
+
+int
+bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
+{
+    int                             rc;
+    uint32_t                        crc;
+    const uint8_t                  *p;
+    const bulletin_store_header_t  *h;
+    static const uint8_t            zero[4];
+
+    memset(st, 0, sizeof(bulletin_store_t));
+
+    p = buf;
+
+    if (((uintptr_t) p & 7) != 0) {
+        return bulletin_store_fail(st, BULLETIN_ERR_ALIGN,
+                                   "the store is not mapped at an 8-byte "
+                                   "aligned address");
+    }
+
+    if (size < sizeof(bulletin_store_header_t)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_SHORT,
+                                   "%zu bytes, a header alone is %zu",
+                                   size, sizeof(bulletin_store_header_t));
+    }
+
+    h = buf;
+
+    if (memcmp(h->magic, BULLETIN_STORE_MAGIC, sizeof(h->magic)) != 0) {
+        return bulletin_store_fail(st, BULLETIN_ERR_MAGIC,
+                                   "bad magic at offset 0");
+    }
+
+    if (h->version != BULLETIN_STORE_VERSION) {
+        return bulletin_store_fail(st, BULLETIN_ERR_VERSION,
+                                   "version %u, expected %u",
+                                   h->version, BULLETIN_STORE_VERSION);
+    }
+
+    if (h->byte_order != BULLETIN_STORE_BYTE_ORDER) {
+        return bulletin_store_fail(st, BULLETIN_ERR_BYTE_ORDER,
+                                   "byte order mark 0x%08x, expected 0x%08x",
+                                   h->byte_order, BULLETIN_STORE_BYTE_ORDER);
+    }
+
+    if (h->header_size != sizeof(bulletin_store_header_t)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
+                                   "header_size %u, expected %zu",
+                                   h->header_size,
+                                   sizeof(bulletin_store_header_t));
+    }
+
+    if (h->file_size != size) {
+        return bulletin_store_fail(st, BULLETIN_ERR_SIZE,
+                                   "the header says %llu bytes, "
+                                   "the file has %zu",
+                                   (unsigned long long) h->file_size, size);
+    }
+
+    crc = bulletin_crc32(0, p, offsetof(bulletin_store_header_t, checksum));
+    crc = bulletin_crc32(crc, zero, sizeof(zero));
+    crc = bulletin_crc32(crc, p + offsetof(bulletin_store_header_t, checksum)
+                              + sizeof(zero),
+                         size - offsetof(bulletin_store_header_t, checksum)
+                         - sizeof(zero));
+
+    if (crc != h->checksum) {
+        return bulletin_store_fail(st, BULLETIN_ERR_CHECKSUM,
+                                   "CRC-32 of the file is %08x, "
+                                   "the header says %08x", crc, h->checksum);
+    }
+
+    st->base = p;
+    st->size = size;
+    st->header = h;
+
+    rc = bulletin_store_check_header(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_store_check_channels(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_store_check_sections(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    st->index = (const bulletin_store_bucket_t *) (p + h->index_off);
+    st->records = (const bulletin_store_record_t *) (p + h->records_off);
+    st->segments = (const bulletin_store_segment_t *) (p + h->segments_off);
+    st->slots = (const bulletin_store_slot_t *) (p + h->slots_off);
+    st->mask = h->index_size - 1;
+
+    rc = bulletin_store_check_records(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    return bulletin_store_check_index(st);
+}
+
+
+static int
+bulletin_store_check_header(bulletin_store_t *st)
+{
+    size_t                          i;
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+
+    if (h->reserved0 != 0) {
+        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
+                                   "reserved0 is not zero");
+    }
+
+    for (i = 0; i < sizeof(h->reserved); i++) {
+        if (h->reserved[i] != 0) {
+            return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
+                                       "reserved byte %zu is not zero", i);
+        }
+    }
+
+    if (!bulletin_is_lower_hex(h->generation, sizeof(h->generation))) {
+        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
+                                   "generation is not 16 lowercase hex "
+                                   "digits");
+    }
+
+    if (h->index_size == 0 || (h->index_size & (h->index_size - 1)) != 0
+        || h->index_size <= h->page_count)
+    {
+        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
+                                   "index_size %u is not a power of 2 "
+                                   "above page_count %u",
+                                   h->index_size, h->page_count);
+    }
+
+    if ((st->size & 7) != 0) {
+        return bulletin_store_fail(st, BULLETIN_ERR_ALIGN,
+                                   "file size %zu is not a multiple of 8",
+                                   st->size);
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_store_check_channels(bulletin_store_t *st)
+{
+    size_t                          len, j;
+    uint32_t                        i, k;
+    const char                     *name;
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+
+    if (h->nchannels > BULLETIN_CHANNELS_MAX) {
+        return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
+                                   "%u channels, at most %d",
+                                   h->nchannels, BULLETIN_CHANNELS_MAX);
+    }
+
+    for (i = 0; i < BULLETIN_CHANNELS_MAX; i++) {
+        name = h->channels[i];
+
+        for (len = 0; len < sizeof(h->channels[i]); len++) {
+            if (name[len] == '\0') {
+                break;
+            }
+        }
+
+        for (j = len; j < sizeof(h->channels[i]); j++) {
+            if (name[j] != '\0') {
+                return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
+                                           "channel %u is not NUL-padded",
+                                           i);
+            }
+        }
+
+        if (i >= h->nchannels) {
+            if (len != 0) {
+                return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
+                                           "unused channel %u is not empty",
+                                           i);
+            }
+
+            continue;
+        }
+
+        if (!bulletin_channel_valid((const uint8_t *) name, len)) {
+            return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
+                                       "channel %u has an invalid name", i);
+        }
+
+        for (k = 0; k < i; k++) {
+            if (memcmp(h->channels[k], name, sizeof(h->channels[i])) == 0) {
+                return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
+                                           "channel \"%s\" twice (%u and %u)",
+                                           name, k, i);
+            }
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_store_check_sections(bulletin_store_t *st)
+{
+    int                             i, j;
+    bulletin_section_t              s[BULLETIN_SECTIONS], t;
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+
+    /* keep the products below from wrapping */
+
+    if (h->nsegments > st->size / sizeof(bulletin_store_segment_t)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                   "%llu segments cannot fit in the file",
+                                   (unsigned long long) h->nsegments);
+    }
+
+    if (h->nslots > st->size / sizeof(bulletin_store_slot_t)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                   "%llu slots cannot fit in the file",
+                                   (unsigned long long) h->nslots);
+    }
+
+    s[0].name = "header";
+    s[0].off = 0;
+    s[0].len = sizeof(bulletin_store_header_t);
+
+    s[1].name = "index";
+    s[1].off = h->index_off;
+    s[1].len = (uint64_t) h->index_size * sizeof(bulletin_store_bucket_t);
+
+    s[2].name = "records";
+    s[2].off = h->records_off;
+    s[2].len = (uint64_t) h->page_count * sizeof(bulletin_store_record_t);
+
+    s[3].name = "segments";
+    s[3].off = h->segments_off;
+    s[3].len = h->nsegments * sizeof(bulletin_store_segment_t);
+
+    s[4].name = "slots";
+    s[4].off = h->slots_off;
+    s[4].len = h->nslots * sizeof(bulletin_store_slot_t);
+
+    s[5].name = "data";
+    s[5].off = h->data_off;
+    s[5].len = h->data_size;
+
+    for (i = 1; i < BULLETIN_SECTIONS; i++) {
+        if ((s[i].off & 7) != 0) {
+            return bulletin_store_fail(st, BULLETIN_ERR_ALIGN,
+                                       "the %s section at offset %llu is "
+                                       "not 8-byte aligned", s[i].name,
+                                       (unsigned long long) s[i].off);
+        }
+
+        if (s[i].off > st->size || s[i].len > st->size - s[i].off) {
+            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                       "the %s section (offset %llu, "
+                                       "%llu bytes) ends past the file's "
+                                       "%zu bytes", s[i].name,
+                                       (unsigned long long) s[i].off,
+                                       (unsigned long long) s[i].len,
+                                       st->size);
+        }
+    }
+
+    for (i = 1; i < BULLETIN_SECTIONS; i++) {
+        t = s[i];
+
+        for (j = i; j > 0
+                    && (s[j - 1].off > t.off
+                        || (s[j - 1].off == t.off && s[j - 1].len > t.len));
+             j--)
+        {
+            s[j] = s[j - 1];
+        }
+
+        s[j] = t;
+    }
+
+    for (i = 1; i < BULLETIN_SECTIONS; i++) {
+        if (s[i - 1].off + s[i - 1].len > s[i].off) {
+            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                       "the %s section (offset %llu, "
+                                       "%llu bytes) overlaps the %s "
+                                       "section at offset %llu",
+                                       s[i - 1].name,
+                                       (unsigned long long) s[i - 1].off,
+                                       (unsigned long long) s[i - 1].len,
+                                       s[i].name,
+                                       (unsigned long long) s[i].off);
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_store_check_records(bulletin_store_t *st)
+{
+    int                             rc;
+    uint32_t                        i;
+    const bulletin_store_record_t  *prev;
+
+    prev = NULL;
+
+    for (i = 0; i < st->header->page_count; i++) {
+        rc = bulletin_store_check_record(st, i, prev);
+        if (rc != BULLETIN_OK) {
+            return rc;
+        }
+
+        prev = &st->records[i];
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *prev)
+{
+    int                              cmp;
+    char                             etag[32];
+    size_t                           n;
+    uint32_t                         j, nchannels;
+    uint64_t                         plain, gzip, hash;
+    const uint8_t                   *id;
+    const bulletin_store_slot_t     *slot;
+    const bulletin_store_record_t   *r;
+    const bulletin_store_header_t   *h;
+    const bulletin_store_segment_t  *seg;
+
+    h = st->header;
+    r = &st->records[i];
+
+    if (!bulletin_in_data(h, r->id_off, r->id_len)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                   "page %u: id (offset %llu, %u bytes) "
+                                   "outside the data section", i,
+                                   (unsigned long long) r->id_off,
+                                   r->id_len);
+    }
+
+    id = st->base + r->id_off;
+
+    if (!bulletin_id_valid(id, r->id_len, 1)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_ID,
+                                   "page %u: invalid id at offset %llu",
+                                   i, (unsigned long long) r->id_off);
+    }
+
+    if (prev != NULL) {
+        n = prev->id_len < r->id_len ? prev->id_len : r->id_len;
+        cmp = memcmp(st->base + prev->id_off, id, n);
+
+        if (cmp == 0 && prev->id_len == r->id_len) {
+            return bulletin_store_fail(st, BULLETIN_ERR_DUPLICATE,
+                                       "page %u: id \"%.*s\" twice", i,
+                                       (int) r->id_len, (const char *) id);
+        }
+
+        if (cmp > 0 || (cmp == 0 && prev->id_len > r->id_len)) {
+            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
+                                       "page %u \"%.*s\": records not "
+                                       "sorted by id", i,
+                                       (int) r->id_len, (const char *) id);
+        }
+    }
+
+    if (!bulletin_in_data(h, r->title_off, r->title_len)
+        || !bulletin_in_data(h, r->published_off, r->published_len)
+        || !bulletin_in_data(h, r->etag_off, r->etag_len))
+    {
+        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                   "page %u \"%.*s\": title, published or "
+                                   "etag outside the data section", i,
+                                   (int) r->id_len, (const char *) id);
+    }
+
+    hash = r->hash;
+    etag[0] = 'W';
+    etag[1] = '/';
+    etag[2] = '"';
+
+    for (j = 0; j < 16; j++) {
+        etag[18 - j] = bulletin_hex[hash & 0xf];
+        hash >>= 4;
+    }
+
+    etag[19] = '"';
+
+    if (r->etag_len != 20
+        || memcmp(st->base + r->etag_off, etag, 20) != 0)
+    {
+        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                   "page %u \"%.*s\": the etag is not "
+                                   "W/\"<hex of the content hash>\"", i,
+                                   (int) r->id_len, (const char *) id);
+    }
+
+    if (r->reserved != 0) {
+        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                   "page %u \"%.*s\": reserved is not zero",
+                                   i, (int) r->id_len, (const char *) id);
+    }
+
+    if (r->nslots > BULLETIN_SLOTS_MAX) {
+        return bulletin_store_fail(st, BULLETIN_ERR_TOO_LARGE,
+                                   "page %u \"%.*s\": %u slots, at most %d",
+                                   i, (int) r->id_len, (const char *) id,
+                                   r->nslots, BULLETIN_SLOTS_MAX);
+    }
+
+    if (r->plain_len > BULLETIN_PAGE_MAX) {
+        return bulletin_store_fail(st, BULLETIN_ERR_TOO_LARGE,
+                                   "page %u \"%.*s\": %llu bytes, at most %d",
+                                   i, (int) r->id_len, (const char *) id,
+                                   (unsigned long long) r->plain_len,
+                                   BULLETIN_PAGE_MAX);
+    }
+
+    if ((uint64_t) r->segment_first + r->nslots + 1 > h->nsegments
+        || (uint64_t) r->slot_first + r->nslots > h->nslots)
+    {
+        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                   "page %u \"%.*s\": segments from %u or "
+                                   "slots from %u, %u slots, outside their "
+                                   "sections", i, (int) r->id_len,
+                                   (const char *) id, r->segment_first,
+                                   r->slot_first, r->nslots);
+    }
+
+    plain = 0;
+    gzip = 0;
+    seg = &st->segments[r->segment_first];
+
+    for (j = 0; j <= r->nslots; j++, seg++) {
+        if (!bulletin_in_data(h, seg->plain_off, seg->plain_len)
+            || !bulletin_in_data(h, seg->gzip_off, seg->gzip_len))
+        {
+            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                       "page %u \"%.*s\": segment %u outside "
+                                       "the data section", i,
+                                       (int) r->id_len, (const char *) id,
+                                       j);
+        }
+
+        if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
+            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                       "page %u \"%.*s\": segment %u has "
+                                       "%u plain and %u gzip bytes", i,
+                                       (int) r->id_len, (const char *) id,
+                                       j, seg->plain_len, seg->gzip_len);
+        }
+
+        plain += seg->plain_len;
+        gzip += seg->gzip_len;
+    }
+
+    if (plain != r->plain_len || gzip != r->gzip_len) {
+        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                   "page %u \"%.*s\": segments sum to %llu "
+                                   "plain and %llu gzip bytes, the record "
+                                   "says %llu and %llu", i,
+                                   (int) r->id_len, (const char *) id,
+                                   (unsigned long long) plain,
+                                   (unsigned long long) gzip,
+                                   (unsigned long long) r->plain_len,
+                                   (unsigned long long) r->gzip_len);
+    }
+
+    nchannels = h->nchannels;
+    slot = &st->slots[r->slot_first];
+
+    for (j = 0; j < r->nslots; j++, slot++) {
+        if (slot->page >= h->page_count
+            || slot->kind >= BULLETIN_SLOT_CHANNEL + nchannels)
+        {
+            return bulletin_store_fail(st, BULLETIN_ERR_SLOT,
+                                       "page %u \"%.*s\": slot %u shows "
+                                       "kind %u of page %u", i,
+                                       (int) r->id_len, (const char *) id,
+                                       j, slot->kind, slot->page);
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/*
+ * Every record's id is found by a probe ending at a bucket that names
+ * that record; distinct records, distinct buckets.  With as many used
+ * buckets as pages, those are all of them, each with its record's hash;
+ * and index_size > page_count leaves an empty bucket to end every probe.
+ */
+
+static int
+bulletin_store_check_index(bulletin_store_t *st)
+{
+    int64_t                         found;
+    uint32_t                        i, used;
+    const bulletin_store_record_t  *r;
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+    used = 0;
+
+    for (i = 0; i < h->index_size; i++) {
+        if (st->index[i].record == 0) {
+            continue;
+        }
+
+        if (st->index[i].record > h->page_count) {
+            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
+                                       "bucket %u names record %u of %u",
+                                       i, st->index[i].record - 1,
+                                       h->page_count);
+        }
+
+        used++;
+    }
+
+    if (used != h->page_count) {
+        return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
+                                   "%u buckets used for %u pages",
+                                   used, h->page_count);
+    }
+
+    for (i = 0; i < h->page_count; i++) {
+        r = &st->records[i];
+        found = bulletin_store_find(st, st->base + r->id_off, r->id_len);
+
+        if (found != (int64_t) i) {
+            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
+                                       "page %u \"%.*s\" not found through "
+                                       "the index", i, (int) r->id_len,
+                                       (const char *) st->base + r->id_off);
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+int64_t
+bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
+    size_t len)
+{
+    uint32_t                        h, i;
+    const bulletin_store_record_t  *r;
+    const bulletin_store_bucket_t  *b;
+
+    if (len == 0 || len > BULLETIN_ID_MAX) {
+        return -1;
+    }
+
+    h = bulletin_id_hash(id, len);
+
+    /* a verified index always has an empty bucket */
+
+    for (i = h & st->mask; /* void */; i = (i + 1) & st->mask) {
+        b = &st->index[i];
+
+        if (b->record == 0) {
+            return -1;
+        }
+
+        if (b->hash != h) {
+            continue;
+        }
+
+        r = &st->records[b->record - 1];
+
+        if (r->id_len == len && memcmp(st->base + r->id_off, id, len) == 0) {
+            return b->record - 1;
+        }
+    }
+}
+
+
+size_t
+bulletin_body_chunks_max(const bulletin_store_record_t *rec)
+{
+    /* gzip: header, nslots + 1 segments, nslots stored blocks, tail */
+    return 2 * (size_t) rec->nslots + 3;
+}
+
+
+size_t
+bulletin_body_scratch_max(const bulletin_store_record_t *rec)
+{
+    return (size_t) rec->nslots
+           * (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
+           + BULLETIN_GZIP_TAIL_LEN;
+}
+
+
+/*
+ * Pieces of scratch that follow each other (digits around an empty
+ * segment, the tail after the last digits) go out as one chunk.
+ */
+
+uint64_t
+bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
+    int gzip, bulletin_count_pt count, void *ctx, uint8_t *scratch,
+    bulletin_chunk_t *chunks, size_t *nchunks)
+{
+    int                              in_scratch;
+    size_t                           n, d;
+    uint8_t                         *p;
+    uint32_t                         i, crc;
+    uint64_t                         total, plain;
+    const bulletin_store_slot_t     *slot;
+    const bulletin_store_segment_t  *seg;
+
+    seg = &st->segments[rec->segment_first];
+    slot = &st->slots[rec->slot_first];
+
+    n = 0;
+    p = scratch;
+    in_scratch = 0;
+    crc = 0;
+    plain = 0;
+    total = 0;
+
+    if (gzip) {
+        chunks[n].data = bulletin_gzip_header;
+        chunks[n].len = BULLETIN_GZIP_HEADER_LEN;
+        n++;
+        total = BULLETIN_GZIP_HEADER_LEN;
+    }
+
+    for (i = 0; /* void */; i++, seg++, slot++) {
+
+        if (seg->plain_len != 0) {
+            if (gzip) {
+                chunks[n].data = st->base + seg->gzip_off;
+                chunks[n].len = seg->gzip_len;
+
+                crc = (crc == 0)
+                      ? seg->crc
+                      : bulletin_crc32_combine_op(crc, seg->crc, seg->crc_op);
+
+            } else {
+                chunks[n].data = st->base + seg->plain_off;
+                chunks[n].len = seg->plain_len;
+            }
+
+            total += chunks[n].len;
+            n++;
+            in_scratch = 0;
+        }
+
+        if (i == rec->nslots) {
+            break;
+        }
+
+        if (count == NULL) {
+            continue;
+        }
+
+        if (gzip) {
+            d = bulletin_format_u64(p + BULLETIN_GZIP_STORED_LEN,
+                                    count(ctx, slot->page, slot->kind));
+
+            /* a stored block: the stream is byte-aligned after a flush */
+            p[0] = 0x00;
+            p[1] = (uint8_t) d;
+            p[2] = 0x00;
+            p[3] = (uint8_t) ~d;
+            p[4] = 0xff;
+
+            /* the CRC of the page so far, followed by the digits */
+            crc = bulletin_crc32(crc, p + BULLETIN_GZIP_STORED_LEN, d);
+            plain += d;
+            d += BULLETIN_GZIP_STORED_LEN;
+
+        } else {
+            d = bulletin_format_u64(p, count(ctx, slot->page, slot->kind));
+        }
+
+        if (in_scratch) {
+            chunks[n - 1].len += d;
+
+        } else {
+            chunks[n].data = p;
+            chunks[n].len = d;
+            n++;
+            in_scratch = 1;
+        }
+
+        p += d;
+        total += d;
+    }
+
+    if (gzip) {
+        plain += rec->plain_len;
+
+        /* a final empty fixed Huffman block, then CRC-32 and ISIZE */
+        p[0] = 0x03;
+        p[1] = 0x00;
+        p[2] = (uint8_t) crc;
+        p[3] = (uint8_t) (crc >> 8);
+        p[4] = (uint8_t) (crc >> 16);
+        p[5] = (uint8_t) (crc >> 24);
+        p[6] = (uint8_t) plain;
+        p[7] = (uint8_t) (plain >> 8);
+        p[8] = (uint8_t) (plain >> 16);
+        p[9] = (uint8_t) (plain >> 24);
+
+        if (in_scratch) {
+            chunks[n - 1].len += BULLETIN_GZIP_TAIL_LEN;
+
+        } else {
+            chunks[n].data = p;
+            chunks[n].len = BULLETIN_GZIP_TAIL_LEN;
+            n++;
+        }
+
+        total += BULLETIN_GZIP_TAIL_LEN;
+    }
+
+    *nchunks = n;
+
+    return total;
+}
+
+
+size_t
+bulletin_format_u64(uint8_t *buf, uint64_t n)
+{
+    size_t    len;
+    uint8_t  *p, tmp[BULLETIN_DIGITS_MAX];
+
+    p = tmp + BULLETIN_DIGITS_MAX;
+
+    do {
+        *--p = (uint8_t) ('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+
+    len = tmp + BULLETIN_DIGITS_MAX - p;
+    memcpy(buf, p, len);
+
+    return len;
+}
+
+
+static int
+bulletin_in_data(const bulletin_store_header_t *h, uint64_t off,
+    uint64_t len)
+{
+    return off >= h->data_off
+           && off - h->data_off <= h->data_size
+           && len <= h->data_size - (off - h->data_off);
+}
+
+
+static int
+bulletin_is_lower_hex(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+bulletin_store_fail(bulletin_store_t *st, int err, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(st->detail, sizeof(st->detail), fmt, args);
+    va_end(args);
+
+    return err;
+}

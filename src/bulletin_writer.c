@@ -1,0 +1,1289 @@
+/*
+ * Copyright (C) bulletin authors
+ *
+ * Writing the store (bulletin-build only; the module never links this).
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bulletin_crc.h"
+#include "bulletin_store.h"
+
+
+#define BULLETIN_WBUF_SIZE      (256 * 1024)
+#define BULLETIN_ARENA_BLOCK    (64 * 1024)
+#define BULLETIN_ETAG_LEN       20
+#define BULLETIN_PAGES_MAX      (1u << 30)
+
+#define BULLETIN_FNV64_INIT     0xcbf29ce484222325ULL
+#define BULLETIN_FNV64_PRIME    0x100000001b3ULL
+
+
+typedef struct bulletin_arena_s  bulletin_arena_t;
+
+struct bulletin_arena_s {
+    bulletin_arena_t        *next;
+    size_t                   used;
+    size_t                   size;
+    uint8_t                  data[];
+};
+
+
+/* a page as added, in the order added */
+typedef struct {
+    const uint8_t           *id;            /* a copy, in the arena */
+    uint64_t                 str_off;       /* id, title, published, etag */
+    uint32_t                 id_len;
+    uint32_t                 title_len;
+    uint32_t                 published_len;
+    uint32_t                 nslots;
+    uint64_t                 hash;
+    int64_t                  last_modified;
+    uint64_t                 plain_len;
+    uint64_t                 gzip_len;
+    uint64_t                 segment_first; /* in w->segments */
+    uint64_t                 slot_first;    /* in w->slots */
+} bulletin_wrec_t;
+
+
+/* a slot until commit resolves its id to a record */
+typedef struct {
+    const uint8_t           *ref;           /* a copy; NULL: this page */
+    uint32_t                 ref_len;
+    uint32_t                 kind;
+} bulletin_wref_t;
+
+
+struct bulletin_writer_s {
+    char                    *path;
+    char                    *tmp;           /* NULL once gone */
+    int                      fd;
+    int                      failed;        /* a write failed: no commit */
+
+    uint64_t                 off;           /* file offset of buf[0] */
+    size_t                   buf_len;
+    uint8_t                 *buf;
+    uint32_t                 crc;           /* of the bytes after the
+                                               header written so far */
+
+    int64_t                  built_at;
+    const bulletin_store_t  *prev;
+    uint32_t                 nchannels;
+    char                     channels[BULLETIN_CHANNELS_MAX][16];
+
+    bulletin_wrec_t         *recs;
+    uint32_t                 nrecs;
+    uint32_t                 recs_cap;
+
+    bulletin_store_segment_t *segments;     /* the order added */
+    uint64_t                 nsegments;
+    uint64_t                 segments_cap;
+
+    bulletin_wref_t         *refs;
+    uint64_t                 nrefs;
+    uint64_t                 refs_cap;
+
+    uint32_t                *table;         /* id -> record added + 1 */
+    uint32_t                 table_mask;
+
+    bulletin_arena_t        *arena;
+
+    uint32_t                 kept;
+    char                     detail[256];
+};
+
+
+static int bulletin_writer_fail(bulletin_writer_t *w, int err,
+    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__ ((format (printf, 3, 4)))
+#endif
+    ;
+static int bulletin_writer_system(bulletin_writer_t *w, const char *what);
+static int bulletin_writer_check(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t *plain, uint64_t *gzip);
+static int bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots);
+static int bulletin_writer_write(bulletin_writer_t *w, const void *data,
+    size_t len);
+static int bulletin_writer_flush(bulletin_writer_t *w);
+static int bulletin_writer_pad(bulletin_writer_t *w);
+static int bulletin_write_full(int fd, const uint8_t *p, size_t len,
+    uint64_t off);
+static int64_t bulletin_writer_lookup(bulletin_writer_t *w,
+    const uint8_t *id, size_t len);
+static int bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec);
+static uint8_t *bulletin_writer_copy(bulletin_writer_t *w,
+    const uint8_t *p, size_t len);
+static int bulletin_wrec_cmp(const void *a, const void *b);
+static void bulletin_writer_cleanup(bulletin_writer_t *w);
+static void bulletin_writer_free(bulletin_writer_t *w);
+static uint64_t bulletin_fnv64(uint64_t h, const void *data, size_t len);
+static uint64_t bulletin_fnv64_u32(uint64_t h, uint32_t v);
+static uint64_t bulletin_fnv64_u64(uint64_t h, uint64_t v);
+static void bulletin_hex64(char *dst, uint64_t v);
+static void bulletin_printable(char *dst, size_t size, const uint8_t *src,
+    size_t len);
+
+
+bulletin_writer_t *
+bulletin_writer_create(const char *path, const char *const *channels,
+    size_t nchannels, int64_t built_at, const bulletin_store_t *prev,
+    int *err)
+{
+    int                 fd, e;
+    char               *slash;
+    size_t              i, k, len, dir_len;
+    bulletin_writer_t  *w;
+
+    if (nchannels > BULLETIN_CHANNELS_MAX) {
+        *err = BULLETIN_ERR_CHANNEL;
+        return NULL;
+    }
+
+    for (i = 0; i < nchannels; i++) {
+        len = strlen(channels[i]);
+
+        if (!bulletin_channel_valid((const uint8_t *) channels[i], len)) {
+            *err = BULLETIN_ERR_CHANNEL;
+            return NULL;
+        }
+
+        for (k = 0; k < i; k++) {
+            if (strcmp(channels[k], channels[i]) == 0) {
+                *err = BULLETIN_ERR_CHANNEL;
+                return NULL;
+            }
+        }
+    }
+
+    w = calloc(1, sizeof(bulletin_writer_t));
+    if (w == NULL) {
+        *err = BULLETIN_ERR_NOMEM;
+        return NULL;
+    }
+
+    w->fd = -1;
+    w->built_at = built_at;
+    w->prev = prev;
+    w->nchannels = (uint32_t) nchannels;
+
+    for (i = 0; i < nchannels; i++) {
+        memcpy(w->channels[i], channels[i], strlen(channels[i]));
+    }
+
+    len = strlen(path);
+    slash = strrchr(path, '/');
+    dir_len = (slash == NULL) ? 0 : (size_t) (slash - path + 1);
+
+    w->path = malloc(len + 1);
+    w->tmp = malloc(len + sizeof(".") + sizeof(".XXXXXX"));
+    w->buf = malloc(BULLETIN_WBUF_SIZE);
+    w->table_mask = 15;
+    w->table = calloc(w->table_mask + 1, sizeof(uint32_t));
+
+    if (w->path == NULL || w->tmp == NULL || w->buf == NULL
+        || w->table == NULL)
+    {
+        bulletin_writer_free(w);
+        *err = BULLETIN_ERR_NOMEM;
+        return NULL;
+    }
+
+    memcpy(w->path, path, len + 1);
+
+    /* "dir/.name.XXXXXX": in the same file system, hidden from globs */
+    memcpy(w->tmp, path, dir_len);
+    sprintf(w->tmp + dir_len, ".%s.XXXXXX", path + dir_len);
+
+    fd = mkstemp(w->tmp);
+    if (fd == -1) {
+        free(w->tmp);
+        w->tmp = NULL;
+        goto failed;
+    }
+
+    w->fd = fd;
+
+    if (fchmod(fd, 0644) == -1) {
+        goto failed;
+    }
+
+    w->off = sizeof(bulletin_store_header_t);
+
+    if (lseek(fd, (off_t) w->off, SEEK_SET) == -1) {
+        goto failed;
+    }
+
+    return w;
+
+failed:
+
+    e = errno;
+    bulletin_writer_free(w);
+    errno = e;
+    *err = BULLETIN_ERR_SYSTEM;
+
+    return NULL;
+}
+
+
+int
+bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
+{
+    int                        rc;
+    char                       etag[BULLETIN_ETAG_LEN];
+    uint32_t                   i, kind, ref_len;
+    uint64_t                   h, plain, gzip;
+    int64_t                    found;
+    const uint8_t             *ref;
+    bulletin_wrec_t           *r;
+    bulletin_wref_t           *wr;
+    const bulletin_wslot_t    *slot;
+    bulletin_store_segment_t  *seg;
+    const bulletin_wsegment_t *ws;
+    const bulletin_store_record_t *pr;
+
+    if (w->failed) {
+        return w->failed;
+    }
+
+    rc = bulletin_writer_check(w, page, &plain, &gzip);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_writer_reserve(w, page->nslots);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    r = &w->recs[w->nrecs];
+    memset(r, 0, sizeof(bulletin_wrec_t));
+
+    r->id = bulletin_writer_copy(w, page->id, page->id_len);
+    if (r->id == NULL) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+    }
+
+    r->id_len = (uint32_t) page->id_len;
+    r->title_len = (uint32_t) page->title_len;
+    r->published_len = (uint32_t) page->published_len;
+    r->nslots = page->nslots;
+    r->plain_len = plain;
+    r->gzip_len = gzip;
+    r->segment_first = w->nsegments;
+    r->slot_first = w->nrefs;
+
+    for (i = 0; i < page->nslots; i++) {
+        slot = &page->slots[i];
+        wr = &w->refs[w->nrefs + i];
+
+        wr->kind = slot->kind;
+        wr->ref = NULL;
+        wr->ref_len = 0;
+
+        if (slot->ref != NULL) {
+            wr->ref = bulletin_writer_copy(w, slot->ref, slot->ref_len);
+            if (wr->ref == NULL) {
+                return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
+                                            "out of memory");
+            }
+
+            wr->ref_len = (uint32_t) slot->ref_len;
+        }
+    }
+
+    /*
+     * The content hash: what the page shows, so that it is the same
+     * from one build to the next whatever the other pages are.
+     */
+
+    h = BULLETIN_FNV64_INIT;
+
+    for (i = 0; i <= page->nslots; i++) {
+        ws = &page->segments[i];
+        h = bulletin_fnv64_u64(h, ws->plain_len);
+        h = bulletin_fnv64(h, ws->plain, ws->plain_len);
+
+        if (i == page->nslots) {
+            break;
+        }
+
+        slot = &page->slots[i];
+        ref = (slot->ref != NULL) ? slot->ref : page->id;
+        ref_len = (slot->ref != NULL) ? (uint32_t) slot->ref_len
+                                      : (uint32_t) page->id_len;
+        kind = slot->kind;
+
+        h = bulletin_fnv64_u32(h, kind);
+        h = bulletin_fnv64_u32(h, ref_len);
+        h = bulletin_fnv64(h, ref, ref_len);
+    }
+
+    r->hash = h;
+    r->last_modified = w->built_at;
+
+    if (w->prev != NULL) {
+        found = bulletin_store_find(w->prev, page->id, page->id_len);
+
+        if (found >= 0) {
+            pr = &w->prev->records[found];
+
+            if (pr->hash == h) {
+                r->last_modified = pr->last_modified;
+                w->kept++;
+            }
+        }
+    }
+
+    etag[0] = 'W';
+    etag[1] = '/';
+    etag[2] = '"';
+    bulletin_hex64(etag + 3, h);
+    etag[19] = '"';
+
+    r->str_off = w->off + w->buf_len;
+
+    if (bulletin_writer_write(w, page->id, page->id_len) != BULLETIN_OK
+        || bulletin_writer_write(w, page->title, page->title_len)
+           != BULLETIN_OK
+        || bulletin_writer_write(w, page->published, page->published_len)
+           != BULLETIN_OK
+        || bulletin_writer_write(w, etag, BULLETIN_ETAG_LEN) != BULLETIN_OK)
+    {
+        return w->failed;
+    }
+
+    for (i = 0; i <= page->nslots; i++) {
+        ws = &page->segments[i];
+        seg = &w->segments[w->nsegments + i];
+
+        seg->plain_off = w->off + w->buf_len;
+        seg->plain_len = (uint32_t) ws->plain_len;
+        seg->crc = ws->crc;
+        seg->crc_op = bulletin_crc32_op(ws->plain_len);
+
+        if (bulletin_writer_write(w, ws->plain, ws->plain_len)
+            != BULLETIN_OK)
+        {
+            return w->failed;
+        }
+    }
+
+    for (i = 0; i <= page->nslots; i++) {
+        ws = &page->segments[i];
+        seg = &w->segments[w->nsegments + i];
+
+        seg->gzip_off = w->off + w->buf_len;
+        seg->gzip_len = (uint32_t) ws->gzip_len;
+
+        if (bulletin_writer_write(w, ws->gzip, ws->gzip_len) != BULLETIN_OK) {
+            return w->failed;
+        }
+    }
+
+    rc = bulletin_writer_table_add(w, w->nrecs);
+    if (rc != BULLETIN_OK) {
+        w->failed = rc;
+        return rc;
+    }
+
+    w->nrecs++;
+    w->nsegments += page->nslots + 1;
+    w->nrefs += page->nslots;
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
+    uint64_t *plain, uint64_t *gzip)
+{
+    char                        id[BULLETIN_ID_MAX + 1], ref[96];
+    uint32_t                    i, crc;
+    const bulletin_wslot_t     *slot;
+    const bulletin_wsegment_t  *seg;
+
+    *plain = 0;
+    *gzip = 0;
+
+    bulletin_printable(id, sizeof(id), page->id, page->id_len);
+
+    if (!bulletin_id_valid(page->id, page->id_len, 1)) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_ID, "invalid id \"%s\"",
+                                    id);
+    }
+
+    if (bulletin_writer_lookup(w, page->id, page->id_len) >= 0) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_DUPLICATE,
+                                    "duplicate id \"%s\"", id);
+    }
+
+    if (w->nrecs >= BULLETIN_PAGES_MAX) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
+                                    "page \"%s\": more than %u pages", id,
+                                    BULLETIN_PAGES_MAX);
+    }
+
+    if (page->nslots > BULLETIN_SLOTS_MAX) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
+                                    "page \"%s\": %u slots, at most %d", id,
+                                    page->nslots, BULLETIN_SLOTS_MAX);
+    }
+
+    if (w->nsegments + page->nslots + 1 > UINT32_MAX
+        || w->nrefs + page->nslots > UINT32_MAX)
+    {
+        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
+                                    "page \"%s\": more than %u segments or "
+                                    "slots in the store", id, UINT32_MAX);
+    }
+
+    if (page->title_len > BULLETIN_PAGE_MAX
+        || page->published_len > BULLETIN_PAGE_MAX)
+    {
+        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
+                                    "page \"%s\": title or published over "
+                                    "%d bytes", id, BULLETIN_PAGE_MAX);
+    }
+
+    for (i = 0; i <= page->nslots; i++) {
+        seg = &page->segments[i];
+
+        if (seg->plain_len > BULLETIN_PAGE_MAX - *plain) {
+            return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
+                                        "page \"%s\": over %d bytes", id,
+                                        BULLETIN_PAGE_MAX);
+        }
+
+        if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
+            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
+                                        "page \"%s\": segment %u has %zu "
+                                        "plain and %zu gzip bytes", id, i,
+                                        seg->plain_len, seg->gzip_len);
+        }
+
+        if (seg->gzip_len > UINT32_MAX) {
+            return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
+                                        "page \"%s\": segment %u has %zu "
+                                        "gzip bytes", id, i, seg->gzip_len);
+        }
+
+        crc = bulletin_crc32(0, seg->plain, seg->plain_len);
+
+        if (crc != seg->crc) {
+            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
+                                        "page \"%s\": segment %u has CRC-32 "
+                                        "%08x, its bytes %08x", id, i,
+                                        seg->crc, crc);
+        }
+
+        *plain += seg->plain_len;
+        *gzip += seg->gzip_len;
+    }
+
+    for (i = 0; i < page->nslots; i++) {
+        slot = &page->slots[i];
+
+        if (slot->kind >= BULLETIN_SLOT_CHANNEL + w->nchannels) {
+            return bulletin_writer_fail(w, BULLETIN_ERR_SLOT,
+                                        "page \"%s\": slot %u of kind %u, "
+                                        "with %u channels", id, i,
+                                        slot->kind, w->nchannels);
+        }
+
+        if (slot->ref != NULL
+            && !bulletin_id_valid(slot->ref, slot->ref_len, 1))
+        {
+            bulletin_printable(ref, sizeof(ref), slot->ref, slot->ref_len);
+
+            return bulletin_writer_fail(w, BULLETIN_ERR_REFERENCE,
+                                        "page \"%s\": slot %u counts the "
+                                        "invalid id \"%s\"", id, i, ref);
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+int
+bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
+{
+    int                        rc, dfd;
+    char                      *slash;
+    uint32_t                   i, j, k, hash, index_size, len;
+    uint32_t                  *rank;
+    uint64_t                   gen, nsegments, nslots, data_size;
+    uint64_t                   index_off, records_off, segments_off;
+    uint64_t                   slots_off, file_size;
+    int64_t                    found;
+    bulletin_wrec_t           *r, **sorted;
+    bulletin_wref_t           *wr;
+    bulletin_store_slot_t      slot;
+    bulletin_store_bucket_t   *index;
+    bulletin_store_record_t    rec;
+    bulletin_store_header_t    header;
+    char                       id[BULLETIN_ID_MAX + 1];
+    char                       ref[BULLETIN_ID_MAX + 1];
+
+    if (w->failed) {
+        return w->failed;
+    }
+
+    sorted = NULL;
+    rank = NULL;
+    index = NULL;
+
+    sorted = malloc((w->nrecs + 1) * sizeof(bulletin_wrec_t *));
+    rank = malloc((w->nrecs + 1) * sizeof(uint32_t));
+
+    index_size = 8;
+
+    while (index_size < 2 * (uint64_t) w->nrecs) {
+        index_size *= 2;
+    }
+
+    index = calloc(index_size, sizeof(bulletin_store_bucket_t));
+
+    if (sorted == NULL || rank == NULL || index == NULL) {
+        rc = bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+        goto failed;
+    }
+
+    for (i = 0; i < w->nrecs; i++) {
+        sorted[i] = &w->recs[i];
+    }
+
+    qsort(sorted, w->nrecs, sizeof(bulletin_wrec_t *), bulletin_wrec_cmp);
+
+    for (i = 0; i < w->nrecs; i++) {
+        rank[sorted[i] - w->recs] = i;
+    }
+
+    /* every count's id must be a page of this store */
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = &w->recs[i];
+
+        for (j = 0; j < r->nslots; j++) {
+            wr = &w->refs[r->slot_first + j];
+
+            if (wr->ref == NULL) {
+                continue;
+            }
+
+            found = bulletin_writer_lookup(w, wr->ref, wr->ref_len);
+
+            if (found < 0) {
+                bulletin_printable(id, sizeof(id), r->id, r->id_len);
+                bulletin_printable(ref, sizeof(ref), wr->ref, wr->ref_len);
+                rc = bulletin_writer_fail(w, BULLETIN_ERR_REFERENCE,
+                                          "page \"%s\": slot %u counts "
+                                          "\"%s\", which is not in the "
+                                          "store", id, j, ref);
+                goto failed;
+            }
+        }
+    }
+
+    /* the data section ends, the tables follow */
+
+    if (bulletin_writer_pad(w) != BULLETIN_OK) {
+        rc = w->failed;
+        goto failed;
+    }
+
+    data_size = w->off + w->buf_len - sizeof(bulletin_store_header_t);
+
+    gen = BULLETIN_FNV64_INIT;
+    gen = bulletin_fnv64_u32(gen, w->nchannels);
+
+    for (i = 0; i < w->nchannels; i++) {
+        len = (uint32_t) strlen(w->channels[i]);
+        gen = bulletin_fnv64_u32(gen, len);
+        gen = bulletin_fnv64(gen, w->channels[i], len);
+    }
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = sorted[i];
+
+        gen = bulletin_fnv64_u32(gen, r->id_len);
+        gen = bulletin_fnv64(gen, r->id, r->id_len);
+        gen = bulletin_fnv64_u64(gen, r->hash);
+
+        hash = bulletin_id_hash(r->id, r->id_len);
+
+        for (k = hash & (index_size - 1); index[k].record != 0;
+             k = (k + 1) & (index_size - 1))
+        {
+            /* void */
+        }
+
+        index[k].hash = hash;
+        index[k].record = i + 1;
+    }
+
+    index_off = w->off + w->buf_len;
+
+    if (bulletin_writer_write(w, index, index_size
+                                       * sizeof(bulletin_store_bucket_t))
+        != BULLETIN_OK)
+    {
+        rc = w->failed;
+        goto failed;
+    }
+
+    records_off = w->off + w->buf_len;
+    nsegments = 0;
+    nslots = 0;
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = sorted[i];
+
+        memset(&rec, 0, sizeof(bulletin_store_record_t));
+
+        rec.id_off = r->str_off;
+        rec.id_len = r->id_len;
+        rec.title_off = rec.id_off + r->id_len;
+        rec.title_len = r->title_len;
+        rec.published_off = rec.title_off + r->title_len;
+        rec.published_len = r->published_len;
+        rec.etag_off = rec.published_off + r->published_len;
+        rec.etag_len = BULLETIN_ETAG_LEN;
+        rec.last_modified = r->last_modified;
+        rec.hash = r->hash;
+        rec.plain_len = r->plain_len;
+        rec.gzip_len = r->gzip_len;
+        rec.segment_first = (uint32_t) nsegments;
+        rec.slot_first = (uint32_t) nslots;
+        rec.nslots = r->nslots;
+
+        nsegments += r->nslots + 1;
+        nslots += r->nslots;
+
+        if (bulletin_writer_write(w, &rec, sizeof(bulletin_store_record_t))
+            != BULLETIN_OK)
+        {
+            rc = w->failed;
+            goto failed;
+        }
+    }
+
+    segments_off = w->off + w->buf_len;
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = sorted[i];
+
+        if (bulletin_writer_write(w, &w->segments[r->segment_first],
+                                  (r->nslots + 1)
+                                  * sizeof(bulletin_store_segment_t))
+            != BULLETIN_OK)
+        {
+            rc = w->failed;
+            goto failed;
+        }
+    }
+
+    slots_off = w->off + w->buf_len;
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = sorted[i];
+
+        for (j = 0; j < r->nslots; j++) {
+            wr = &w->refs[r->slot_first + j];
+
+            found = (wr->ref == NULL)
+                    ? r - w->recs
+                    : bulletin_writer_lookup(w, wr->ref, wr->ref_len);
+
+            slot.page = rank[found];
+            slot.kind = wr->kind;
+
+            if (bulletin_writer_write(w, &slot, sizeof(bulletin_store_slot_t))
+                != BULLETIN_OK)
+            {
+                rc = w->failed;
+                goto failed;
+            }
+        }
+    }
+
+    if (bulletin_writer_flush(w) != BULLETIN_OK) {
+        rc = w->failed;
+        goto failed;
+    }
+
+    file_size = w->off;
+
+    memset(&header, 0, sizeof(bulletin_store_header_t));
+
+    memcpy(header.magic, BULLETIN_STORE_MAGIC, sizeof(header.magic));
+    header.version = BULLETIN_STORE_VERSION;
+    header.byte_order = BULLETIN_STORE_BYTE_ORDER;
+    header.file_size = file_size;
+    header.header_size = sizeof(bulletin_store_header_t);
+    header.built_at = w->built_at;
+    bulletin_hex64(header.generation, gen);
+    header.page_count = w->nrecs;
+    header.nchannels = w->nchannels;
+    memcpy(header.channels, w->channels, sizeof(header.channels));
+    header.index_off = index_off;
+    header.index_size = index_size;
+    header.records_off = records_off;
+    header.segments_off = segments_off;
+    header.nsegments = nsegments;
+    header.slots_off = slots_off;
+    header.nslots = nslots;
+    header.data_off = sizeof(bulletin_store_header_t);
+    header.data_size = data_size;
+
+    header.checksum = bulletin_crc32_combine_op(
+                          bulletin_crc32(0, (const uint8_t *) &header,
+                                         sizeof(bulletin_store_header_t)),
+                          w->crc,
+                          bulletin_crc32_op(file_size
+                                            - sizeof(bulletin_store_header_t)));
+
+    if (bulletin_write_full(w->fd, (const uint8_t *) &header,
+                            sizeof(bulletin_store_header_t), 0)
+        != BULLETIN_OK)
+    {
+        rc = bulletin_writer_system(w, "write");
+        goto failed;
+    }
+
+    if (fsync(w->fd) == -1) {
+        rc = bulletin_writer_system(w, "fsync");
+        goto failed;
+    }
+
+    if (close(w->fd) == -1) {
+        w->fd = -1;
+        rc = bulletin_writer_system(w, "close");
+        goto failed;
+    }
+
+    w->fd = -1;
+
+    if (rename(w->tmp, w->path) == -1) {
+        rc = bulletin_writer_system(w, "rename");
+        goto failed;
+    }
+
+    free(w->tmp);
+    w->tmp = NULL;
+
+    /* the rename itself is durable only once the folder is synced */
+
+    slash = strrchr(w->path, '/');
+
+    if (slash == w->path) {
+        dfd = open("/", O_RDONLY);
+
+    } else if (slash != NULL) {
+        *slash = '\0';
+        dfd = open(w->path, O_RDONLY);
+        *slash = '/';
+
+    } else {
+        dfd = open(".", O_RDONLY);
+    }
+
+    if (dfd == -1) {
+        rc = bulletin_writer_system(w, "open of the folder");
+        goto failed;
+    }
+
+    if (fsync(dfd) == -1) {
+        rc = bulletin_writer_system(w, "fsync of the folder");
+        close(dfd);
+        goto failed;
+    }
+
+    close(dfd);
+
+    if (sum != NULL) {
+        sum->pages = w->nrecs;
+        sum->bytes = file_size;
+        memcpy(sum->generation, header.generation, 16);
+        sum->generation[16] = '\0';
+        sum->kept = w->kept;
+    }
+
+    free(sorted);
+    free(rank);
+    free(index);
+    bulletin_writer_free(w);
+
+    return BULLETIN_OK;
+
+failed:
+
+    free(sorted);
+    free(rank);
+    free(index);
+
+    if (w->failed == 0) {
+        w->failed = rc;
+    }
+
+    bulletin_writer_cleanup(w);
+
+    return rc;
+}
+
+
+void
+bulletin_writer_abort(bulletin_writer_t *w)
+{
+    if (w != NULL) {
+        bulletin_writer_free(w);
+    }
+}
+
+
+const char *
+bulletin_writer_detail(const bulletin_writer_t *w)
+{
+    return w->detail;
+}
+
+
+static int
+bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots)
+{
+    void      *p;
+    uint64_t   n;
+
+    if (w->nrecs == w->recs_cap) {
+        n = w->recs_cap ? 2 * (uint64_t) w->recs_cap : 64;
+        p = realloc(w->recs, n * sizeof(bulletin_wrec_t));
+        if (p == NULL) {
+            goto nomem;
+        }
+
+        w->recs = p;
+        w->recs_cap = (uint32_t) n;
+    }
+
+    if (w->nsegments + nslots + 1 > w->segments_cap) {
+        n = w->segments_cap ? 2 * w->segments_cap : 256;
+
+        while (n < w->nsegments + nslots + 1) {
+            n *= 2;
+        }
+
+        p = realloc(w->segments, n * sizeof(bulletin_store_segment_t));
+        if (p == NULL) {
+            goto nomem;
+        }
+
+        w->segments = p;
+        w->segments_cap = n;
+    }
+
+    if (w->nrefs + nslots > w->refs_cap) {
+        n = w->refs_cap ? 2 * w->refs_cap : 256;
+
+        while (n < w->nrefs + nslots) {
+            n *= 2;
+        }
+
+        p = realloc(w->refs, n * sizeof(bulletin_wref_t));
+        if (p == NULL) {
+            goto nomem;
+        }
+
+        w->refs = p;
+        w->refs_cap = n;
+    }
+
+    return BULLETIN_OK;
+
+nomem:
+
+    return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+}
+
+
+/* the page bytes go to the file as they come; only ids stay in memory */
+
+static int
+bulletin_writer_write(bulletin_writer_t *w, const void *data, size_t len)
+{
+    size_t          n;
+    const uint8_t  *p;
+
+    p = data;
+    w->crc = bulletin_crc32(w->crc, p, len);
+
+    while (len != 0) {
+        if (w->buf_len == 0 && len >= BULLETIN_WBUF_SIZE) {
+            if (bulletin_write_full(w->fd, p, len, w->off) != BULLETIN_OK) {
+                return bulletin_writer_system(w, "write");
+            }
+
+            w->off += len;
+            return BULLETIN_OK;
+        }
+
+        n = BULLETIN_WBUF_SIZE - w->buf_len;
+        if (n > len) {
+            n = len;
+        }
+
+        memcpy(w->buf + w->buf_len, p, n);
+        w->buf_len += n;
+        p += n;
+        len -= n;
+
+        if (w->buf_len == BULLETIN_WBUF_SIZE) {
+            if (bulletin_writer_flush(w) != BULLETIN_OK) {
+                return w->failed;
+            }
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_flush(bulletin_writer_t *w)
+{
+    if (w->buf_len == 0) {
+        return BULLETIN_OK;
+    }
+
+    if (bulletin_write_full(w->fd, w->buf, w->buf_len, w->off)
+        != BULLETIN_OK)
+    {
+        return bulletin_writer_system(w, "write");
+    }
+
+    w->off += w->buf_len;
+    w->buf_len = 0;
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_pad(bulletin_writer_t *w)
+{
+    size_t                 n;
+    static const uint8_t   zero[8];
+
+    n = (size_t) ((w->off + w->buf_len) & 7);
+
+    if (n == 0) {
+        return BULLETIN_OK;
+    }
+
+    return bulletin_writer_write(w, zero, 8 - n);
+}
+
+
+static int
+bulletin_write_full(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+    ssize_t  n;
+
+    while (len != 0) {
+        n = pwrite(fd, p, len, (off_t) off);
+
+        if (n == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            return BULLETIN_ERR_SYSTEM;
+        }
+
+        p += n;
+        len -= (size_t) n;
+        off += (uint64_t) n;
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int64_t
+bulletin_writer_lookup(bulletin_writer_t *w, const uint8_t *id, size_t len)
+{
+    uint32_t          i, e;
+    bulletin_wrec_t  *r;
+
+    for (i = bulletin_id_hash(id, len) & w->table_mask;
+         /* void */;
+         i = (i + 1) & w->table_mask)
+    {
+        e = w->table[i];
+
+        if (e == 0) {
+            return -1;
+        }
+
+        r = &w->recs[e - 1];
+
+        if (r->id_len == len && memcmp(r->id, id, len) == 0) {
+            return e - 1;
+        }
+    }
+}
+
+
+static int
+bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec)
+{
+    uint32_t          i, k, mask, *table;
+    bulletin_wrec_t  *r;
+
+    if ((uint64_t) (w->nrecs + 1) * 2 > w->table_mask) {
+        mask = 2 * w->table_mask + 1;
+        table = calloc((size_t) mask + 1, sizeof(uint32_t));
+        if (table == NULL) {
+            return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
+                                        "out of memory");
+        }
+
+        for (k = 0; k < w->nrecs; k++) {
+            r = &w->recs[k];
+
+            for (i = bulletin_id_hash(r->id, r->id_len) & mask;
+                 table[i] != 0;
+                 i = (i + 1) & mask)
+            {
+                /* void */
+            }
+
+            table[i] = k + 1;
+        }
+
+        free(w->table);
+        w->table = table;
+        w->table_mask = mask;
+    }
+
+    r = &w->recs[rec];
+
+    for (i = bulletin_id_hash(r->id, r->id_len) & w->table_mask;
+         w->table[i] != 0;
+         i = (i + 1) & w->table_mask)
+    {
+        /* void */
+    }
+
+    w->table[i] = rec + 1;
+
+    return BULLETIN_OK;
+}
+
+
+static uint8_t *
+bulletin_writer_copy(bulletin_writer_t *w, const uint8_t *p, size_t len)
+{
+    size_t             size;
+    uint8_t           *copy;
+    bulletin_arena_t  *a;
+
+    a = w->arena;
+
+    if (a == NULL || a->size - a->used < len) {
+        size = len > BULLETIN_ARENA_BLOCK ? len : BULLETIN_ARENA_BLOCK;
+
+        a = malloc(sizeof(bulletin_arena_t) + size);
+        if (a == NULL) {
+            return NULL;
+        }
+
+        a->next = w->arena;
+        a->used = 0;
+        a->size = size;
+        w->arena = a;
+    }
+
+    copy = a->data + a->used;
+    memcpy(copy, p, len);
+    a->used += len;
+
+    return copy;
+}
+
+
+static int
+bulletin_wrec_cmp(const void *a, const void *b)
+{
+    int                     rc;
+    size_t                  n;
+    const bulletin_wrec_t  *ra, *rb;
+
+    ra = *(bulletin_wrec_t *const *) a;
+    rb = *(bulletin_wrec_t *const *) b;
+
+    n = ra->id_len < rb->id_len ? ra->id_len : rb->id_len;
+    rc = memcmp(ra->id, rb->id, n);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return (ra->id_len > rb->id_len) - (ra->id_len < rb->id_len);
+}
+
+
+/* removes the temporary file; the writer stays for its detail */
+
+static void
+bulletin_writer_cleanup(bulletin_writer_t *w)
+{
+    if (w->fd != -1) {
+        close(w->fd);
+        w->fd = -1;
+    }
+
+    if (w->tmp != NULL) {
+        unlink(w->tmp);
+        free(w->tmp);
+        w->tmp = NULL;
+    }
+}
+
+
+static void
+bulletin_writer_free(bulletin_writer_t *w)
+{
+    bulletin_arena_t  *a, *next;
+
+    bulletin_writer_cleanup(w);
+
+    for (a = w->arena; a != NULL; a = next) {
+        next = a->next;
+        free(a);
+    }
+
+    free(w->path);
+    free(w->buf);
+    free(w->recs);
+    free(w->segments);
+    free(w->refs);
+    free(w->table);
+    free(w);
+}
+
+
+static int
+bulletin_writer_system(bulletin_writer_t *w, const char *what)
+{
+    int  err;
+
+    err = errno;
+
+    bulletin_writer_fail(w, BULLETIN_ERR_SYSTEM, "%s of \"%s\" failed: %s",
+                         what, w->tmp != NULL ? w->tmp : w->path,
+                         strerror(err));
+
+    w->failed = BULLETIN_ERR_SYSTEM;
+    errno = err;
+
+    return BULLETIN_ERR_SYSTEM;
+}
+
+
+static int
+bulletin_writer_fail(bulletin_writer_t *w, int err, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(w->detail, sizeof(w->detail), fmt, args);
+    va_end(args);
+
+    return err;
+}
+
+
+static uint64_t
+bulletin_fnv64(uint64_t h, const void *data, size_t len)
+{
+    size_t          i;
+    const uint8_t  *p;
+
+    p = data;
+
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= BULLETIN_FNV64_PRIME;
+    }
+
+    return h;
+}
+
+
+static uint64_t
+bulletin_fnv64_u32(uint64_t h, uint32_t v)
+{
+    int      i;
+    uint8_t  le[4];
+
+    for (i = 0; i < 4; i++) {
+        le[i] = (uint8_t) (v >> (8 * i));
+    }
+
+    return bulletin_fnv64(h, le, sizeof(le));
+}
+
+
+static uint64_t
+bulletin_fnv64_u64(uint64_t h, uint64_t v)
+{
+    int      i;
+    uint8_t  le[8];
+
+    for (i = 0; i < 8; i++) {
+        le[i] = (uint8_t) (v >> (8 * i));
+    }
+
+    return bulletin_fnv64(h, le, sizeof(le));
+}
+
+
+static void
+bulletin_hex64(char *dst, uint64_t v)
+{
+    int                i;
+    static const char  hex[] = "0123456789abcdef";
+
+    for (i = 15; i >= 0; i--) {
+        dst[i] = hex[v & 0xf];
+        v >>= 4;
+    }
+}
+
+
+static void
+bulletin_printable(char *dst, size_t size, const uint8_t *src, size_t len)
+{
+    size_t  i;
+
+    if (len > size - 1) {
+        len = size - 1;
+    }
+
+    for (i = 0; i < len; i++) {
+        dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char) src[i] : '?';
+    }
+
+    dst[len] = '\0';
+}
