@@ -1,0 +1,1457 @@
+
+/*
+ * Copyright (C) bulletin authors
+ *
+ * bulletin-build: bulletin JSON files into one store file.
+ *
+ * Files are read, checked, rendered and deflated by worker threads, a
+ * window of pages at a time, and handed to the writer in input order by
+ * the main thread, which keeps of each page only what the list page and
+ * the duplicate check need.  Memory grows with the number of pages, not
+ * with their bytes.
+ */
+
+
+#define _GNU_SOURCE
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulletin_render.h"
+#include "bulletin_source.h"
+#include "bulletin_store.h"
+
+
+#define BULLETIN_BUILD_NAME        "bulletin-build"
+#define BULLETIN_DEFAULT_CHANNELS  "wechat,weibo,qq,link"
+
+/*
+ * The list page shows the newest bulletins only: a page of every one of
+ * 100,000 bulletins would be megabytes, and a page may hold at most
+ * BULLETIN_SLOTS_MAX count slots.
+ */
+#define BULLETIN_INDEX_MAX         1000
+
+#define BULLETIN_THREADS_MAX       16
+#define BULLETIN_ARENA_CHUNK       (256 * 1024)
+
+#define BULLETIN_JOB_FREE          0
+#define BULLETIN_JOB_BUSY          1
+#define BULLETIN_JOB_DONE          2
+
+
+typedef struct {
+    char                   **paths;
+    size_t                   n;
+    size_t                   nalloc;
+} bulletin_files_t;
+
+
+/* strings that live as long as the build, allocated in chunks */
+
+typedef struct bulletin_chunk_s  bulletin_arena_chunk_t;
+
+struct bulletin_chunk_s {
+    bulletin_arena_chunk_t  *next;
+    size_t                   used;
+    size_t                   size;
+    uint8_t                  data[];
+};
+
+typedef struct {
+    bulletin_arena_chunk_t  *chunks;
+} bulletin_arena_t;
+
+
+/* what is kept of each page: for the list page and the duplicate check */
+
+typedef struct {
+    bulletin_str_t           id;
+    bulletin_str_t           title;
+    bulletin_str_t           published;
+    int64_t                  published_at;
+    uint32_t                 file;
+    uint32_t                 line;
+    uint32_t                 col;
+} bulletin_entry_t;
+
+
+typedef struct {
+    int                      state;         /* BULLETIN_JOB_* */
+    size_t                   file;
+    int                      parsed;
+    int                      rendered;      /* BULLETIN_OK, or an error */
+    bulletin_record_t        rec;
+    bulletin_errors_t        errs;
+    bulletin_render_t       *render;
+    bulletin_wpage_t         page;
+} bulletin_job_t;
+
+
+typedef struct {
+    pthread_mutex_t          mutex;
+    pthread_cond_t           free_cond;
+    pthread_cond_t           done_cond;
+    bulletin_job_t          *jobs;
+    size_t                   njobs;
+    size_t                   next;          /* the next file to claim */
+    bulletin_files_t        *files;
+    const bulletin_template_t  *tpl;
+    int                      failed;        /* render nothing more */
+    int                      stop;
+} bulletin_pipeline_t;
+
+
+typedef struct {
+    const char              *output;
+    const char              *template;
+    const char              *channels;
+    bulletin_files_t         files;
+
+    char                    *channel_buf;
+    const char              *channel[BULLETIN_CHANNELS_MAX];
+    size_t                   nchannels;
+
+    bulletin_arena_t         arena;
+    bulletin_entry_t        *entries;
+    size_t                   nentries;
+    size_t                   nalloc;
+    uint32_t                *table;         /* entry + 1 by id hash */
+    size_t                   table_mask;
+
+    size_t                   nerrors;
+    size_t                   nbad;          /* files with errors */
+
+    int                      progress;
+    struct timespec          start;
+    struct timespec          shown;
+} bulletin_build_t;
+
+
+typedef struct {
+    void                    *base;
+    size_t                   size;
+    bulletin_store_t         st;
+} bulletin_map_t;
+
+
+static int bulletin_verify(const char *path, int list);
+static int bulletin_map(const char *path, bulletin_map_t *m, int *err);
+static void bulletin_unmap(bulletin_map_t *m);
+static int bulletin_build(bulletin_build_t *b);
+static int bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
+    const bulletin_template_t *tpl);
+static int bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w);
+static int bulletin_consume(bulletin_build_t *b, bulletin_pipeline_t *p,
+    bulletin_writer_t *w, bulletin_job_t *job, int *fatal);
+static void *bulletin_worker(void *data);
+static int bulletin_parse_channels(bulletin_build_t *b);
+static int bulletin_collect(bulletin_build_t *b, const char *input);
+static int bulletin_files_add(bulletin_files_t *f, const char *dir,
+    const char *name);
+static int bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec,
+    size_t file);
+static uint8_t *bulletin_arena_copy(bulletin_arena_t *a, const uint8_t *p,
+    size_t len);
+static void bulletin_arena_free(bulletin_arena_t *a);
+static int bulletin_entry_cmp(const void *one, const void *two);
+static int bulletin_strcmp(const void *one, const void *two);
+static size_t bulletin_threads(void);
+static void bulletin_progress(bulletin_build_t *b, size_t done, size_t total,
+    int last);
+static void bulletin_error(bulletin_build_t *b, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void bulletin_failed(bulletin_build_t *b);
+static void bulletin_signal(int signo);
+static void bulletin_usage(FILE *f);
+static int bulletin_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+
+static volatile sig_atomic_t  bulletin_signo;
+
+
+int
+main(int argc, char **argv)
+{
+    int               c, rc;
+    size_t            i;
+    const char       *verify, *list;
+    bulletin_build_t  b;
+
+    static const struct option  options[] = {
+        { "channels", required_argument, NULL, 'c' },
+        { "verify",   required_argument, NULL, 'V' },
+        { "list",     required_argument, NULL, 'L' },
+        { "help",     no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    memset(&b, 0, sizeof(bulletin_build_t));
+    verify = NULL;
+    list = NULL;
+
+    for ( ;; ) {
+        c = getopt_long(argc, argv, "ho:t:", options, NULL);
+
+        if (c == -1) {
+            break;
+        }
+
+        switch (c) {
+
+        case 'h':
+            bulletin_usage(stdout);
+            return 0;
+
+        case 'o':
+            if (b.output != NULL) {
+                return bulletin_usage_error("-o given twice");
+            }
+
+            b.output = optarg;
+            break;
+
+        case 't':
+            if (b.template != NULL) {
+                return bulletin_usage_error("-t given twice");
+            }
+
+            b.template = optarg;
+            break;
+
+        case 'c':
+            if (b.channels != NULL) {
+                return bulletin_usage_error("--channels given twice");
+            }
+
+            b.channels = optarg;
+            break;
+
+        case 'V':
+        case 'L':
+            if (verify != NULL || list != NULL) {
+                return bulletin_usage_error("--verify or --list given twice");
+            }
+
+            if (c == 'V') {
+                verify = optarg;
+
+            } else {
+                list = optarg;
+            }
+
+            break;
+
+        default:
+            /* getopt said what */
+            return bulletin_usage_error(NULL);
+        }
+    }
+
+    if (verify != NULL || list != NULL) {
+        if (b.output != NULL || b.template != NULL || b.channels != NULL
+            || optind != argc)
+        {
+            return bulletin_usage_error("--%s takes one STORE and nothing "
+                                        "else", verify ? "verify" : "list");
+        }
+
+        return bulletin_verify(verify ? verify : list, list != NULL);
+    }
+
+    if (b.output == NULL) {
+        return bulletin_usage_error("no output: -o OUTPUT is required");
+    }
+
+    if (optind == argc) {
+        return bulletin_usage_error("no input: name .json files or folders");
+    }
+
+    if (b.output[0] == '\0') {
+        return bulletin_usage_error("-o: an empty name");
+    }
+
+    if (b.channels == NULL) {
+        b.channels = BULLETIN_DEFAULT_CHANNELS;
+    }
+
+    if (bulletin_parse_channels(&b) != 0) {
+        free(b.channel_buf);
+        return 2;
+    }
+
+    b.progress = isatty(STDERR_FILENO);
+    clock_gettime(CLOCK_MONOTONIC, &b.start);
+
+    /* every bad input is reported, then every bad file among the rest */
+
+    for (i = (size_t) optind; i < (size_t) argc; i++) {
+        if (bulletin_collect(&b, argv[i]) != 0) {
+            b.nbad++;
+        }
+    }
+
+    if (b.files.n == 0) {
+        bulletin_failed(&b);
+        rc = 1;
+
+    } else {
+        rc = bulletin_build(&b);
+    }
+
+    for (i = 0; i < b.files.n; i++) {
+        free(b.files.paths[i]);
+    }
+
+    free(b.files.paths);
+    free(b.channel_buf);
+    free(b.entries);
+    free(b.table);
+    bulletin_arena_free(&b.arena);
+
+    if (bulletin_signo) {
+        signal(bulletin_signo, SIG_DFL);
+        raise(bulletin_signo);
+    }
+
+    return rc;
+}
+
+
+/* --verify and --list */
+
+static int
+bulletin_verify(const char *path, int list)
+{
+    int                             err;
+    char                           *line;
+    size_t                          i, j, n, size;
+    bulletin_map_t                  m;
+    const bulletin_store_t         *st;
+    const bulletin_store_record_t  *rec;
+
+    if (bulletin_map(path, &m, &err) != 0) {
+        if (err == BULLETIN_ERR_SYSTEM) {
+            fprintf(stderr, "%s: %s\n", path, strerror(errno));
+
+        } else {
+            fprintf(stderr, "%s: %s: %s\n", path, bulletin_strerror(err),
+                    m.st.detail);
+        }
+
+        bulletin_unmap(&m);
+        return 1;
+    }
+
+    st = &m.st;
+
+    if (!list) {
+        printf("%s: ok, %u pages, %zu bytes, generation %.16s\n", path,
+               st->header->page_count, m.size, st->header->generation);
+        bulletin_unmap(&m);
+        return 0;
+    }
+
+    size = 0;
+    line = NULL;
+
+    for (i = 0; i < st->header->page_count; i++) {
+        rec = &st->records[i];
+
+        n = rec->id_len + rec->published_len + rec->title_len + 3;
+
+        if (n > size) {
+            free(line);
+            size = n * 2;
+            line = malloc(size);
+
+            if (line == NULL) {
+                fprintf(stderr, "%s: out of memory\n", path);
+                bulletin_unmap(&m);
+                return 1;
+            }
+        }
+
+        n = 0;
+        memcpy(line + n, st->base + rec->id_off, rec->id_len);
+        n += rec->id_len;
+        line[n++] = '\t';
+        memcpy(line + n, st->base + rec->published_off, rec->published_len);
+        n += rec->published_len;
+        line[n++] = '\t';
+
+        /* one page a line, whatever a title holds */
+
+        for (j = 0; j < rec->title_len; j++) {
+            line[n] = (char) st->base[rec->title_off + j];
+
+            if ((unsigned char) line[n] < 0x20 || line[n] == 0x7f) {
+                line[n] = ' ';
+            }
+
+            n++;
+        }
+
+        line[n++] = '\n';
+
+        if (fwrite(line, 1, n, stdout) != n) {
+            break;
+        }
+    }
+
+    free(line);
+    bulletin_unmap(&m);
+
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: cannot write the list: %s\n",
+                BULLETIN_BUILD_NAME, strerror(errno));
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static int
+bulletin_map(const char *path, bulletin_map_t *m, int *err)
+{
+    int          fd, e;
+    struct stat  sb;
+
+    memset(m, 0, sizeof(bulletin_map_t));
+
+    fd = open(path, O_RDONLY);
+    if (fd == -1) {
+        *err = BULLETIN_ERR_SYSTEM;
+        return -1;
+    }
+
+    if (fstat(fd, &sb) == -1) {
+        goto failed;
+    }
+
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+        *err = BULLETIN_ERR_SYSTEM;
+        return -1;
+    }
+
+    m->size = (size_t) sb.st_size;
+
+    if (m->size) {
+        m->base = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+        if (m->base == MAP_FAILED) {
+            m->base = NULL;
+            goto failed;
+        }
+    }
+
+    close(fd);
+
+    *err = bulletin_store_open(&m->st, m->base, m->size);
+
+    return *err == BULLETIN_OK ? 0 : -1;
+
+failed:
+
+    e = errno;
+    close(fd);
+    errno = e;
+    *err = BULLETIN_ERR_SYSTEM;
+
+    return -1;
+}
+
+
+static void
+bulletin_unmap(bulletin_map_t *m)
+{
+    if (m->base != NULL) {
+        munmap(m->base, m->size);
+        m->base = NULL;
+    }
+}
+
+
+/* the build */
+
+static int
+bulletin_build(bulletin_build_t *b)
+{
+    int                       err, rc, prev_ok;
+    char                      msg[512];
+    struct stat               sb;
+    bulletin_map_t            prev;
+    bulletin_writer_t        *w;
+    bulletin_template_t      *tpl;
+    bulletin_wsummary_t       sum;
+    struct sigaction          sa;
+
+    if (b->template != NULL) {
+        tpl = bulletin_template_load(b->template, BULLETIN_TEMPLATE_PAGE,
+                                     msg, sizeof(msg));
+    } else {
+        tpl = bulletin_template_parse("(default template)",
+                                      (const uint8_t *)
+                                      bulletin_template_default,
+                                      bulletin_template_default_len,
+                                      BULLETIN_TEMPLATE_PAGE, msg,
+                                      sizeof(msg));
+    }
+
+    if (tpl == NULL) {
+        fprintf(stderr, "%s\n", msg);
+        return 1;
+    }
+
+    if (stat(b->output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s: is a folder\n", b->output);
+        bulletin_template_free(tpl);
+        return 1;
+    }
+
+    /* an existing store that verifies lends its Last-Modified times */
+
+    prev_ok = 0;
+    memset(&prev, 0, sizeof(bulletin_map_t));
+
+    if (access(b->output, F_OK) == 0) {
+        if (bulletin_map(b->output, &prev, &err) == 0) {
+            prev_ok = 1;
+
+        } else {
+            fprintf(stderr, "%s: warning: the existing store is not sound "
+                    "(%s: %s), so no page keeps its Last-Modified\n",
+                    b->output,
+                    err == BULLETIN_ERR_SYSTEM ? "cannot read"
+                                               : bulletin_strerror(err),
+                    err == BULLETIN_ERR_SYSTEM ? strerror(errno)
+                                               : prev.st.detail);
+            bulletin_unmap(&prev);
+        }
+    }
+
+    w = bulletin_writer_create(b->output, b->channel, b->nchannels,
+                               (int64_t) time(NULL),
+                               prev_ok ? &prev.st : NULL, &err);
+    if (w == NULL) {
+        fprintf(stderr, "%s: cannot create: %s\n", b->output,
+                err == BULLETIN_ERR_SYSTEM ? strerror(errno)
+                                           : bulletin_strerror(err));
+        bulletin_unmap(&prev);
+        bulletin_template_free(tpl);
+        return 1;
+    }
+
+    /* an interrupted build removes its temporary file */
+
+    memset(&sa, 0, sizeof(struct sigaction));
+    sa.sa_handler = bulletin_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    rc = bulletin_build_pages(b, w, tpl);
+
+    bulletin_template_free(tpl);
+
+    if (rc == 0 && b->nerrors == 0 && !bulletin_signo) {
+        rc = bulletin_build_index(b, w);
+    }
+
+    if (rc != 0 || b->nerrors != 0 || bulletin_signo) {
+        bulletin_writer_abort(w);
+        bulletin_unmap(&prev);
+
+        if (b->nerrors) {
+            bulletin_failed(b);
+        }
+
+        return 1;
+    }
+
+    rc = bulletin_writer_commit(w, &sum);
+
+    if (rc != BULLETIN_OK) {
+        fprintf(stderr, "%s: %s: %s\n", b->output, bulletin_strerror(rc),
+                bulletin_writer_detail(w));
+        bulletin_writer_abort(w);
+        bulletin_unmap(&prev);
+        return 1;
+    }
+
+    /* a commit that succeeds frees the writer */
+    bulletin_unmap(&prev);
+
+    printf("%s: %u pages (%zu bulletins and the list), %llu bytes, "
+           "generation %s, %u kept their Last-Modified\n",
+           b->output, sum.pages, b->nentries, (unsigned long long) sum.bytes,
+           sum.generation, sum.kept);
+
+    return 0;
+}
+
+
+static int
+bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
+    const bulletin_template_t *tpl)
+{
+    int                   rc, fatal;
+    size_t                i, nthreads, started;
+    pthread_t            *threads;
+    bulletin_job_t       *job;
+    bulletin_pipeline_t   p;
+
+    memset(&p, 0, sizeof(bulletin_pipeline_t));
+
+    nthreads = bulletin_threads();
+
+    if (nthreads > b->files.n) {
+        nthreads = b->files.n;
+    }
+
+    /* a few pages ahead of the writer per thread, no more */
+    p.njobs = nthreads * 2 + 2;
+    p.files = &b->files;
+    p.tpl = tpl;
+
+    p.jobs = calloc(p.njobs, sizeof(bulletin_job_t));
+    threads = calloc(nthreads, sizeof(pthread_t));
+
+    if (p.jobs == NULL || threads == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+        free(p.jobs);
+        free(threads);
+        return -1;
+    }
+
+    rc = -1;
+    started = 0;
+
+    for (i = 0; i < p.njobs; i++) {
+        p.jobs[i].render = bulletin_render_create(b->channel, b->nchannels);
+
+        if (p.jobs[i].render == NULL) {
+            fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+            goto done;
+        }
+    }
+
+    pthread_mutex_init(&p.mutex, NULL);
+    pthread_cond_init(&p.free_cond, NULL);
+    pthread_cond_init(&p.done_cond, NULL);
+
+    for (started = 0; started < nthreads; started++) {
+        if (pthread_create(&threads[started], NULL, bulletin_worker, &p)
+            != 0)
+        {
+            break;
+        }
+    }
+
+    if (started == 0) {
+        fprintf(stderr, "%s: cannot start a thread\n", BULLETIN_BUILD_NAME);
+        goto destroy;
+    }
+
+    fatal = 0;
+
+    for (i = 0; i < b->files.n && !fatal && !bulletin_signo; i++) {
+        job = &p.jobs[i % p.njobs];
+
+        pthread_mutex_lock(&p.mutex);
+
+        while (!(job->state == BULLETIN_JOB_DONE && job->file == i)) {
+            pthread_cond_wait(&p.done_cond, &p.mutex);
+        }
+
+        pthread_mutex_unlock(&p.mutex);
+
+        if (bulletin_consume(b, &p, w, job, &fatal) != 0) {
+            pthread_mutex_lock(&p.mutex);
+            p.failed = 1;
+            pthread_mutex_unlock(&p.mutex);
+        }
+
+        bulletin_record_free(&job->rec);
+        bulletin_errors_clear(&job->errs);
+
+        pthread_mutex_lock(&p.mutex);
+        job->state = BULLETIN_JOB_FREE;
+        pthread_cond_broadcast(&p.free_cond);
+        pthread_mutex_unlock(&p.mutex);
+
+        bulletin_progress(b, i + 1, b->files.n, 0);
+    }
+
+    bulletin_progress(b, i, b->files.n, 1);
+
+    rc = (fatal || bulletin_signo) ? -1 : 0;
+
+    pthread_mutex_lock(&p.mutex);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.free_cond);
+    pthread_mutex_unlock(&p.mutex);
+
+destroy:
+
+    for (i = 0; i < started; i++) {
+        pthread_join(threads[i], NULL);
+    }
+
+    pthread_cond_destroy(&p.done_cond);
+    pthread_cond_destroy(&p.free_cond);
+    pthread_mutex_destroy(&p.mutex);
+
+done:
+
+    for (i = 0; i < p.njobs; i++) {
+        bulletin_record_free(&p.jobs[i].rec);
+        bulletin_errors_clear(&p.jobs[i].errs);
+        bulletin_render_free(p.jobs[i].render);
+    }
+
+    free(p.jobs);
+    free(threads);
+
+    return rc;
+}
+
+
+/*
+ * A page done by a worker: its messages, or its entry and its bytes to
+ * the writer.  Returns -1 when the build can no longer succeed; *fatal
+ * when it must stop at once.
+ */
+
+static int
+bulletin_consume(bulletin_build_t *b, bulletin_pipeline_t *p,
+    bulletin_writer_t *w, bulletin_job_t *job, int *fatal)
+{
+    int          rc;
+    size_t       i;
+    const char  *path;
+
+    path = b->files.paths[job->file];
+
+    if (job->errs.n || job->errs.nomem) {
+        for (i = 0; i < job->errs.n; i++) {
+            bulletin_error(b, "%s", job->errs.msgs[i]);
+        }
+
+        if (job->errs.nomem) {
+            bulletin_error(b, "%s: out of memory", path);
+        }
+
+        b->nbad++;
+        return -1;
+    }
+
+    if (bulletin_entry_add(b, &job->rec, job->file) != 0) {
+        b->nbad++;
+        return -1;
+    }
+
+    if (b->nerrors) {
+        /* the store is not written: rendering was skipped */
+        return -1;
+    }
+
+    if (job->rendered != BULLETIN_OK) {
+        bulletin_error(b, "%s: cannot render: %s", path,
+                       job->rendered == BULLETIN_ERR_TOO_LARGE
+                       ? "the page is too large (more than 64 MiB, or more "
+                         "than 4096 count slots)"
+                       : bulletin_strerror(job->rendered));
+        b->nbad++;
+        *fatal = job->rendered == BULLETIN_ERR_NOMEM;
+        return -1;
+    }
+
+    rc = bulletin_writer_add(w, &job->page);
+
+    if (rc == BULLETIN_OK) {
+        return 0;
+    }
+
+    if (rc == BULLETIN_ERR_SYSTEM || rc == BULLETIN_ERR_NOMEM) {
+        bulletin_error(b, "%s: %s: %s", b->output, bulletin_strerror(rc),
+                       bulletin_writer_detail(w));
+        *fatal = 1;
+
+    } else {
+        bulletin_error(b, "%s: %s: %s", path, bulletin_strerror(rc),
+                       bulletin_writer_detail(w));
+        b->nbad++;
+    }
+
+    return -1;
+}
+
+
+static void *
+bulletin_worker(void *data)
+{
+    int                   render;
+    size_t                i;
+    sigset_t              set;
+    bulletin_job_t       *job;
+    bulletin_pipeline_t  *p;
+
+    p = data;
+
+    /* signals are the main thread's to see */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    pthread_mutex_lock(&p->mutex);
+
+    for ( ;; ) {
+        while (!p->stop && p->next < p->files->n
+               && p->jobs[p->next % p->njobs].state != BULLETIN_JOB_FREE)
+        {
+            pthread_cond_wait(&p->free_cond, &p->mutex);
+        }
+
+        if (p->stop || p->next >= p->files->n) {
+            break;
+        }
+
+        i = p->next++;
+        job = &p->jobs[i % p->njobs];
+        job->state = BULLETIN_JOB_BUSY;
+        job->file = i;
+        render = !p->failed;
+
+        pthread_mutex_unlock(&p->mutex);
+
+        job->rendered = BULLETIN_OK;
+        job->parsed = bulletin_source_load(&job->rec, p->files->paths[i],
+                                           &job->errs) == 0;
+
+        if (job->parsed && render) {
+            job->rendered = bulletin_render_page(job->render, p->tpl,
+                                                 &job->rec, &job->page);
+        }
+
+        pthread_mutex_lock(&p->mutex);
+
+        job->state = BULLETIN_JOB_DONE;
+        pthread_cond_broadcast(&p->done_cond);
+    }
+
+    pthread_mutex_unlock(&p->mutex);
+
+    return NULL;
+}
+
+
+/* the list page, _index: the newest bulletins first */
+
+static int
+bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
+{
+    int                      rc;
+    char                     msg[512];
+    size_t                   i, n;
+    bulletin_wpage_t         page;
+    bulletin_render_t       *r;
+    bulletin_template_t     *tpl;
+    bulletin_index_entry_t  *list;
+
+    qsort(b->entries, b->nentries, sizeof(bulletin_entry_t),
+          bulletin_entry_cmp);
+
+    n = b->nentries < BULLETIN_INDEX_MAX ? b->nentries : BULLETIN_INDEX_MAX;
+
+    list = malloc((n ? n : 1) * sizeof(bulletin_index_entry_t));
+    r = bulletin_render_create(b->channel, b->nchannels);
+    tpl = bulletin_template_parse("(list template)",
+                                  (const uint8_t *) bulletin_template_index,
+                                  bulletin_template_index_len,
+                                  BULLETIN_TEMPLATE_INDEX, msg, sizeof(msg));
+
+    if (list == NULL || r == NULL || tpl == NULL) {
+        fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME,
+                tpl == NULL ? msg : "out of memory");
+        rc = -1;
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        list[i].id = b->entries[i].id;
+        list[i].title = b->entries[i].title;
+        list[i].published = b->entries[i].published;
+    }
+
+    rc = bulletin_render_index(r, tpl, list, n, b->nentries, &page);
+
+    if (rc != BULLETIN_OK) {
+        fprintf(stderr, "%s: cannot render the list page: %s\n",
+                BULLETIN_BUILD_NAME, bulletin_strerror(rc));
+        rc = -1;
+        goto done;
+    }
+
+    rc = bulletin_writer_add(w, &page);
+
+    if (rc != BULLETIN_OK) {
+        fprintf(stderr, "%s: %s: %s\n", b->output, bulletin_strerror(rc),
+                bulletin_writer_detail(w));
+        rc = -1;
+    }
+
+done:
+
+    bulletin_template_free(tpl);
+    bulletin_render_free(r);
+    free(list);
+
+    return rc;
+}
+
+
+static int
+bulletin_entry_cmp(const void *one, const void *two)
+{
+    size_t                   n;
+    int                      rc;
+    const bulletin_entry_t  *a, *b;
+
+    a = one;
+    b = two;
+
+    if (a->published_at != b->published_at) {
+        return a->published_at > b->published_at ? -1 : 1;
+    }
+
+    n = a->id.len < b->id.len ? a->id.len : b->id.len;
+    rc = memcmp(a->id.data, b->id.data, n);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    return a->id.len < b->id.len ? -1 : (a->id.len > b->id.len);
+}
+
+
+/*
+ * Keeps what the list page needs of a page, and refuses an id seen
+ * before, naming both files.
+ */
+
+static int
+bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
+{
+    size_t             i, n, mask;
+    uint32_t          *table, h;
+    bulletin_entry_t  *e, *entries;
+
+    if (b->nentries == b->nalloc) {
+        n = b->nalloc ? b->nalloc * 2 : 1024;
+
+        entries = realloc(b->entries, n * sizeof(bulletin_entry_t));
+        if (entries == NULL) {
+            goto nomem;
+        }
+
+        b->entries = entries;
+        b->nalloc = n;
+    }
+
+    if (b->nentries * 2 >= b->table_mask) {
+        mask = b->table_mask ? b->table_mask * 2 + 1 : 2047;
+
+        table = calloc(mask + 1, sizeof(uint32_t));
+        if (table == NULL) {
+            goto nomem;
+        }
+
+        for (i = 0; i < b->nentries; i++) {
+            e = &b->entries[i];
+            h = bulletin_id_hash(e->id.data, e->id.len) & mask;
+
+            while (table[h]) {
+                h = (h + 1) & mask;
+            }
+
+            table[h] = (uint32_t) i + 1;
+        }
+
+        free(b->table);
+        b->table = table;
+        b->table_mask = mask;
+    }
+
+    h = bulletin_id_hash(rec->id.data, rec->id.len) & b->table_mask;
+
+    while (b->table[h]) {
+        e = &b->entries[b->table[h] - 1];
+
+        if (e->id.len == rec->id.len
+            && memcmp(e->id.data, rec->id.data, rec->id.len) == 0)
+        {
+            bulletin_error(b, "%s:%u:%u: duplicate id \"%.*s\", also in "
+                           "%s:%u:%u", b->files.paths[file], rec->id_line,
+                           rec->id_col, (int) rec->id.len,
+                           (const char *) rec->id.data,
+                           b->files.paths[e->file], e->line, e->col);
+            return -1;
+        }
+
+        h = (h + 1) & b->table_mask;
+    }
+
+    e = &b->entries[b->nentries];
+
+    e->id.data = bulletin_arena_copy(&b->arena, rec->id.data, rec->id.len);
+    e->title.data = bulletin_arena_copy(&b->arena, rec->title.data,
+                                        rec->title.len);
+    e->published.data = bulletin_arena_copy(&b->arena, rec->published.data,
+                                            rec->published.len);
+
+    if (e->id.data == NULL || e->title.data == NULL
+        || e->published.data == NULL)
+    {
+        goto nomem;
+    }
+
+    e->id.len = rec->id.len;
+    e->title.len = rec->title.len;
+    e->published.len = rec->published.len;
+    e->published_at = rec->published_at;
+    e->file = (uint32_t) file;
+    e->line = rec->id_line;
+    e->col = rec->id_col;
+
+    b->table[h] = (uint32_t) b->nentries + 1;
+    b->nentries++;
+
+    return 0;
+
+nomem:
+
+    bulletin_error(b, "%s: out of memory", b->files.paths[file]);
+
+    return -1;
+}
+
+
+static uint8_t *
+bulletin_arena_copy(bulletin_arena_t *a, const uint8_t *p, size_t len)
+{
+    size_t                   size;
+    uint8_t                 *d;
+    bulletin_arena_chunk_t  *c;
+
+    c = a->chunks;
+
+    if (c == NULL || c->size - c->used < len) {
+        size = len > BULLETIN_ARENA_CHUNK ? len : BULLETIN_ARENA_CHUNK;
+
+        c = malloc(sizeof(bulletin_arena_chunk_t) + size);
+        if (c == NULL) {
+            return NULL;
+        }
+
+        c->next = a->chunks;
+        c->used = 0;
+        c->size = size;
+        a->chunks = c;
+    }
+
+    d = c->data + c->used;
+    c->used += len;
+
+    if (len) {
+        memcpy(d, p, len);
+    }
+
+    return d;
+}
+
+
+static void
+bulletin_arena_free(bulletin_arena_t *a)
+{
+    bulletin_arena_chunk_t  *c, *next;
+
+    for (c = a->chunks; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+
+    a->chunks = NULL;
+}
+
+
+/* inputs: .json files, and folders read for *.json in sorted order */
+
+static int
+bulletin_collect(bulletin_build_t *b, const char *input)
+{
+    size_t          n, len, first;
+    DIR            *dir;
+    char          **names;
+    struct stat     sb;
+    struct dirent  *de;
+
+    if (stat(input, &sb) == -1) {
+        bulletin_error(b, "%s: %s", input, strerror(errno));
+        return -1;
+    }
+
+    if (!S_ISDIR(sb.st_mode)) {
+        len = strlen(input);
+
+        if (len < 5 || strcmp(input + len - 5, ".json") != 0) {
+            bulletin_error(b, "%s: not a .json file or a folder", input);
+            return -1;
+        }
+
+        if (bulletin_files_add(&b->files, NULL, input) != 0) {
+            goto nomem;
+        }
+
+        return 0;
+    }
+
+    dir = opendir(input);
+    if (dir == NULL) {
+        bulletin_error(b, "%s: %s", input, strerror(errno));
+        return -1;
+    }
+
+    first = b->files.n;
+
+    for ( ;; ) {
+        errno = 0;
+        de = readdir(dir);
+
+        if (de == NULL) {
+            break;
+        }
+
+        len = strlen(de->d_name);
+
+        /* hidden files: editors' backups and locks */
+        if (de->d_name[0] == '.' || len < 5
+            || strcmp(de->d_name + len - 5, ".json") != 0)
+        {
+            continue;
+        }
+
+        if (bulletin_files_add(&b->files, input, de->d_name) != 0) {
+            closedir(dir);
+            goto nomem;
+        }
+    }
+
+    if (errno != 0) {
+        bulletin_error(b, "%s: %s", input, strerror(errno));
+        closedir(dir);
+        return -1;
+    }
+
+    closedir(dir);
+
+    n = b->files.n - first;
+
+    if (n == 0) {
+        bulletin_error(b, "%s: no .json files in this folder", input);
+        return -1;
+    }
+
+    names = b->files.paths + first;
+    qsort(names, n, sizeof(char *), bulletin_strcmp);
+
+    return 0;
+
+nomem:
+
+    bulletin_error(b, "%s: out of memory", BULLETIN_BUILD_NAME);
+
+    return -1;
+}
+
+
+static int
+bulletin_files_add(bulletin_files_t *f, const char *dir, const char *name)
+{
+    char    *path, **paths;
+    size_t   n, dlen, nlen;
+
+    if (f->n == f->nalloc) {
+        n = f->nalloc ? f->nalloc * 2 : 64;
+
+        paths = realloc(f->paths, n * sizeof(char *));
+        if (paths == NULL) {
+            return -1;
+        }
+
+        f->paths = paths;
+        f->nalloc = n;
+    }
+
+    dlen = dir ? strlen(dir) : 0;
+    nlen = strlen(name);
+
+    path = malloc(dlen + nlen + 2);
+    if (path == NULL) {
+        return -1;
+    }
+
+    if (dlen) {
+        memcpy(path, dir, dlen);
+
+        if (dir[dlen - 1] != '/') {
+            path[dlen++] = '/';
+        }
+    }
+
+    memcpy(path + dlen, name, nlen + 1);
+
+    f->paths[f->n++] = path;
+
+    return 0;
+}
+
+
+static int
+bulletin_strcmp(const void *one, const void *two)
+{
+    return strcmp(*(char *const *) one, *(char *const *) two);
+}
+
+
+static int
+bulletin_parse_channels(bulletin_build_t *b)
+{
+    char    *p, *name, *next;
+    size_t   i, len;
+
+    b->channel_buf = strdup(b->channels);
+    if (b->channel_buf == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+        return -1;
+    }
+
+    p = b->channel_buf;
+
+    for (name = p; name != NULL; name = next) {
+        next = strchr(name, ',');
+
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+
+        len = strlen(name);
+
+        if (!bulletin_channel_valid((const uint8_t *) name, len)) {
+            bulletin_usage_error("--channels: invalid channel \"%s\": "
+                                 "expected 1 to %d of a-z 0-9 _ -", name,
+                                 BULLETIN_CHANNEL_MAX);
+            return -1;
+        }
+
+        for (i = 0; i < b->nchannels; i++) {
+            if (strcmp(b->channel[i], name) == 0) {
+                bulletin_usage_error("--channels: \"%s\" given twice", name);
+                return -1;
+            }
+        }
+
+        if (b->nchannels == BULLETIN_CHANNELS_MAX) {
+            bulletin_usage_error("--channels: more than %d channels",
+                                 BULLETIN_CHANNELS_MAX);
+            return -1;
+        }
+
+        b->channel[b->nchannels++] = name;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Threads for the pages: one a core (deflate at the best level is most of
+ * the work), or BULLETIN_BUILD_THREADS, for measurements.
+ */
+
+static size_t
+bulletin_threads(void)
+{
+    long         n;
+    const char  *env;
+
+    env = getenv("BULLETIN_BUILD_THREADS");
+
+    n = env != NULL ? strtol(env, NULL, 10)
+                    : sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1) {
+        n = 1;
+    }
+
+    if (n > BULLETIN_THREADS_MAX) {
+        n = BULLETIN_THREADS_MAX;
+    }
+
+    return (size_t) n;
+}
+
+
+/* on a terminal only, for builds of a second or more, in place */
+
+static void
+bulletin_progress(bulletin_build_t *b, size_t done, size_t total, int last)
+{
+    double           since, elapsed;
+    struct timespec  now;
+
+    if (!b->progress) {
+        return;
+    }
+
+    if (last) {
+        if (b->shown.tv_sec || b->shown.tv_nsec) {
+            fputs("\r\033[K", stderr);
+        }
+
+        return;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+
+    elapsed = (double) (now.tv_sec - b->start.tv_sec)
+              + (double) (now.tv_nsec - b->start.tv_nsec) / 1e9;
+    since = (double) (now.tv_sec - b->shown.tv_sec)
+            + (double) (now.tv_nsec - b->shown.tv_nsec) / 1e9;
+
+    if ((total < 1000 && elapsed < 1.0) || since < 0.1) {
+        return;
+    }
+
+    b->shown = now;
+
+    fprintf(stderr, "\r%s: %zu/%zu pages, %.0f%%\033[K", BULLETIN_BUILD_NAME,
+            done, total, (double) done * 100 / (double) total);
+}
+
+
+static void
+bulletin_error(bulletin_build_t *b, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (b->progress && (b->shown.tv_sec || b->shown.tv_nsec)) {
+        fputs("\r\033[K", stderr);
+    }
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fputc('\n', stderr);
+
+    b->nerrors++;
+}
+
+
+static void
+bulletin_failed(bulletin_build_t *b)
+{
+    if (b->nerrors == 0) {
+        fprintf(stderr, "%s: no .json input, %s not written\n",
+                BULLETIN_BUILD_NAME, b->output);
+        return;
+    }
+
+    fprintf(stderr, "%s: %zu error%s in %zu input%s, %s not written\n",
+            BULLETIN_BUILD_NAME, b->nerrors, b->nerrors == 1 ? "" : "s",
+            b->nbad, b->nbad == 1 ? "" : "s", b->output);
+}
+
+
+static void
+bulletin_signal(int signo)
+{
+    bulletin_signo = signo;
+}
+
+
+static void
+bulletin_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: " BULLETIN_BUILD_NAME " [-t TEMPLATE] [--channels LIST] "
+        "-o OUTPUT INPUT...\n"
+        "       " BULLETIN_BUILD_NAME " --verify STORE\n"
+        "       " BULLETIN_BUILD_NAME " --list STORE\n"
+        "\n"
+        "Compiles bulletin JSON files into one store file for nginx.\n"
+        "\n"
+        "  INPUT            a .json file, or a folder whose *.json files "
+        "are read\n"
+        "  -o OUTPUT        the store; replaced only by a complete, synced "
+        "new one\n"
+        "  -t TEMPLATE      the detail page template (default: the "
+        "shipped one)\n"
+        "  --channels LIST  share channels, comma-separated, at most %d "
+        "(default:\n"
+        "                   " BULLETIN_DEFAULT_CHANNELS ")\n"
+        "  --verify STORE   exit 0 only when STORE is sound\n"
+        "  --list STORE     one page a line: id, published, title, "
+        "tab-separated\n"
+        "  -h, --help       this text\n",
+        BULLETIN_CHANNELS_MAX);
+}
+
+
+static int
+bulletin_usage_error(const char *fmt, ...)
+{
+    va_list  args;
+
+    if (fmt != NULL) {
+        fprintf(stderr, "%s: ", BULLETIN_BUILD_NAME);
+
+        va_start(args, fmt);
+        vfprintf(stderr, fmt, args);
+        va_end(args);
+
+        fputc('\n', stderr);
+    }
+
+    fprintf(stderr, "Try '%s --help' for more information.\n",
+            BULLETIN_BUILD_NAME);
+
+    return 2;
+}
