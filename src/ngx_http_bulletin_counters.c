@@ -351,7 +351,7 @@ static ngx_int_t
 ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone)
 {
-    int                err;
+    int                err, create;
     size_t             size, fsize;
     u_char            *name;
     ngx_fd_t           fd;
@@ -360,9 +360,9 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
 
     name = zone->file.data;
 
-    fd = ngx_open_file(name, NGX_FILE_RDWR,
-                       ngx_test_config ? NGX_FILE_OPEN : NGX_FILE_CREATE_OR_OPEN,
-                       NGX_FILE_DEFAULT_ACCESS);
+    create = ngx_test_config ? NGX_FILE_OPEN : NGX_FILE_CREATE_OR_OPEN;
+
+    fd = ngx_open_file(name, NGX_FILE_RDWR, create, NGX_FILE_DEFAULT_ACCESS);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;

@@ -740,6 +740,11 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
 
     ngx_http_bulletin_totals(zone, &t);
 
+    /*
+     * bulletin_zone_slots_total is a capacity, not a counter; the text
+     * format reserves "_total" for counters, so it is declared untyped
+     */
+
     p = ngx_http_bulletin_out(out, 1024 + 5 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_ERROR;
@@ -750,7 +755,7 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
         "# TYPE bulletin_zone_slots_used gauge\n"
         "bulletin_zone_slots_used %uD\n"
         "# HELP bulletin_zone_slots_total Counter slots the zone holds.\n"
-        "# TYPE bulletin_zone_slots_total gauge\n"
+        "# TYPE bulletin_zone_slots_total untyped\n"
         "bulletin_zone_slots_total %uD\n"
         "# HELP bulletin_counters_since_seconds When the counters began, "
         "as a unix time.\n"
