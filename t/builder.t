@@ -41,7 +41,7 @@ sub bulletin {
         blocks => '[
     {"heading": "首都社会组织参与垃圾分类助力计划启动"},
     {"subheading": "——为贫困地区师生搭起一座桥"},
-    {"paragraph": "为推进首都社会组织在《北京市生活垃圾管理条例》实施过程中发挥积极作用。"}
+    {"paragraph": "为推进首都社会组织在《北京市生活垃圾管理条例》实施过程中。"}
   ]',
         %o,
     );
@@ -122,7 +122,9 @@ my $out = "$tmp/site.blt";
 my ($rc, $stdout, $stderr) = run('-o', $out, "$root/sample");
 
 is($rc, 0, 'sample builds');
-like($stdout, qr/^\Q$out\E: 5 pages \(4 bulletins and the list\), (\d+) bytes, generation [0-9a-f]{16}, \d+ kept their Last-Modified\n\z/,
+like($stdout, qr/^\Q$out\E:\ 5\ pages\ \(4\ bulletins\ and\ the\ list\),\ \d+\ bytes,
+                 \ generation\ [0-9a-f]{16},
+                 \ \d+\ kept\ their\ Last-Modified\n\z/x,
      'one summary line');
 is($stderr, '', 'quiet when stderr is not a terminal');
 my ($bytes) = $stdout =~ /(\d+) bytes/;
@@ -151,14 +153,19 @@ like($page, qr{<meta charset="utf-8">}, 'charset');
 like($page, qr{<link rel="icon" href="data:,">}, 'inline icon');
 like($page, qr{<h1>北京市社会组织工作动态【第2期】</h1>}, 'title');
 like($page, qr{<h3>——为贫困地区师生搭起一座桥</h3>}, 'subheading');
-like($page, qr{来源:北京市行业协会商会综合党委、北京市社会组织管理中心}, 'source');
-is(scalar(() = $page =~ /<button type="button" class="bulletin-share" data-channel="(wechat|weibo|qq|link)">/g),
+like($page, qr{来源:北京市行业协会商会综合党委、北京市社会组织管理中心},
+     'source');
+is(scalar(() = $page =~ /<button\ type="button"\ class="bulletin-share"
+                          \ data-channel="(wechat|weibo|qq|link)">/gx),
    4, 'four share buttons');
 is(page_gzip($store, 'bj-sociorg-2020-02'), $page,
    'gzip segments inflate to the plain page');
 
 my $index = page_plain($store, '_index');
-like($index, qr{<li><a href="bj-sociorg-2020-01-03">.*<li><a href="bj-sociorg-2020-03">.*<li><a href="bj-sociorg-2020-02">.*<li><a href="bj-sociorg-2020-01">}s,
+like($index, qr{<li><a\ href="bj-sociorg-2020-01-03">.*
+                <li><a\ href="bj-sociorg-2020-03">.*
+                <li><a\ href="bj-sociorg-2020-02">.*
+                <li><a\ href="bj-sociorg-2020-01">}sx,
      'list page: newest first, then by id');
 is(scalar(@{$store->{pages}{_index}{slots}}), 4, 'list page: a count a page');
 is_deeply([map { $_->{kind} } @{$store->{pages}{_index}{slots}}],
@@ -222,8 +229,9 @@ sub bad {
 
 my $d;
 
-$d = bad('malformed JSON', { 'a.json' => bulletin(),
-                             'bad.json' => qq{{\n  "id": "x",\n  "title": ,\n}\n} },
+$d = bad('malformed JSON',
+         { 'a.json' => bulletin(),
+           'bad.json' => qq{{\n  "id": "x",\n  "title": ,\n}\n} },
          qr{^\S*/bad\.json:3:12: unexpected token near ','\n});
 
 bad('missing title', { 'bad.json' => bulletin(title => undef) },
@@ -239,17 +247,23 @@ bad('empty title', { 'bad.json' => bulletin(title => '""') },
 bad('bad date', { 'bad.json' => bulletin(published => '"2021-02-29"') },
     qr{^\S*/bad\.json:5:16: invalid published date "2021-02-29"});
 bad('unknown key', { 'bad.json' => bulletin(author => '"x"') },
-    qr{^\S*/bad\.json:12:3: unknown key "author" \(expected id, title, published, blocks, category, source or summary\)\n});
+    qr{^\S*/bad\.json:12:3:\ unknown\ key\ "author"
+       \ \(expected\ id,\ title,\ published,\ blocks,\ category,\ source
+       \ or\ summary\)\n}x);
 bad('unknown block type',
-    { 'bad.json' => bulletin(blocks => qq{[\n    {"paragraph": "p"},\n    {"image": "a.png"}\n  ]}) },
-    qr{^\S*/bad\.json:9:6: block 2: unknown block type "image" \(expected heading, subheading or paragraph\)\n});
+    { 'bad.json' => bulletin(blocks => qq{[\n    {"paragraph": "p"},\n}
+                                       . qq{    {"image": "a.png"}\n  ]}) },
+    qr{^\S*/bad\.json:9:6:\ block\ 2:\ unknown\ block\ type\ "image"
+       \ \(expected\ heading,\ subheading\ or\ paragraph\)\n}x);
 bad('block with two keys',
-    { 'bad.json' => bulletin(blocks => qq{[{"heading": "h", "paragraph": "p"}]}) },
+    { 'bad.json' =>
+          bulletin(blocks => qq{[{"heading": "h", "paragraph": "p"}]}) },
     qr{^\S*/bad\.json:7:14: block 1 must have exactly one key});
 bad('invalid UTF-8', { 'bad.json' => bulletin(title => qq{"ab\xff\xfe"}) },
     qr{^\S*/bad\.json:3:\d+: invalid UTF-8: });
 bad('bad id', { 'bad.json' => bulletin(id => '"a b"') },
-    qr{^\S*/bad\.json:2:9: invalid id "a b": expected 1 to 64 of A-Z a-z 0-9 _ -, beginning with a letter or digit\n});
+    qr{^\S*/bad\.json:2:9:\ invalid\ id\ "a\ b":\ expected\ 1\ to\ 64\ of
+       \ A-Z\ a-z\ 0-9\ _\ -,\ beginning\ with\ a\ letter\ or\ digit\n}x);
 bad('reserved id', { 'bad.json' => bulletin(id => '"_index"') },
     qr{^\S*/bad\.json:2:9: id "_index" is reserved});
 bad('duplicate id', { 'a.json' => bulletin(id => '"same"'),
@@ -296,7 +310,8 @@ ok(!-e $new, 'several bad files: no output');
 $d = folder('a.json' => bulletin());
 ($rc, $stdout, $stderr) = run('-o', "$tmp/no/such/folder/x.blt", $d);
 isnt($rc, 0, 'output in a missing folder: fails');
-like($stderr, qr{^\Q$tmp\E/no/such/folder/x\.blt: cannot create: No such file or directory\n},
+like($stderr, qr{^\Q$tmp\E/no/such/folder/x\.blt:
+                 \ cannot\ create:\ No\ such\ file\ or\ directory\n}x,
      'output in a missing folder: message');
 
 ($rc, $stdout, $stderr) = run('-o', "$d/a.json/x.blt", $d);
@@ -330,14 +345,16 @@ $d = folder('x.json' => bulletin(
     category => q{"\"><a href=\"javascript:alert(1)\">"},
     source => q{"</p><script src=//evil></script>"},
     summary => q{"\" onload=\"alert(1)"},
-    blocks => q{[{"heading": "<h1 onclick='x'>"}, {"paragraph": "</p><img src=x onerror=alert(1)>"}]}));
+    blocks => q{[{"heading": "<h1 onclick='x'>"},}
+              . q{ {"paragraph": "</p><img src=x onerror=alert(1)>"}]}));
 $out = "$tmp/escape.blt";
 ($rc, $stdout, $stderr) = run('-o', $out, $d);
 is($rc, 0, 'markup in every field builds');
 $page = page_plain(read_store($out), 'x');
 is(scalar(() = $page =~ /<script/g), 1, 'only the template\'s own script');
 unlike($page, qr/<img|<a href="javascript|onload="alert/, 'no injected markup');
-like($page, qr{<h1>&lt;script&gt;alert\(&quot;t&quot;\)&lt;/script&gt;&#39;&amp;amp;</h1>},
+like($page, qr{<h1>&lt;script&gt;alert\(&quot;t&quot;\)&lt;/script&gt;
+                &\#39;&amp;amp;</h1>}x,
      'title escaped');
 like($page, qr{<h2>&lt;h1 onclick=&#39;x&#39;&gt;</h2>}, 'heading escaped');
 like($page, qr{<p>&lt;/p&gt;&lt;img src=x onerror=alert\(1\)&gt;</p>},
@@ -354,17 +371,20 @@ spew($tpl, "<html><h1>{{title}}</h1>\n{{body}}<p>{{views}}|{{ shares }}</p>"
            . "{{share_bar}}<i>{{category}} {{date}}</i></html>\n");
 $d = folder('a.json' => bulletin(id => '"a"', category => undef));
 $out = "$tmp/mine.blt";
-($rc, $stdout, $stderr) = run('-t', $tpl, '--channels', 'wechat,rss', '-o', $out, $d);
+($rc, $stdout, $stderr) = run('-t', $tpl, '--channels', 'wechat,rss',
+                              '-o', $out, $d);
 is($rc, 0, '-t: builds');
 $store = read_store($out);
 is(page_plain($store, 'a'),
    "<html><h1>北京市社会组织工作动态【第1期】</h1>\n"
    . "<h2>首都社会组织参与垃圾分类助力计划启动</h2>\n"
    . "<h3>——为贫困地区师生搭起一座桥</h3>\n"
-   . "<p>为推进首都社会组织在《北京市生活垃圾管理条例》实施过程中发挥积极作用。</p>\n"
+   . "<p>为推进首都社会组织在《北京市生活垃圾管理条例》实施过程中。</p>\n"
    . "<p>|</p>"
-   . '<button type="button" class="bulletin-share" data-channel="wechat">微信 <span class="bulletin-share-count"></span></button>' . "\n"
-   . '<button type="button" class="bulletin-share" data-channel="rss">rss <span class="bulletin-share-count"></span></button>'
+   . '<button type="button" class="bulletin-share" data-channel="wechat">'
+   . '微信 <span class="bulletin-share-count"></span></button>' . "\n"
+   . '<button type="button" class="bulletin-share" data-channel="rss">'
+   . 'rss <span class="bulletin-share-count"></span></button>'
    . "<i>活动简报 2020-05-20</i></html>\n",
    '-t: the page is the template filled in');
 is_deeply([map { $_->{kind} } @{$store->{pages}{a}{slots}}], [0, 1, 2, 3],
@@ -376,7 +396,10 @@ is_deeply($store->{channels}, ['wechat', 'rss'], '--channels: in the store');
 spew($tpl, "<html>\n<h1>{{title}}</h1>\n  <p>{{author}}</p>\n</html>\n");
 ($rc, $stdout, $stderr) = run('-t', $tpl, '-o', "$tmp/t2.blt", $d);
 is($rc, 1, '-t: unknown placeholder fails');
-like($stderr, qr{^\Q$tpl\E:3:6: unknown placeholder "\{\{author\}\}" \(expected id, title, category, published, date, source, summary, body, share_bar, views or shares\)\n\z},
+like($stderr, qr{^\Q$tpl\E:3:6:\ unknown\ placeholder\ "\{\{author\}\}"
+                 \ \(expected\ id,\ title,\ category,\ published,\ date,
+                 \ source,\ summary,\ body,\ share_bar,\ views\ or\ shares\)
+                 \n\z}x,
      '-t: names the template and its line');
 ok(!-e "$tmp/t2.blt", '-t: no output');
 
@@ -385,7 +408,8 @@ spew($tpl, "<html>\n<h1>{{title</h1>\n");
 like($stderr, qr{^\Q$tpl\E:2:5: unclosed "\{\{"\n}, '-t: unclosed placeholder');
 
 ($rc, $stdout, $stderr) = run('-t', "$tmp/none.html", '-o', "$tmp/t2.blt", $d);
-like($stderr, qr{^\Q$tmp\E/none\.html: cannot open: No such file}, '-t: missing template');
+like($stderr, qr{^\Q$tmp\E/none\.html: cannot open: No such file},
+     '-t: missing template');
 
 
 # --channels and usage errors
@@ -417,11 +441,13 @@ for my $case ([['--channels', 'WeChat'], qr/invalid channel "WeChat"/],
 ($rc, $stdout, $stderr) = run('--channels', 'wechat,weibo,qq,link,x_1,y-2,z,w',
                               '-o', "$tmp/eight.blt", $d);
 is($rc, 0, '--channels: eight channels');
-is(scalar(@{read_store("$tmp/eight.blt")->{channels}}), 8, 'eight in the store');
+is(scalar(@{read_store("$tmp/eight.blt")->{channels}}), 8,
+   'eight in the store');
 
 ($rc, $stdout, $stderr) = run('--help');
 is($rc, 0, '--help');
-like($stdout, qr/^usage: bulletin-build \[-t TEMPLATE\] \[--channels LIST\] -o OUTPUT INPUT\.\.\./,
+like($stdout, qr/^usage:\ bulletin-build\ \[-t\ TEMPLATE\]\ \[--channels\ LIST\]
+                 \ -o\ OUTPUT\ INPUT\.\.\./x,
      '--help: usage on stdout');
 
 
@@ -469,9 +495,11 @@ isnt($third->{generation}, $first->{generation}, 'a new generation');
 spew($out, substr($first_data, 0, 100));
 ($rc, $stdout, $stderr) = run('-o', $out, $d);
 is($rc, 0, 'over a broken store: builds');
-like($stderr, qr/^\Q$out\E: warning: the existing store is not sound \(.+\), so no page keeps its Last-Modified\n\z/,
+like($stderr, qr/^\Q$out\E:\ warning:\ the\ existing\ store\ is\ not\ sound
+                 \ \(.+\),\ so\ no\ page\ keeps\ its\ Last-Modified\n\z/x,
      'over a broken store: a warning');
-like($stdout, qr/ 0 kept their Last-Modified/, 'over a broken store: none kept');
+like($stdout, qr/ 0 kept their Last-Modified/,
+     'over a broken store: none kept');
 ($rc) = run('--verify', $out);
 is($rc, 0, 'over a broken store: the new one is sound');
 

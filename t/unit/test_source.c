@@ -82,7 +82,8 @@ test_valid(void **state)
         "  \"blocks\": [\n"
         "    {\"heading\": \"首都社会组织参与垃圾分类助力计划启动\"},\n"
         "    {\"subheading\": \"——为贫困地区师生搭起一座桥\"},\n"
-        "    {\"paragraph\": \"为推进首都社会组织……\\n\\u00e9\\ud83d\\ude00\"}\n"
+        "    {\"paragraph\": \"为推进首都社会组织……"
+        "\\n\\u00e9\\ud83d\\ude00\"}\n"
         "  ]\n"
         "}\n";
 
@@ -336,7 +337,8 @@ test_blocks(void **state)
           "b.json:2:14: block 1: \"heading\" must be a string, not an array");
     fails("{\"id\": \"a\", \"title\": \"t\", \"published\": \"2020-05-20\", "
           "\"blocks\": [{\"paragraph\": \"p\"}, {\"paragraph\": \"q\\\", ]}\"},"
-          "\n {\"subheading\": 1}]}", "b.json:2:17: block 3: \"subheading\" must be a string");
+          "\n {\"subheading\": 1}]}",
+          "b.json:2:17: block 3: \"subheading\" must be a string");
 }
 
 
