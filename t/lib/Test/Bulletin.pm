@@ -184,7 +184,7 @@ my $SKIPPED_ALL;
 #### the harness
 
 sub new {
-    my ($class, %opts) = @_;
+    my ($class) = @_;
 
     check_prerequisites();
 

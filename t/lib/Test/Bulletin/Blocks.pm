@@ -50,7 +50,8 @@ C<Name: regex>: exactly once, its value matching.
 
 =item response_body, response_body_like
 
-The body (exact, or a regex with C</s>).
+The body: exact, or matching a regex (with C</s>; the pattern's final
+newline is dropped).
 
 =item response_body_gunzip
 
@@ -417,7 +418,12 @@ sub check_body {
 
     if (defined $block->{response_body_like}) {
         my $re = $block->{response_body_like};
-        $re = qr/$re/s unless ref $re;
+
+        unless (ref $re) {
+            chomp $re;
+            $re = qr/$re/s;
+        }
+
         like($body // '', $re, "$name: body like");
     }
 }
