@@ -1206,11 +1206,15 @@ sub finish_all {
 }
 
 
+# SIGINT, SIGTERM or SIGPIPE exit through the END block, which stops
+# nginx; a second SIGINT or SIGTERM kills at once.
+
 sub install_signal_handlers {
     for my $sig (qw(INT TERM PIPE)) {
         next unless ($SIG{$sig} // 'DEFAULT') eq 'DEFAULT';
 
         $SIG{$sig} = sub {
+            @SIG{qw(INT TERM PIPE)} = qw(DEFAULT DEFAULT IGNORE);
             diag "caught SIG$sig, stopping nginx";
             exit 1;
         };
