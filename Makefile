@@ -99,6 +99,7 @@ LIB_SRCS    := $(filter-out src/bulletin_build.c,$(BUILDER_SRCS))
 UNIT_test_crc   := src/bulletin_crc.c
 UNIT_test_store := src/bulletin_crc.c src/bulletin_store.c \
                    src/bulletin_writer.c
+UNIT_test_counters := src/bulletin_crc.c src/bulletin_store.c src/bulletin_counters.c
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) $(PURE_HDRS) \
