@@ -39,10 +39,49 @@ typedef bulletin_counters_slot_t    slot_t;
 typedef bulletin_counters_info_t    info_t;
 
 
+/* what a test allocated: freed by the teardown, even after a failure */
+static void        *allocated[4];
+
+
 static const char  *ids[] = {
     "bj-sociorg-2020-01", "bj-sociorg-2020-02", "bj-sociorg-2020-03",
     "_index", "a", "Z9", "b-1", "c_2"
 };
+
+
+static void *
+tracked(void *p)
+{
+    size_t  i;
+
+    assert_non_null(p);
+
+    for (i = 0; i < sizeof(allocated) / sizeof(allocated[0]); i++) {
+        if (allocated[i] == NULL) {
+            allocated[i] = p;
+            return p;
+        }
+    }
+
+    fail_msg("too many allocations");
+    return NULL;
+}
+
+
+static int
+teardown(void **state)
+{
+    size_t  i;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(allocated) / sizeof(allocated[0]); i++) {
+        free(allocated[i]);
+        allocated[i] = NULL;
+    }
+
+    return 0;
+}
 
 
 /* a zeroed, formatted region of n slots */
@@ -54,8 +93,7 @@ region_new(uint32_t n, size_t *size)
 
     *size = bulletin_counters_size(n);
 
-    r = calloc(1, *size);
-    assert_non_null(r);
+    r = tracked(calloc(1, *size));
 
     bulletin_counters_format(r, *size, CREATED);
 
@@ -250,7 +288,7 @@ test_capacity(void **state)
     base = NULL;
     assert_int_equal(posix_memalign((void **) &base, 4096,
                                     bulletin_counters_size(1000)), 0);
-    assert_non_null(base);
+    (void) tracked(base);
 
     for (n = 0; n < 1000; n++) {
         assert_ptr_equal((char *) bulletin_counters_slot(base, n),
@@ -259,7 +297,6 @@ test_capacity(void **state)
                          0);
     }
 
-    free(base);
 }
 
 
@@ -331,7 +368,6 @@ test_format(void **state)
     assert_int_equal(info.capacity, 0);
     assert_int_equal(info.used, 0);
 
-    free(r);
 }
 
 
@@ -430,7 +466,6 @@ test_commit(void **state)
     bulletin_counters_slot(r, 0)->id[0] ^= 0x20;
     assert_int_equal(check(r, size, &again), BULLETIN_COUNTERS_ERR_CHECKSUM);
 
-    free(r);
 }
 
 
@@ -468,7 +503,6 @@ test_id_len(void **state)
     check_ok(r, size, &info);
     assert_int_equal(info.used, 2);
 
-    free(r);
 }
 
 
@@ -556,7 +590,6 @@ test_adoption(void **state)
     check_ok(r, size, &info);
     assert_int_equal(info.used, NSLOTS);
 
-    free(r);
 }
 
 
@@ -597,8 +630,7 @@ test_torn_commit(void **state)
 
     /* the commit's result, then every prefix of it over the old bytes */
 
-    done = malloc(size);
-    assert_non_null(done);
+    done = tracked(malloc(size));
     memcpy(done, r, size);
     bulletin_counters_commit(done, &info);
     assert_int_equal(info.state, 1);
@@ -641,8 +673,6 @@ test_torn_commit(void **state)
     assert_int_equal(found.used, 7);
     assert_int_equal(h->state[1].used, 7);
 
-    free(done);
-    free(r);
 }
 
 
@@ -767,7 +797,6 @@ test_state_copies(void **state)
     check_ok(r, size, &info);
     assert_int_equal(info.state, newer);
 
-    free(r);
 }
 
 
@@ -848,7 +877,6 @@ test_foreign(void **state)
     assert_int_equal(check_fails(r, size, detail),
                      BULLETIN_COUNTERS_ERR_CHECKSUM);
 
-    free(r);
 }
 
 
@@ -892,7 +920,6 @@ test_truncated(void **state)
         (void) check_fails(r, s, detail);
     }
 
-    free(r);
 }
 
 
@@ -936,7 +963,6 @@ test_truncated_after_one_commit(void **state)
         }
     }
 
-    free(r);
 }
 
 
@@ -965,7 +991,6 @@ test_truncated_says_so(void **state)
                      BULLETIN_COUNTERS_ERR_STATE);
     assert_non_null(strstr(detail, "5 slots used of 3"));
 
-    free(r);
 }
 
 
@@ -1033,7 +1058,6 @@ test_channels(void **state)
     assert_string_equal(info.channels[1], "qq");
     assert_int_equal(h->state[info.state].crc, state_crc(r, info.state));
 
-    free(r);
 }
 
 
@@ -1115,21 +1139,22 @@ int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
-        cmocka_unit_test(test_layout),
-        cmocka_unit_test(test_capacity),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_commit),
-        cmocka_unit_test(test_id_len),
-        cmocka_unit_test(test_adoption),
-        cmocka_unit_test(test_torn_commit),
-        cmocka_unit_test(test_state_copies),
-        cmocka_unit_test(test_foreign),
-        cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_truncated_after_one_commit),
-        cmocka_unit_test(test_truncated_says_so),
-        cmocka_unit_test(test_channels),
-        cmocka_unit_test(test_read_only),
-        cmocka_unit_test(test_strerror),
+        cmocka_unit_test_teardown(test_layout, teardown),
+        cmocka_unit_test_teardown(test_capacity, teardown),
+        cmocka_unit_test_teardown(test_format, teardown),
+        cmocka_unit_test_teardown(test_commit, teardown),
+        cmocka_unit_test_teardown(test_id_len, teardown),
+        cmocka_unit_test_teardown(test_adoption, teardown),
+        cmocka_unit_test_teardown(test_torn_commit, teardown),
+        cmocka_unit_test_teardown(test_state_copies, teardown),
+        cmocka_unit_test_teardown(test_foreign, teardown),
+        cmocka_unit_test_teardown(test_truncated, teardown),
+        cmocka_unit_test_teardown(test_truncated_after_one_commit,
+                                  teardown),
+        cmocka_unit_test_teardown(test_truncated_says_so, teardown),
+        cmocka_unit_test_teardown(test_channels, teardown),
+        cmocka_unit_test_teardown(test_read_only, teardown),
+        cmocka_unit_test_teardown(test_strerror, teardown),
     };
 
     return cmocka_run_group_tests_name("bulletin_counters", tests, NULL,
