@@ -19,6 +19,14 @@
 
 #define BULLETIN_TEMPLATE_MAX      (1024 * 1024)
 
+/*
+ * A segment as plain as the one last rendered at its place (the
+ * template's script and style, the pieces between share buttons) takes
+ * its deflated bytes from then: after a full flush they stand alone.
+ */
+#define BULLETIN_CACHE_SEGMENTS    16
+#define BULLETIN_CACHE_MAX         (64 * 1024)
+
 enum {
     BULLETIN_PART_LITERAL = 0,
 
@@ -63,6 +71,15 @@ struct bulletin_template_s {
 };
 
 
+typedef struct {
+    uint8_t                 *data;          /* plain bytes, then gzip */
+    size_t                   size;
+    size_t                   plain_len;
+    size_t                   gzip_len;
+    uint32_t                 crc;
+} bulletin_segment_cache_t;
+
+
 struct bulletin_render_s {
     z_stream                 zs;
     int                      zinit;
@@ -85,6 +102,8 @@ struct bulletin_render_s {
 
     size_t                   nchannels;
     char                     channels[BULLETIN_CHANNELS_MAX][16];
+
+    bulletin_segment_cache_t  cache[BULLETIN_CACHE_SEGMENTS];
 };
 
 
@@ -106,6 +125,13 @@ static void bulletin_render_body(bulletin_render_t *r,
 static void bulletin_render_share_bar(bulletin_render_t *r);
 static void bulletin_render_list(bulletin_render_t *r,
     const bulletin_index_entry_t *entries, size_t n);
+static uint8_t *bulletin_render_gzip_space(bulletin_render_t *r,
+    size_t n);
+static int bulletin_render_deflate(bulletin_render_t *r,
+    const uint8_t *data, size_t len);
+static void bulletin_render_cache(bulletin_segment_cache_t *c,
+    const uint8_t *plain, size_t plain_len, const uint8_t *gzip,
+    size_t gzip_len, uint32_t crc);
 static int bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     size_t id_len, const bulletin_str_t *title,
     const bulletin_str_t *published, bulletin_wpage_t *page);
@@ -498,12 +524,18 @@ failed:
 void
 bulletin_render_free(bulletin_render_t *r)
 {
+    size_t  i;
+
     if (r == NULL) {
         return;
     }
 
     if (r->zinit) {
         deflateEnd(&r->zs);
+    }
+
+    for (i = 0; i < BULLETIN_CACHE_SEGMENTS; i++) {
+        free(r->cache[i].data);
     }
 
     free(r->plain);
@@ -966,10 +998,11 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     size_t id_len, const bulletin_str_t *title,
     const bulletin_str_t *published, bulletin_wpage_t *page)
 {
-    int                   rc;
-    size_t                i, start, end, need, size;
-    uint8_t              *p;
-    bulletin_wsegment_t  *seg;
+    int                        rc;
+    size_t                     i, start, end, len;
+    const uint8_t             *data;
+    bulletin_wsegment_t       *seg;
+    bulletin_segment_cache_t  *c;
 
     if (r->error != BULLETIN_OK) {
         return r->error;
@@ -985,57 +1018,45 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     for (i = 0; i <= r->nslots; i++) {
         end = i < r->nslots ? r->cuts[i] : r->plain_len;
         seg = &r->segments[i];
+        data = r->plain + start;
+        len = end - start;
 
-        seg->plain_len = end - start;
+        seg->plain_len = len;
         seg->gzip_len = 0;
         seg->crc = 0;
         r->gzip_offs[i] = r->gzip_len;
 
-        if (end == start) {
+        if (len == 0) {
             continue;
         }
 
-        seg->crc = bulletin_crc32(0, r->plain + start, end - start);
+        c = i < BULLETIN_CACHE_SEGMENTS ? &r->cache[i] : NULL;
 
-        r->zs.next_in = r->plain + start;
-        r->zs.avail_in = (uInt) (end - start);
-
-        /* a full flush adds a few bytes to the bound */
-        need = deflateBound(&r->zs, end - start) + 16;
-
-        for ( ;; ) {
-            if (r->gzip_size - r->gzip_len < need) {
-                size = r->gzip_size ? r->gzip_size : 16384;
-
-                while (size - r->gzip_len < need) {
-                    size *= 2;
-                }
-
-                p = realloc(r->gzip, size);
-                if (p == NULL) {
-                    return BULLETIN_ERR_NOMEM;
-                }
-
-                r->gzip = p;
-                r->gzip_size = size;
+        if (c != NULL && c->plain_len == len
+            && memcmp(c->data, data, len) == 0)
+        {
+            if (bulletin_render_gzip_space(r, c->gzip_len) == NULL) {
+                return BULLETIN_ERR_NOMEM;
             }
 
-            r->zs.next_out = r->gzip + r->gzip_len;
-            r->zs.avail_out = (uInt) (r->gzip_size - r->gzip_len);
+            memcpy(r->gzip + r->gzip_len, c->data + len, c->gzip_len);
+            r->gzip_len += c->gzip_len;
+            seg->crc = c->crc;
 
-            rc = deflate(&r->zs, Z_FULL_FLUSH);
+        } else {
+            seg->crc = bulletin_crc32(0, data, len);
 
-            if (rc != Z_OK && rc != Z_BUF_ERROR) {
-                return BULLETIN_ERR_SYSTEM;
+            rc = bulletin_render_deflate(r, data, len);
+            if (rc != BULLETIN_OK) {
+                return rc;
             }
 
-            r->gzip_len = (size_t) (r->zs.next_out - r->gzip);
-
-            if (r->zs.avail_out != 0 && r->zs.avail_in == 0) {
-                break;
+            if (c != NULL && len <= BULLETIN_CACHE_MAX) {
+                bulletin_render_cache(c, data, len,
+                                      r->gzip + r->gzip_offs[i],
+                                      r->gzip_len - r->gzip_offs[i],
+                                      seg->crc);
             }
-
-            need = r->gzip_size;
         }
 
         seg->gzip_len = r->gzip_len - r->gzip_offs[i];
@@ -1059,4 +1080,97 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     page->segments = r->segments;
 
     return BULLETIN_OK;
+}
+
+
+static uint8_t *
+bulletin_render_gzip_space(bulletin_render_t *r, size_t n)
+{
+    size_t    size;
+    uint8_t  *p;
+
+    if (r->gzip_size - r->gzip_len < n) {
+        size = r->gzip_size;
+
+        while (size - r->gzip_len < n) {
+            size *= 2;
+        }
+
+        p = realloc(r->gzip, size);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        r->gzip = p;
+        r->gzip_size = size;
+    }
+
+    return r->gzip + r->gzip_len;
+}
+
+
+static int
+bulletin_render_deflate(bulletin_render_t *r, const uint8_t *data,
+    size_t len)
+{
+    int     rc;
+    size_t  need;
+
+    r->zs.next_in = (uint8_t *) data;
+    r->zs.avail_in = (uInt) len;
+
+    /* a full flush adds a few bytes to the bound */
+    need = deflateBound(&r->zs, len) + 16;
+
+    for ( ;; ) {
+        if (bulletin_render_gzip_space(r, need) == NULL) {
+            return BULLETIN_ERR_NOMEM;
+        }
+
+        r->zs.next_out = r->gzip + r->gzip_len;
+        r->zs.avail_out = (uInt) (r->gzip_size - r->gzip_len);
+
+        rc = deflate(&r->zs, Z_FULL_FLUSH);
+
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            return BULLETIN_ERR_SYSTEM;
+        }
+
+        r->gzip_len = (size_t) (r->zs.next_out - r->gzip);
+
+        if (r->zs.avail_out != 0 && r->zs.avail_in == 0) {
+            return BULLETIN_OK;
+        }
+
+        need = r->gzip_size;
+    }
+}
+
+
+static void
+bulletin_render_cache(bulletin_segment_cache_t *c, const uint8_t *plain,
+    size_t plain_len, const uint8_t *gzip, size_t gzip_len, uint32_t crc)
+{
+    size_t    n;
+    uint8_t  *p;
+
+    n = plain_len + gzip_len;
+
+    if (n > c->size) {
+        p = realloc(c->data, n);
+        if (p == NULL) {
+            /* no cache: deflate again next time */
+            c->plain_len = 0;
+            return;
+        }
+
+        c->data = p;
+        c->size = n;
+    }
+
+    memcpy(c->data, plain, plain_len);
+    memcpy(c->data + plain_len, gzip, gzip_len);
+    c->plain_len = plain_len;
+    c->gzip_len = gzip_len;
+    c->crc = crc;
 }

@@ -728,6 +728,80 @@ test_index(void **state)
 }
 
 
+/*
+ * Pages in a row: segments as plain as the previous page's take their
+ * deflated bytes from it, and every page still inflates to itself.
+ */
+
+static void
+test_cache(void **state)
+{
+    char                 *p, *q;
+    uint32_t              i;
+    bulletin_record_t     one, two;
+    bulletin_wpage_t      page;
+    bulletin_render_t    *r;
+    bulletin_template_t  *t;
+    bulletin_wsegment_t   first[8];
+    uint8_t              *gzip[8];
+
+    static const char  *digits[] = { "1", "22", "333", "4444", "5", "6" };
+
+    static bulletin_block_t  blocks[] = {
+        { BULLETIN_BLOCK_PARAGRAPH, STR("另一篇简报的正文。") },
+    };
+
+    one = record();
+    two = record();
+    two.title = (bulletin_str_t) STR("第二篇");
+    two.blocks = blocks;
+    two.nblocks = 1;
+
+    r = renderer(4);
+    t = tpl(bulletin_template_default, BULLETIN_TEMPLATE_PAGE);
+
+    assert_int_equal(bulletin_render_page(r, t, &one, &page), BULLETIN_OK);
+    assert_int_equal(page.nslots, 6);
+    check_gzip(&page);
+    check_splice(&page, digits);
+    p = plain(&page, digits);
+
+    for (i = 0; i <= page.nslots; i++) {
+        first[i] = page.segments[i];
+        gzip[i] = malloc(first[i].gzip_len + 1);
+        assert_non_null(gzip[i]);
+        memcpy(gzip[i], first[i].gzip, first[i].gzip_len);
+    }
+
+    assert_int_equal(bulletin_render_page(r, t, &two, &page), BULLETIN_OK);
+    check_gzip(&page);
+    check_splice(&page, digits);
+    q = plain(&page, digits);
+    assert_non_null(strstr(q, "<p>另一篇简报的正文。</p>"));
+    assert_non_null(strstr(q, "<h1>第二篇</h1>"));
+    free(q);
+
+    /* the script at the end is the same, and so are its deflated bytes */
+    assert_int_equal(page.segments[6].gzip_len, first[6].gzip_len);
+    assert_memory_equal(page.segments[6].gzip, gzip[6], first[6].gzip_len);
+
+    assert_int_equal(bulletin_render_page(r, t, &one, &page), BULLETIN_OK);
+    check_gzip(&page);
+    check_splice(&page, digits);
+    q = plain(&page, digits);
+    assert_string_equal(p, q);
+    free(q);
+    free(p);
+
+    for (i = 0; i <= page.nslots; i++) {
+        free(gzip[i]);
+    }
+
+    bulletin_template_free(t);
+    bulletin_render_free(r);
+}
+
+
 /* a page that outgrows the first buffers, repeatedly rendered */
 
 static void
@@ -797,6 +871,7 @@ main(void)
         cmocka_unit_test(test_no_injection),
         cmocka_unit_test(test_default_template),
         cmocka_unit_test(test_index),
+        cmocka_unit_test(test_cache),
         cmocka_unit_test(test_large),
     };
 
