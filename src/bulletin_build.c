@@ -61,9 +61,9 @@ typedef struct {
 
 /* strings that live as long as the build, allocated in chunks */
 
-typedef struct bulletin_chunk_s  bulletin_arena_chunk_t;
+typedef struct bulletin_arena_chunk_s  bulletin_arena_chunk_t;
 
-struct bulletin_chunk_s {
+struct bulletin_arena_chunk_s {
     bulletin_arena_chunk_t  *next;
     size_t                   used;
     size_t                   size;
@@ -636,6 +636,7 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     p.njobs = nthreads * 2 + 2;
     p.files = &b->files;
     p.tpl = tpl;
+    p.failed = b->nerrors != 0;
 
     p.jobs = calloc(p.njobs, sizeof(bulletin_job_t));
     threads = calloc(nthreads, sizeof(pthread_t));
