@@ -103,7 +103,8 @@ UNIT_test_counters := src/bulletin_crc.c src/bulletin_store.c src/bulletin_count
 
 .SECONDEXPANSION:
 $(BUILD)/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) $(PURE_HDRS) \
-                 $(wildcard t/unit/*.h) $(BUILD)/.deps
+                 $(wildcard t/unit/*.h) templates/default.html \
+                 templates/index.html $(BUILD)/.deps
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(HOST_CFLAGS) -Isrc -It/unit -o $@ $< \
 	    $(or $(UNIT_$*),$(LIB_SRCS)) $(UNIT_LIBS)
