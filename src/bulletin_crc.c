@@ -426,7 +426,8 @@ const uint32_t  bulletin_crc32_op_table[BULLETIN_CRC32_OP_TABLE_LEN] = {
  * Long buffers go as three interleaved lanes of BULLETIN_CRC32_LANE
  * bytes whose CRCs are then combined: one lane is bound by the latency
  * of its table look-ups, three keep the loads busy (a 1 GB store is
- * checked at every nginx configuration load).
+ * checked at every nginx configuration load).  Words are put together
+ * from bytes, so any alignment and byte order will do.
  */
 
 #define BULLETIN_CRC32_LANE      8192
@@ -436,15 +437,10 @@ uint32_t
 bulletin_crc32(uint32_t crc, const uint8_t *buf, size_t len)
 {
     size_t          i;
-    uint32_t        s0, s1, s2;
+    uint32_t        s0, s1, s2, w;
     const uint8_t  *p;
 
     s0 = ~crc;
-
-    while (len != 0 && ((uintptr_t) buf & 7) != 0) {
-        bulletin_crc32_byte(s0, *buf++);
-        len--;
-    }
 
     while (len >= 3 * BULLETIN_CRC32_LANE) {
         s1 = 0xffffffff;
@@ -470,6 +466,21 @@ bulletin_crc32(uint32_t crc, const uint8_t *buf, size_t len)
         len -= 8;
     }
 
+    /* a count's digits are mostly this short: one step for four */
+
+    if (len >= 4) {
+        w = ((uint32_t) buf[0] | (uint32_t) buf[1] << 8
+             | (uint32_t) buf[2] << 16 | (uint32_t) buf[3] << 24) ^ s0;
+
+        s0 = bulletin_crc32_table[3][w & 0xff]
+             ^ bulletin_crc32_table[2][(w >> 8) & 0xff]
+             ^ bulletin_crc32_table[1][(w >> 16) & 0xff]
+             ^ bulletin_crc32_table[0][w >> 24];
+
+        buf += 4;
+        len -= 4;
+    }
+
     while (len != 0) {
         bulletin_crc32_byte(s0, *buf++);
         len--;
@@ -493,7 +504,7 @@ uint32_t
 bulletin_crc32_multmodp(uint32_t a, uint32_t b)
 {
     unsigned  i;
-    uint32_t  p, q, b1, b2, b3, m[16];
+    uint32_t  p, q[4], b1, b2, b3, m[16];
 
     b1 = (b >> 1) ^ (BULLETIN_CRC32_POLY & (0 - (b & 1)));
     b2 = (b1 >> 1) ^ (BULLETIN_CRC32_POLY & (0 - (b1 & 1)));
@@ -517,19 +528,25 @@ bulletin_crc32_multmodp(uint32_t a, uint32_t b)
     m[14] = b ^ b1 ^ b2;
     m[15] = b ^ b1 ^ b2 ^ b3;
 
-    p = 0;
-
-    for (i = 0; i < 32; i += 8) {
+    for (i = 0; i < 4; i++) {
         /* the byte's low nibble holds its higher degrees: times x^4 */
-        q = m[(a >> i) & 0xf];
-        q = (q >> 4) ^ bulletin_crc32_table[0][(q & 0xf) << 4];
-        q ^= m[(a >> (i + 4)) & 0xf];
-
-        p = (p >> 8) ^ bulletin_crc32_table[0][p & 0xff];
-        p ^= q;
+        p = m[(a >> (8 * i)) & 0xf];
+        p = (p >> 4) ^ bulletin_crc32_table[0][(p & 0xf) << 4];
+        q[i] = p ^ m[(a >> (8 * i + 4)) & 0xf];
     }
 
-    return p;
+    /* q[0] x^24 + q[1] x^16 + q[2] x^8 + q[3], the shifts side by side */
+
+    return (q[0] >> 24)
+           ^ bulletin_crc32_table[2][q[0] & 0xff]
+           ^ bulletin_crc32_table[1][(q[0] >> 8) & 0xff]
+           ^ bulletin_crc32_table[0][(q[0] >> 16) & 0xff]
+           ^ (q[1] >> 16)
+           ^ bulletin_crc32_table[1][q[1] & 0xff]
+           ^ bulletin_crc32_table[0][(q[1] >> 8) & 0xff]
+           ^ (q[2] >> 8)
+           ^ bulletin_crc32_table[0][q[2] & 0xff]
+           ^ q[3];
 }
 
 

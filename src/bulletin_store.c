@@ -15,6 +15,13 @@
 
 
 #define BULLETIN_SECTIONS  6
+#define BULLETIN_PREFETCH  8        /* records ahead */
+
+#if defined(__GNUC__)
+#define bulletin_prefetch(p)  __builtin_prefetch(p)
+#else
+#define bulletin_prefetch(p)
+#endif
 
 
 typedef char  bulletin_header_size_check
@@ -95,6 +102,24 @@ static const uint8_t  bulletin_gzip_header[BULLETIN_GZIP_HEADER_LEN] = {
 
 
 static const char  bulletin_hex[] = "0123456789abcdef";
+
+
+static const uint64_t  bulletin_pow10[BULLETIN_DIGITS_MAX] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+    10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+    100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+    100000000000000000ULL, 1000000000000000000ULL,
+    10000000000000000000ULL
+};
+
+
+static const char  bulletin_digits[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
 
 
 const char *
@@ -293,12 +318,12 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
     st->slots = (const bulletin_store_slot_t *) (p + h->slots_off);
     st->mask = h->index_size - 1;
 
-    rc = bulletin_store_check_records(st);
+    rc = bulletin_store_check_index(st);
     if (rc != BULLETIN_OK) {
         return rc;
     }
 
-    return bulletin_store_check_index(st);
+    return bulletin_store_check_records(st);
 }
 
 
@@ -506,16 +531,43 @@ bulletin_store_check_sections(bulletin_store_t *st)
 }
 
 
+/*
+ * Records are sorted by id, but the ids lie in the data section in the
+ * order the pages were added: the id reads are scattered over the file,
+ * hence the prefetch.
+ */
+
 static int
 bulletin_store_check_records(bulletin_store_t *st)
 {
     int                             rc;
-    uint32_t                        i;
-    const bulletin_store_record_t  *prev;
+    uint32_t                        i, n;
+    const bulletin_store_record_t  *prev, *r;
 
     prev = NULL;
+    n = st->header->page_count;
 
-    for (i = 0; i < st->header->page_count; i++) {
+    for (i = 0; i < n; i++) {
+        if (i + BULLETIN_PREFETCH < n) {
+            r = &st->records[i + BULLETIN_PREFETCH];
+            bulletin_prefetch(st->base + r->id_off % st->size);
+        }
+
+        /* the id prefetched earlier gives the bucket to prefetch */
+
+        if (i + BULLETIN_PREFETCH / 2 < n) {
+            r = &st->records[i + BULLETIN_PREFETCH / 2];
+
+            if (r->id_len <= BULLETIN_ID_MAX
+                && bulletin_in_data(st->header, r->id_off, r->id_len))
+            {
+                bulletin_prefetch(&st->index[bulletin_id_hash(
+                                                 st->base + r->id_off,
+                                                 r->id_len)
+                                             & st->mask]);
+            }
+        }
+
         rc = bulletin_store_check_record(st, i, prev);
         if (rc != BULLETIN_OK) {
             return rc;
@@ -535,7 +587,7 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
     int                              cmp;
     char                             etag[32];
     size_t                           n;
-    uint32_t                         j, nchannels;
+    uint32_t                         j, b, nchannels, hash32;
     uint64_t                         plain, gzip, hash;
     const uint8_t                   *id;
     const bulletin_store_slot_t     *slot;
@@ -682,6 +734,27 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
                                    (unsigned long long) r->gzip_len);
     }
 
+    /*
+     * The ids are unique (strictly sorted): the look-up of this id
+     * returns this record exactly when its probe meets this record's
+     * bucket, with this id's hash, before an empty bucket.
+     */
+
+    hash32 = bulletin_id_hash(id, r->id_len);
+
+    for (b = hash32 & st->mask; /* void */; b = (b + 1) & st->mask) {
+        if (st->index[b].record == i + 1 && st->index[b].hash == hash32) {
+            break;
+        }
+
+        if (st->index[b].record == 0) {
+            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
+                                       "page %u \"%.*s\" not found through "
+                                       "the index", i, (int) r->id_len,
+                                       (const char *) id);
+        }
+    }
+
     nchannels = h->nchannels;
     slot = &st->slots[r->slot_first];
 
@@ -702,18 +775,16 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
 
 
 /*
- * Every record's id is found by a probe ending at a bucket that names
- * that record; distinct records, distinct buckets.  With as many used
- * buckets as pages, those are all of them, each with its record's hash;
- * and index_size > page_count leaves an empty bucket to end every probe.
+ * With every bucket naming a record, as many used buckets as pages, and
+ * every record's probe meeting its own bucket (checked with the record),
+ * the used buckets are exactly one per record, each with its record's
+ * hash; index_size > page_count leaves an empty bucket to end a probe.
  */
 
 static int
 bulletin_store_check_index(bulletin_store_t *st)
 {
-    int64_t                         found;
     uint32_t                        i, used;
-    const bulletin_store_record_t  *r;
     const bulletin_store_header_t  *h;
 
     h = st->header;
@@ -738,18 +809,6 @@ bulletin_store_check_index(bulletin_store_t *st)
         return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
                                    "%u buckets used for %u pages",
                                    used, h->page_count);
-    }
-
-    for (i = 0; i < h->page_count; i++) {
-        r = &st->records[i];
-        found = bulletin_store_find(st, st->base + r->id_off, r->id_len);
-
-        if (found != (int64_t) i) {
-            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
-                                       "page %u \"%.*s\" not found through "
-                                       "the index", i, (int) r->id_len,
-                                       (const char *) st->base + r->id_off);
-        }
     }
 
     return BULLETIN_OK;
@@ -944,17 +1003,32 @@ size_t
 bulletin_format_u64(uint8_t *buf, uint64_t n)
 {
     size_t    len;
-    uint8_t  *p, tmp[BULLETIN_DIGITS_MAX];
+    uint8_t  *p;
 
-    p = tmp + BULLETIN_DIGITS_MAX;
+    len = 1;
 
-    do {
-        *--p = (uint8_t) ('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
+    while (len < BULLETIN_DIGITS_MAX && n >= bulletin_pow10[len]) {
+        len++;
+    }
 
-    len = tmp + BULLETIN_DIGITS_MAX - p;
-    memcpy(buf, p, len);
+    p = buf + len;
+
+    /* two digits a division: this runs for every count slot served */
+
+    while (n >= 100) {
+        p -= 2;
+        p[0] = (uint8_t) bulletin_digits[2 * (n % 100)];
+        p[1] = (uint8_t) bulletin_digits[2 * (n % 100) + 1];
+        n /= 100;
+    }
+
+    if (n >= 10) {
+        p[-2] = (uint8_t) bulletin_digits[2 * n];
+        p[-1] = (uint8_t) bulletin_digits[2 * n + 1];
+
+    } else {
+        p[-1] = (uint8_t) ('0' + n);
+    }
 
     return len;
 }

@@ -24,8 +24,9 @@
  * its gzip segments.
  *
  * The index is open addressing with linear probing: bucket
- * bulletin_id_hash(id) & (index_size - 1), then the next ones, until
- * an empty bucket.  index_size is at least 2 * page_count, at least 8.
+ * bulletin_id_hash(id) & (index_size - 1) (FNV-1a 32 with murmur3's
+ * finalizer), then the next ones, until an empty bucket.  The writer
+ * makes index_size at least 2 * page_count and at least 8.
  *
  * The content hash is FNV-1a 64 over each segment's plain length and
  * bytes and each slot's kind and counted id; the etag is W/"<its 16
@@ -213,12 +214,14 @@ int bulletin_channel_valid(const uint8_t *name, size_t len);
 /*
  * Checks everything a request will later trust: size, magic, version,
  * byte order, checksum, alignment, every offset and length inside the
- * file, every id valid and found through the index, every slot of a
- * known page and kind.  Fills st; on failure st->detail says what failed.
+ * file, every id valid, strictly sorted and found through the index,
+ * every slot of a known page and kind, the channels and the generation
+ * printable as they are.  buf must be 8-byte aligned (a mapping is).
+ * Fills st; on failure st->detail says what failed, and where.
  */
 int bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size);
 
-/* record index, or -1; the id need not be valid */
+/* record index, or -1; the id need not be valid, the store must be */
 int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len);
 
