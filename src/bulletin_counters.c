@@ -29,7 +29,7 @@ bulletin_counters_assert(header,
 
 static uint32_t bulletin_counters_crc(const void *region,
     const bulletin_counters_state_t *state);
-static int bulletin_counters_state_valid(const void *region, size_t size,
+static int bulletin_counters_state_valid(const void *region,
     const bulletin_counters_state_t *state);
 
 
@@ -107,7 +107,7 @@ bulletin_counters_check(const void *region, size_t size,
 {
     uint32_t                           i, n, capacity;
     const bulletin_counters_slot_t    *slot;
-    const bulletin_counters_state_t   *st;
+    const bulletin_counters_state_t   *st, *cut;
     const bulletin_counters_header_t  *h = region;
 
     detail[0] = '\0';
@@ -149,9 +149,26 @@ bulletin_counters_check(const void *region, size_t size,
     capacity = bulletin_counters_capacity(size);
 
     st = NULL;
+    cut = NULL;
 
     for (i = 0; i < 2; i++) {
-        if (!bulletin_counters_state_valid(region, size, &h->state[i])) {
+
+        if (h->state[i].seq == 0) {
+            continue;
+        }
+
+        /* a state that counts more slots than the region holds cannot be
+         * checked: the region lost slots, if that state is the newest */
+
+        if (h->state[i].used > capacity) {
+            if (cut == NULL || h->state[i].seq > cut->seq) {
+                cut = &h->state[i];
+            }
+
+            continue;
+        }
+
+        if (!bulletin_counters_state_valid(region, &h->state[i])) {
             continue;
         }
 
@@ -161,16 +178,21 @@ bulletin_counters_check(const void *region, size_t size,
         }
     }
 
+    if (cut != NULL && st == NULL) {
+        snprintf(detail, 160, "%u slots used of %u the file holds: "
+                 "it was cut short", (unsigned) cut->used,
+                 (unsigned) capacity);
+        return BULLETIN_COUNTERS_ERR_STATE;
+    }
+
     if (st == NULL) {
         snprintf(detail, 160, "neither copy of the state matches its "
                  "checksum");
         return BULLETIN_COUNTERS_ERR_CHECKSUM;
     }
 
-    if (st->used > capacity || st->nchannels > BULLETIN_CHANNELS_MAX) {
-        snprintf(detail, 160, "%u slots used of %u, %u channels",
-                 (unsigned) st->used, (unsigned) capacity,
-                 (unsigned) st->nchannels);
+    if (st->nchannels > BULLETIN_CHANNELS_MAX) {
+        snprintf(detail, 160, "%u channels", (unsigned) st->nchannels);
         return BULLETIN_COUNTERS_ERR_STATE;
     }
 
@@ -199,6 +221,19 @@ bulletin_counters_check(const void *region, size_t size,
         }
 
         n++;
+    }
+
+    /*
+     * A newer state beyond the region's end: if ids run to the end, the
+     * region was cut short and slots are lost; if not, that state is the
+     * damaged one and the older, with the ids after it, is whole.
+     */
+
+    if (cut != NULL && cut->seq > st->seq && n == capacity) {
+        snprintf(detail, 160, "%u slots used of %u the file holds: "
+                 "it was cut short", (unsigned) cut->used,
+                 (unsigned) capacity);
+        return BULLETIN_COUNTERS_ERR_STATE;
     }
 
     info->capacity = capacity;
@@ -251,15 +286,9 @@ bulletin_counters_id_len(const bulletin_counters_slot_t *slot)
 
 
 static int
-bulletin_counters_state_valid(const void *region, size_t size,
+bulletin_counters_state_valid(const void *region,
     const bulletin_counters_state_t *state)
 {
-    if (state->seq == 0
-        || state->used > bulletin_counters_capacity(size))
-    {
-        return 0;
-    }
-
     return bulletin_counters_crc(region, state) == state->crc;
 }
 
