@@ -45,6 +45,7 @@ str_is(bulletin_str_t *s, const char *v)
 static void
 fails(const char *text, const char *want)
 {
+    size_t             i;
     bulletin_record_t  rec;
     bulletin_errors_t  errs;
 
@@ -54,7 +55,7 @@ fails(const char *text, const char *want)
     if (errs.n != 1 || strncmp(errs.msgs[0], want, strlen(want)) != 0) {
         print_error("text: %s\nwant: %s...\n", text, want);
 
-        for (size_t i = 0; i < errs.n; i++) {
+        for (i = 0; i < errs.n; i++) {
             print_error(" got: %s\n", errs.msgs[i]);
         }
 
