@@ -19,7 +19,7 @@ BUILDER     := $(BUILD)/bulletin-build
 # Debian packages: build, tests, benchmark
 DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
                libcmocka-dev pkg-config
-DEB_TEST    := perl gzip valgrind prometheus wrk
+DEB_TEST    := perl gzip valgrind prometheus wrk curl
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # the pure C code shared by the module, the builder and the unit tests
