@@ -550,7 +550,10 @@ bulletin_store_check_records(bulletin_store_t *st)
     for (i = 0; i < n; i++) {
         if (i + BULLETIN_PREFETCH < n) {
             r = &st->records[i + BULLETIN_PREFETCH];
-            bulletin_prefetch(st->base + r->id_off % st->size);
+
+            if (r->id_off < st->size) {
+                bulletin_prefetch(st->base + r->id_off);
+            }
         }
 
         /* the id prefetched earlier gives the bucket to prefetch */
