@@ -230,7 +230,13 @@ EOF
                '"bulletin_store" is not set, but the bulletin directive in '
                . at($conf, 'bulletin_status') . ' needs it');
 
-    $conf = conf("    bulletin_store site.blt;\n    bulletin_store site.blt;\n");
+    $conf = conf($page =~ s/bulletin_page x/bulletin_share x/r);
+    test_fails('bulletin_share without bulletin_store', $conf,
+               '"bulletin_store" is not set, but the bulletin directive in '
+               . at($conf, 'bulletin_share') . ' needs it');
+
+    $conf = conf("    bulletin_store site.blt;\n"
+                 . "    bulletin_store site.blt;\n");
     test_fails('a duplicate bulletin_store', $conf,
                '"bulletin_store" is duplicate, first set in '
                . at($conf, 'bulletin_store') . ' in '
@@ -248,12 +254,12 @@ EOF
                '"bulletin_store" directive is not allowed here in '
                . at($conf, 'bulletin_store'));
 
-    $conf = conf($page =~ s/(listen .*\n)/$1        bulletin_store site.blt;\n/r);
+    $conf = conf($page =~ s/(listen .*\n)/$1    bulletin_store site.blt;\n/r);
     test_fails('bulletin_store in server', $conf,
                '"bulletin_store" directive is not allowed here in '
                . at($conf, 'bulletin_store'));
 
-    $conf = conf($page =~ s/(bulletin_page x;\n)/$1            bulletin_store site.blt;\n/r);
+    $conf = conf($page =~ s/(bulletin_page x;\n)/$1bulletin_store site.blt;\n/r);
     test_fails('bulletin_store in location', $conf,
                '"bulletin_store" directive is not allowed here in '
                . at($conf, 'bulletin_store'));
@@ -274,7 +280,7 @@ EOF
                . at($conf, 'bulletin_store'));
 
     $conf = conf("    bulletin_store site.blt;\n"
-                 . ($page =~ s/bulletin_page x;/bulletin_page x;\n            bulletin_page y;/r));
+                 . ($page =~ s/(bulletin_page x;)/$1 bulletin_page y;/r));
     test_fails('bulletin_page twice in a location', $conf,
                '"bulletin_page" directive is duplicate in '
                . at($conf, 'bulletin_page y'));
@@ -399,7 +405,8 @@ EOF
         my $out = `@nobody 2>&1`;
 
         isnt($?, 0, 'a store of mode 0000, nginx -t as nobody: fails');
-        like($out, qr/\[emerg\] .*\Qbulletin store "$store": open() failed (13: Permission denied)\E/,
+        like($out, qr/\[emerg\] .*\Qbulletin store "$store": open() failed\E
+                      \s\Q(13: Permission denied)\E/x,
              'a store of mode 0000: says so, naming the file');
 
         chmod 0644, $store;
@@ -447,7 +454,8 @@ sub mapping {
 
     for my $pid (@pids) {
         my @maps = grep { m{ \Q$store\E\n?\z} } slurp_lines("/proc/$pid/maps");
-        my @fds = grep { (readlink($_) // '') eq $store } glob "/proc/$pid/fd/*";
+        my @fds = grep { (readlink($_) // '') eq $store }
+                  glob "/proc/$pid/fd/*";
 
         ok(@maps, "process $pid maps the store");
         ok(!grep({ !/\A\S+ r-.s / } @maps),
@@ -583,7 +591,8 @@ EOF
 
     my $text = $t->reload_refused;
 
-    like($text, qr/\[emerg\] .*\Qbulletin store "$store" is refused: file size differs from the header's\E/,
+    like($text, qr/\[emerg\] .*\Qbulletin store "$store" is refused:\E
+                   \s\Qfile size differs from the header's\E/x,
          'a truncated store: the reload is refused, naming file and check');
     is_deeply([served("/bulletin/$ID")], [$gen{B}, $plain{B}, $gzip{B}, 200],
               'refused: B still served, plain and gzip, byte for byte');
@@ -591,7 +600,8 @@ EOF
     unlink $store;
     $text = $t->reload_refused;
 
-    like($text, qr/\Qbulletin store "$store": open() failed (2: No such file or directory)\E/,
+    like($text, qr/\Qbulletin store "$store": open() failed\E
+                   \s\Q(2: No such file or directory)\E/x,
          'a missing store: the reload is refused');
     is_deeply([served("/bulletin/$ID")], [$gen{B}, $plain{B}, $gzip{B}, 200],
               'refused: B still served');
@@ -635,7 +645,7 @@ sub signaller {
 
     # the signaller of a configuration whose store is missing still works
     $t->write_file('conf/signal.conf', $t->read_file('conf/nginx.conf')
-                   =~ s/bulletin_store site\.blt;/bulletin_store missing.blt;/r);
+                   =~ s/site\.blt;/missing.blt;/r);
 
     $out = `@nginx -c conf/signal.conf -s reopen 2>&1`;
 
