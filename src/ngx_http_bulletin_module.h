@@ -14,6 +14,7 @@
 
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
+#include "bulletin_args.h"
 
 
 #define NGX_HTTP_BULLETIN_VERSION  "0.1.0"

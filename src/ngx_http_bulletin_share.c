@@ -14,14 +14,13 @@
 ngx_int_t
 ngx_http_bulletin_share_handler(ngx_http_request_t *r)
 {
+    int                             j;
     int64_t                         page;
-    uint32_t                        j;
     ngx_int_t                       rc;
-    ngx_str_t                       id, channel;
+    ngx_str_t                       id;
     ngx_http_bulletin_ctx_t        *ctx;
     ngx_http_bulletin_zone_t       *zone;
     bulletin_counters_slot_t       *slot;
-    const bulletin_store_header_t  *header;
     ngx_http_bulletin_loc_conf_t   *blcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
@@ -48,29 +47,14 @@ ngx_http_bulletin_share_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    if (ngx_http_arg(r, (u_char *) "channel", sizeof("channel") - 1,
-                     &channel)
-        != NGX_OK)
-    {
+    j = bulletin_share_channel(r->args.data, r->args.len,
+                               bmcf->store.header);
+
+    if (j < 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "bulletin share without a channel");
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    header = bmcf->store.header;
-
-    for (j = 0; j < header->nchannels; j++) {
-        if (channel.len == ngx_strnlen((u_char *) header->channels[j], 16)
-            && ngx_strncmp(channel.data, header->channels[j], channel.len)
-               == 0)
-        {
-            break;
-        }
-    }
-
-    if (j == header->nchannels) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "bulletin share of an unknown channel");
+                      j == BULLETIN_CHANNEL_MISSING
+                      ? "bulletin share without a channel"
+                      : "bulletin share of an unknown channel");
         return NGX_HTTP_BAD_REQUEST;
     }
 

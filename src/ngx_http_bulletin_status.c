@@ -11,11 +11,6 @@
 #include "ngx_http_bulletin_module.h"
 
 
-#define NGX_HTTP_BULLETIN_JSON        0
-#define NGX_HTTP_BULLETIN_PROMETHEUS  1
-
-#define NGX_HTTP_BULLETIN_TOP_ALL     ((ngx_uint_t) -1)
-
 #define NGX_HTTP_BULLETIN_OUT_SIZE    16384
 
 
@@ -23,14 +18,6 @@ typedef struct {
     uint64_t                        views;
     uint32_t                        page;
 } ngx_http_bulletin_rank_t;
-
-
-typedef struct {
-    ngx_uint_t                      format;
-    ngx_uint_t                      top;
-    ngx_str_t                       id;
-    char                           *error;
-} ngx_http_bulletin_args_t;
 
 
 typedef struct {
@@ -60,12 +47,10 @@ typedef struct {
 } ngx_http_bulletin_status_t;
 
 
-static char *ngx_http_bulletin_status_args(ngx_http_request_t *r,
-    ngx_http_bulletin_args_t *args);
 static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_uint_t format);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
-    char *reason);
+    const char *reason);
 static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
 static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
@@ -99,11 +84,12 @@ static const u_char *ngx_http_bulletin_id_of(const bulletin_store_t *store,
 ngx_int_t
 ngx_http_bulletin_status_handler(ngx_http_request_t *r)
 {
-    char                           *reason;
+    ngx_str_t                       id;
+    const char                     *reason;
     int64_t                         page;
     ngx_int_t                       rc;
     ngx_uint_t                      n;
-    ngx_http_bulletin_args_t        args;
+    bulletin_status_args_t          args;
     ngx_http_bulletin_rank_t       *rank, one;
     ngx_http_bulletin_status_t      st;
     ngx_http_bulletin_loc_conf_t   *blcf;
@@ -120,11 +106,11 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
 
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
 
-    args.format = NGX_HTTP_BULLETIN_JSON;
-    args.top = blcf->status_top;
-    ngx_str_null(&args.id);
+    args.format = BULLETIN_FORMAT_JSON;
+    args.top = (uint32_t) blcf->status_top;
+    args.id = NULL;
 
-    reason = ngx_http_bulletin_status_args(r, &args);
+    reason = bulletin_status_args(r->args.data, r->args.len, &args);
 
     if (reason != NULL) {
         return ngx_http_bulletin_bad_request(r, reason);
@@ -139,14 +125,17 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     st.out.pool = r->pool;
     st.out.last = &st.out.first;
 
-    if (args.id.len) {
-        page = ngx_http_bulletin_find(r, st.main, &args.id);
+    if (args.id != NULL) {
+        id.data = (u_char *) args.id;
+        id.len = args.id_len;
+
+        page = ngx_http_bulletin_find(r, st.main, &id);
 
         if (page < 0) {
             return NGX_HTTP_NOT_FOUND;
         }
 
-        if (args.format == NGX_HTTP_BULLETIN_JSON) {
+        if (args.format == BULLETIN_FORMAT_JSON) {
             rc = ngx_http_bulletin_json_page(&st, (uint32_t) page);
 
             if (rc == NGX_OK) {
@@ -165,7 +154,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (args.format == NGX_HTTP_BULLETIN_JSON) {
+        if (args.format == BULLETIN_FORMAT_JSON) {
             rc = ngx_http_bulletin_json(&st, rank, n);
 
         } else {
@@ -179,96 +168,6 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
 
     return ngx_http_bulletin_status_send(r, &st.out, NGX_HTTP_OK,
                                          args.format);
-}
-
-
-/* answers with one line that says what is wrong, nothing of the request */
-
-static char *
-ngx_http_bulletin_status_args(ngx_http_request_t *r,
-    ngx_http_bulletin_args_t *args)
-{
-    u_char     *p, *last, *amp, *eq;
-    ngx_int_t   n;
-    ngx_str_t   key, value;
-
-    p = r->args.data;
-    last = p + r->args.len;
-
-    for ( /* void */ ; p < last; p = amp + 1) {
-
-        amp = ngx_strlchr(p, last, '&');
-        if (amp == NULL) {
-            amp = last;
-        }
-
-        if (amp == p) {
-            continue;
-        }
-
-        eq = ngx_strlchr(p, amp, '=');
-
-        key.data = p;
-
-        if (eq == NULL) {
-            key.len = amp - p;
-            ngx_str_null(&value);
-
-        } else {
-            key.len = eq - p;
-            value.data = eq + 1;
-            value.len = amp - eq - 1;
-        }
-
-        if (key.len == 6 && ngx_strncmp(key.data, "format", 6) == 0) {
-
-            if (value.len == 4 && ngx_strncmp(value.data, "json", 4) == 0) {
-                args->format = NGX_HTTP_BULLETIN_JSON;
-
-            } else if (value.len == 10
-                       && ngx_strncmp(value.data, "prometheus", 10) == 0)
-            {
-                args->format = NGX_HTTP_BULLETIN_PROMETHEUS;
-
-            } else {
-                return "format must be \"json\" or \"prometheus\"";
-            }
-
-            continue;
-        }
-
-        if (key.len == 3 && ngx_strncmp(key.data, "top", 3) == 0) {
-
-            if (value.len == 3 && ngx_strncmp(value.data, "all", 3) == 0) {
-                args->top = NGX_HTTP_BULLETIN_TOP_ALL;
-                continue;
-            }
-
-            n = (value.len && value.len <= 9)
-                ? ngx_atoi(value.data, value.len) : NGX_ERROR;
-
-            if (n == NGX_ERROR) {
-                return "top must be a number from 0 to 999999999, or \"all\"";
-            }
-
-            args->top = n;
-            continue;
-        }
-
-        if (key.len == 2 && ngx_strncmp(key.data, "id", 2) == 0) {
-
-            if (value.len == 0) {
-                return "id must not be empty";
-            }
-
-            args->id = value;
-            continue;
-        }
-
-        return "unknown argument: the arguments are format, top and id";
-    }
-
-    return NULL;
 }
 
 
@@ -287,7 +186,7 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
         r->headers_out.content_length_n += cl->buf->last - cl->buf->pos;
     }
 
-    if (format == NGX_HTTP_BULLETIN_JSON) {
+    if (format == BULLETIN_FORMAT_JSON) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
         r->headers_out.content_type_len = sizeof("application/json") - 1;
 
@@ -327,7 +226,7 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_bulletin_bad_request(ngx_http_request_t *r, char *reason)
+ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
 {
     ngx_http_bulletin_out_t  out;
 
@@ -346,7 +245,7 @@ ngx_http_bulletin_bad_request(ngx_http_request_t *r, char *reason)
                   "bulletin status: %s", reason);
 
     return ngx_http_bulletin_status_send(r, &out, NGX_HTTP_BAD_REQUEST,
-                                         NGX_HTTP_BULLETIN_PROMETHEUS);
+                                         BULLETIN_FORMAT_PROMETHEUS);
 }
 
 
