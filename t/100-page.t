@@ -71,6 +71,17 @@ location ~ ^/nolog/(?<bulletin_id>[^/]*)$ {
     bulletin_page $bulletin_id;
 }
 
+# ids from other variables, or from no variable at all
+location = /by-arg {
+    bulletin_page $arg_id;
+}
+location ~ ^/issue/(\d+)/(\d+)$ {
+    bulletin_page bj-sociorg-$1-$2;
+}
+location = /literal {
+    bulletin_page bj-sociorg-2020-02;
+}
+
 location ~ ^/plain/(?<bulletin_id>[^/]*)$ {
     bulletin_gzip off;
     bulletin_page $bulletin_id;
@@ -101,6 +112,11 @@ location ~ ^/gzip-vary-filter/(?<bulletin_id>[^/]*)$ {
     gzip_vary on;
     gzip_min_length 0;
     bulletin_gzip off;
+    bulletin_page $bulletin_id;
+}
+
+location ~ ^/gzip-disable/(?<bulletin_id>[^/]*)$ {
+    gzip_disable "OldBrowser";
     bulletin_page $bulletin_id;
 }
 
@@ -186,6 +202,7 @@ gzip_filter();
 slots_empty();
 utf8();
 large_page();
+client_gone();
 head_on_the_wire();
 not_modified_on_the_wire();
 keepalive();
@@ -641,6 +658,36 @@ sub large_page {
 }
 
 
+# Clients that close the connection in the middle of the large page, or
+# before reading anything: nginx goes on serving the others (a crashed
+# worker would leave an [alert] that the end of the file reports).
+
+sub client_gone {
+    for my $read (0, 100) {
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                         PeerPort => $t->port(3))
+            or die "connect: $!";
+
+        print $sock Test::Bulletin::HTTP::build_request(
+            uri => '/bulletin/large-page');
+
+        if ($read) {
+            sleep 0.2;
+            sysread($sock, my $buf, $read);
+        }
+
+        close $sock;
+    }
+
+    sleep 0.2;
+
+    my $res = get('/bulletin/large-page', 'Accept-Encoding' => 'gzip');
+
+    is($res->status, 200, 'clients gone: the next one is served');
+    same_bytes($res->body, $GZIP{'large-page'}, 'clients gone: every byte');
+}
+
+
 # HEAD: the headers a GET would have, and not one byte of body on the
 # wire (the harness reads a HEAD's body as empty whatever comes).
 
@@ -683,15 +730,18 @@ sub keepalive {
         ['/bulletin/no-such-page', [], 404, undef],
         ['/any/_index', ['Accept-Encoding' => 'gzip'], 200, $GZIP{_index}],
         ["/bulletin/$ID", ['If-None-Match' => $ETAG{$ID}], 304, ''],
+        ["/bulletin/$ID", [], 200, '', 'HEAD'],
+        ["/bulletin/$ID", ['Accept-Encoding' => 'gzip'], 200, '', 'HEAD'],
         ['/bulletin/large-page', [], 200, $PLAIN{'large-page'}],
         ["/bulletin/$ID", [], 200, $PLAIN{$ID}],
     );
     my $n = 0;
 
     for my $s (@seq) {
-        my ($uri, $headers, $status, $body) = @$s;
+        my ($uri, $headers, $status, $body, $method) = @$s;
         my $name = 'keep-alive request ' . ++$n;
-        my $res = $c->request(uri => $uri, headers => $headers);
+        my $res = $c->request(method => $method // 'GET', uri => $uri,
+                              headers => $headers);
 
         is($res->status, $status, "$name: $status");
         same_bytes($res->body, $body, "$name: body") if defined $body;
@@ -1668,3 +1718,143 @@ Accept-Encoding: gzip
 --- response_body_gunzip
 --- response_body_like
 <title>四字节字符 𠀀 😀 - 社会组织服务平台</title>
+
+=== TEST 65: a request from a proxy (Via) gets plain: gzip_proxied off
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /bulletin/bj-sociorg-2020-01
+--- more_headers
+Accept-Encoding: gzip
+Via: 1.1 cache.example.com
+--- response_headers eval
+page_headers('bj-sociorg-2020-01', 0)
+--- response_body eval
+plain('bj-sociorg-2020-01')
+
+=== TEST 66: gzip_disable matches the User-Agent: plain
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /gzip-disable/bj-sociorg-2020-01
+--- more_headers
+Accept-Encoding: gzip
+User-Agent: OldBrowser/1.0
+--- response_headers eval
+page_headers('bj-sociorg-2020-01', 0)
+--- response_body eval
+plain('bj-sociorg-2020-01')
+
+=== TEST 67: gzip_disable, another User-Agent: gzip
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /gzip-disable/bj-sociorg-2020-01
+--- more_headers
+Accept-Encoding: gzip
+User-Agent: NewBrowser/2.0
+--- response_headers eval
+page_headers('bj-sociorg-2020-01', 1)
+--- response_body eval
+gz('bj-sociorg-2020-01')
+
+=== TEST 68: a query string does not change the page
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /bulletin/bj-sociorg-2020-01?from=timeline&id=other
+--- response_headers eval
+page_headers('bj-sociorg-2020-01', 0)
+--- response_body eval
+plain('bj-sociorg-2020-01')
+
+=== TEST 69: HEAD with If-None-Match: 304
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+HEAD /bulletin/bj-sociorg-2020-01
+--- more_headers eval
+'If-None-Match: ' . etag('bj-sociorg-2020-01')
+--- error_code: 304
+--- response_headers eval
+not_modified_headers('bj-sociorg-2020-01')
+
+=== TEST 70: an id of 4000 characters: 404
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request eval
+'GET /any/' . ('a' x 4000)
+--- error_code: 404
+--- error_log
+invalid bulletin id of 4000 bytes
+
+=== TEST 71: the id from an argument
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /by-arg?id=bj-sociorg-2020-01
+--- response_headers eval
+page_headers('bj-sociorg-2020-01', 0)
+--- response_body eval
+plain('bj-sociorg-2020-01')
+
+=== TEST 72: the id from a missing argument: 404
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /by-arg
+--- error_code: 404
+--- error_log
+invalid bulletin id of 0 bytes
+
+=== TEST 73: the id made of two captures
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /issue/2020/03
+--- more_headers
+Accept-Encoding: gzip
+--- response_headers eval
+page_headers('bj-sociorg-2020-03', 1)
+--- response_body eval
+gz('bj-sociorg-2020-03')
+
+=== TEST 74: a literal id
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /literal
+--- response_headers eval
+page_headers('bj-sociorg-2020-02', 0)
+--- response_body eval
+plain('bj-sociorg-2020-02')
+
+=== TEST 75: a percent-encoded id is decoded first
+--- http_config eval
+$::HTTP
+--- config eval
+$::SERVER
+--- request
+GET /bulletin/bj%2Dsociorg%2D2020%2D01
+--- response_headers eval
+page_headers('bj-sociorg-2020-01', 0)

@@ -594,6 +594,8 @@ EOF
     like($text, qr/\[emerg\] .*\Qbulletin store "$store" is refused:\E
                    \s\Qfile size differs from the header's\E/x,
          'a truncated store: the reload is refused, naming file and check');
+    is_deeply([mappings($t->master_pid)], ["$store (deleted)"],
+              'refused: the master unmapped the bad store, maps B\'s file');
     is_deeply([served("/bulletin/$ID")], [$gen{B}, $plain{B}, $gzip{B}, 200],
               'refused: B still served, plain and gzip, byte for byte');
 
@@ -616,6 +618,24 @@ EOF
 
     signaller($gen{B}, $plain{B});
     steady(\%gen, \%plain, \%gzip);
+
+    # after all these reloads, every process maps one store: the last
+    my @pids = ($t->master_pid, $t->worker_pids);
+
+    is_deeply([map { mappings($_) } @pids], [($store) x @pids],
+              'every process maps the current store once, no old one');
+}
+
+
+# The files of the store mappings of a process, as /proc names them.
+
+sub mappings {
+    my ($pid) = @_;
+
+    my $store = $t->path('site.blt');
+
+    return map { m{ (\Q$store\E(?: \(deleted\))?)$} ? $1 : () }
+           slurp_lines("/proc/$pid/maps");
 }
 
 
