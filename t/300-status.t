@@ -65,6 +65,7 @@ bad_arguments();
 departed_reload();
 departed_restart();
 hostile_titles();
+channels();
 prometheus();
 concurrent();
 denied_address();
@@ -1144,6 +1145,60 @@ sub hostile_titles {
 }
 
 
+#### channels of the store's own
+
+# --channels line,mail: the status names those; a later store with
+# "mail,x" counts mail's shares where they were, by name
+
+sub channels {
+    bulletins('src-channels', bulletin('ch'));
+    build('channels.blt', 'src-channels',
+          { channels => 'line,mail' });
+
+    my $conf = 'zone=bulletin:1m file=channels.counters';
+
+    restart(status_config('channels.blt', $conf));
+    shares('ch', 'mail', 2);
+
+    my $doc = status_doc('', 'channels');
+
+    is_deeply($doc->{store}{channels}, ['line', 'mail'],
+              'channels: store.channels');
+    is_deeply($doc->{totals}{shares_by_channel}, { line => 0, mail => 2 },
+              'channels: totals.shares_by_channel');
+    my ($ch) = grep { $_->{id} eq 'ch' } @{ $doc->{pages} // [] };
+
+    is_deeply($ch->{shares_by_channel}, { line => 0, mail => 2 },
+              'channels: the page\'s shares_by_channel');
+
+    my ($f) = scrape('', 'channels, Prometheus');
+
+    is(prom_value($f, 'bulletin_shares_total', channel => 'mail'), 2,
+       'channels, Prometheus: shares_total{channel="mail"}');
+    is(prom_value($f, 'bulletin_page_shares_total', id => 'ch',
+                  channel => 'mail'), 2,
+       'channels, Prometheus: the page\'s mail shares');
+
+    build('channels.blt', 'src-channels', { channels => 'mail,x' });
+    restart(status_config('channels.blt', $conf));
+    shares('ch', 'mail', 1);
+    shares('ch', 'x', 1);
+
+    $doc = status_doc('', 'channels changed');
+
+    is_deeply($doc->{store}{channels}, ['mail', 'x'],
+              'channels changed: store.channels');
+    is($doc->{totals}{shares_by_channel}{mail}, 3,
+       'channels changed: mail\'s shares where they were');
+    is($doc->{totals}{shares_by_channel}{x}, 1, 'channels changed: x');
+    is($doc->{totals}{shares}, 4, 'channels changed: totals.shares');
+    is_deeply([inconsistencies($doc)], [], 'channels changed: consistent');
+
+    ($f) = scrape('', 'channels changed, Prometheus');
+    prom_matches_json($f, $doc, 'channels changed, Prometheus');
+}
+
+
 #### Prometheus
 
 sub prometheus {
@@ -1347,7 +1402,14 @@ sub concurrent {
     ok(!@bad, 'concurrent: every document consistent (sorted, shares '
             . 'equal their channels, pages within the totals, totals '
             . 'never go back)')
-        or diag scalar(@bad) . " problems in $docs documents, the first:\n"
+        or diag scalar(@bad) . " problems in $docs documents: "
+              . scalar(grep { / before / } @bad) . " out of order, "
+              . scalar(grep { /listed pages have/ } @bad)
+              . " listed pages above the totals, "
+              . scalar(grep { /by channel/ } @bad)
+              . " shares not the sum of their channels, "
+              . scalar(grep { /went back/ } @bad)
+              . " totals going back; the first:\n"
               . join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
 
     my $doc = status_doc('top=5', 'concurrent: at rest');
