@@ -20,6 +20,11 @@ BUILDER     := $(BUILD)/bulletin-build
 DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
                libcmocka-dev pkg-config
 DEB_TEST    := perl gzip valgrind prometheus wrk curl
+# the browser tests (t/400-browser.t): Debian's chromium, CJK fonts, node
+# and npm; a nodejs package that brings its own npm (NodeSource's)
+# conflicts with Debian's npm, which is asked for only when npm is missing
+DEB_TEST    += chromium fonts-noto-cjk nodejs \
+               $(if $(shell command -v npm),,npm)
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
 # the pure C code shared by the module, the builder and the unit tests
@@ -113,7 +118,19 @@ $(BUILD)/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) $(PURE_HDRS) \
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
 
-prove: all
+# playwright-core for the browser tests, as pinned in t/browser's lock
+# file: npm ci when node_modules is missing or the lock file changed.  A
+# failed install (no network) warns, and t/400-browser.t skips, saying why.
+BROWSER_MODULES := t/browser/node_modules/.package-lock.json
+
+$(BROWSER_MODULES): t/browser/package-lock.json t/browser/package.json \
+                    | $(BUILD)/.deps
+	@cd t/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit \
+	    --no-fund --ignore-scripts --loglevel=error && touch $(CURDIR)/$@ \
+	    || echo "bulletin: npm ci in t/browser failed:" \
+	            "the browser tests will be skipped" >&2
+
+prove: all $(BROWSER_MODULES)
 	BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) $(PROVE_FLAGS) t/
 
 test: all unit prove
