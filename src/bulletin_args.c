@@ -132,10 +132,13 @@ bulletin_share_channel(const uint8_t *args, size_t len,
         return BULLETIN_CHANNEL_MISSING;
     }
 
+    /* the name's own length: a value's NUL bytes never meet the padding */
+
     for (j = 0; j < header->nchannels; j++) {
         if (len <= BULLETIN_CHANNEL_MAX
-            && memcmp(header->channels[j], value, len) == 0
-            && header->channels[j][len] == '\0')
+            && strnlen(header->channels[j], sizeof(header->channels[j]))
+               == len
+            && memcmp(header->channels[j], value, len) == 0)
         {
             return (int) j;
         }

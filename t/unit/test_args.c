@@ -129,6 +129,15 @@ test_share_channel(void **state)
                      BULLETIN_CHANNEL_UNKNOWN);
     assert_int_equal(channel("channel=wechat%00"), BULLETIN_CHANNEL_UNKNOWN);
 
+    /* NUL bytes in the value are not the name's padding (found by
+     * fuzz/fuzz_args.c) */
+    assert_int_equal(bulletin_share_channel((const uint8_t *) "channel=qq\0",
+                                            11, &h),
+                     BULLETIN_CHANNEL_UNKNOWN);
+    assert_int_equal(bulletin_share_channel((const uint8_t *)
+                                            "channel=wechat\0\0", 16, &h),
+                     BULLETIN_CHANNEL_UNKNOWN);
+
 #undef channel
 }
 
