@@ -78,6 +78,7 @@ static int bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
     bulletin_record_t *rec);
 static const char *bulletin_json_type(json_t *value);
 static const char *bulletin_quote(char *buf, const char *s, size_t len);
+static const char *bulletin_json_error_text(char *buf, const char *text);
 static const uint8_t *bulletin_json_ws(const uint8_t *p, const uint8_t *end);
 static const uint8_t *bulletin_json_skip_string(const uint8_t *p,
     const uint8_t *end);
@@ -264,6 +265,7 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     int                     seen[BULLETIN_KEY_N];
     int                     line, col;
     char                    q[BULLETIN_QUOTE_MAX * 4 + 8];
+    char                    text[JSON_ERROR_TEXT_LENGTH * 4];
     size_t                  i;
     json_t                 *json, *value;
     const char             *key;
@@ -295,7 +297,8 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
 
         bulletin_errors_add(errs, "%s:%d:%d: %s%s", name, line, col,
                             json_error_code(&jerr) == json_error_invalid_utf8
-                            ? "invalid UTF-8: " : "", jerr.text);
+                            ? "invalid UTF-8: " : "",
+                            bulletin_json_error_text(text, jerr.text));
         return -1;
     }
 
@@ -748,6 +751,36 @@ bulletin_quote(char *buf, const char *s, size_t len)
     }
 
     *d++ = '"';
+    *d = '\0';
+
+    return buf;
+}
+
+
+/*
+ * jansson's message quotes the text near the error as it is, newlines
+ * and control characters too: escaped, the message stays one line.
+ */
+
+static const char *
+bulletin_json_error_text(char *buf, const char *text)
+{
+    char           *d;
+    unsigned char   c;
+
+    d = buf;
+
+    for ( /* void */ ; *text != '\0'; text++) {
+        c = (unsigned char) *text;
+
+        if (c < 0x20 || c == 0x7f) {
+            d += sprintf(d, "\\x%02x", c);
+
+        } else {
+            *d++ = (char) c;
+        }
+    }
+
     *d = '\0';
 
     return buf;

@@ -203,6 +203,11 @@ test_syntax(void **state)
     fails("{\"id\": \"a\", \"id\": \"b\"}", "b.json:1:");
     fails("{\"id\": \"a\\u0000\"}", "b.json:1:");
     fails("{\"id\": \"\\ud800\"}", "b.json:1:");
+
+    /* jansson quotes the text near the error: one line still (found by
+     * fuzz/fuzz_source.c) */
+    fails("{\"id\": \"\\u6d3\n\"}", "b.json:2:1: invalid escape near "
+          "'\"\\u6d3\\x0a'");
 }
 
 
