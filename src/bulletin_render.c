@@ -804,6 +804,11 @@ bulletin_render_escape(bulletin_render_t *r, const uint8_t *data,
     uint8_t        *p;
     const uint8_t  *q, *end;
 
+    /* an absent string is NULL: no arithmetic on it */
+    if (len == 0) {
+        return;
+    }
+
     n = len;
     end = data + len;
 
