@@ -19,7 +19,7 @@ BUILDER     := $(BUILD)/bulletin-build
 # Debian packages: build, tests, benchmark
 DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
                libcmocka-dev pkg-config
-DEB_TEST    := perl gzip valgrind prometheus wrk curl
+DEB_TEST    := perl gzip valgrind prometheus wrk curl clang libclang-rt-14-dev
 # the browser tests (t/400-browser.t): Debian's chromium, CJK fonts, node
 # and npm; a nodejs package that brings its own npm (NodeSource's)
 # conflicts with Debian's npm, which is asked for only when npm is missing
@@ -57,6 +57,7 @@ PROVE_FLAGS ?= -j2
 
 
 .PHONY: all deps demo test unit prove bench clean
+.PHONY: fuzz fuzz-short fuzz-merge test-asan
 
 all: $(BUILD)/.deps $(MODULE) $(if $(wildcard src/bulletin_build.c),$(BUILDER))
 
@@ -133,8 +134,73 @@ $(BROWSER_MODULES): t/browser/package-lock.json t/browser/package.json \
 prove: all $(BROWSER_MODULES)
 	BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) $(PROVE_FLAGS) t/
 
-test: all unit prove
+test: all fuzz-short unit prove
 
+
+# Fuzzing with libFuzzer (Debian's clang, ASan and UBSan): fuzz/fuzz_NAME.c
+# links the pure sources FUZZ_fuzz_NAME lists.  fuzz/run.sh runs each on
+# fuzz/corpus/NAME/ (never writing there) after the reproducers in
+# fuzz/crashes/; `make test` for FUZZ_SHORT seconds each, `make fuzz` for
+# FUZZ_SECONDS, `make fuzz-merge` adds what `make fuzz` found to the corpus.
+
+FUZZ_CC      := clang
+FUZZ_NAMES   := store counters id args source
+FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_CFLAGS  := -std=gnu99 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+                -Wno-unused-parameter -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_LIBS    := -ljansson -lz
+FUZZ_SHORT   ?= 5
+FUZZ_SECONDS ?= 300
+
+FUZZ_fuzz_store    := src/bulletin_crc.c src/bulletin_store.c \
+                      src/bulletin_args.c
+FUZZ_fuzz_counters := src/bulletin_crc.c src/bulletin_store.c \
+                      src/bulletin_counters.c
+FUZZ_fuzz_id       := src/bulletin_crc.c src/bulletin_store.c
+FUZZ_fuzz_args     := src/bulletin_crc.c src/bulletin_store.c \
+                      src/bulletin_args.c
+FUZZ_fuzz_source   := src/bulletin_crc.c src/bulletin_store.c \
+                      src/bulletin_source.c
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $$(FUZZ_$$*) $(PURE_HDRS) $(BUILD)/.deps
+	@mkdir -p $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -Ifuzz -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS)
+
+fuzz-short: $(FUZZ_BINS)
+	@sh fuzz/run.sh $(FUZZ_SHORT) short $(FUZZ_NAMES)
+
+fuzz: $(FUZZ_BINS)
+	@sh fuzz/run.sh $(FUZZ_SECONDS) new $(FUZZ_NAMES)
+
+fuzz-merge: $(FUZZ_BINS)
+	@sh fuzz/run.sh merge $(FUZZ_NAMES)
+
+
+# The unit tests and the builder built with ASan and UBSan (clang), run by
+# fuzz/asan.sh on their own, on sample/ and under t/builder.t: any
+# sanitizer report fails the target.
+
+ASAN_CFLAGS := -std=gnu99 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
+               -Wno-unused-parameter -fsanitize=address,undefined \
+               -fno-sanitize-recover=all
+ASAN_UNIT_BINS := $(patsubst t/unit/%.c,$(BUILD)/asan/unit/%,$(UNIT_SRCS))
+
+$(BUILD)/asan/bulletin-build: $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \
+                              templates/default.html templates/index.html
+	@mkdir -p $(BUILD)/asan
+	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -o $@ $(BUILDER_SRCS) $(BUILDER_LIBS)
+
+$(BUILD)/asan/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) \
+                      $(PURE_HDRS) $(wildcard t/unit/*.h) \
+                      templates/default.html templates/index.html \
+                      $(BUILD)/.deps
+	@mkdir -p $(BUILD)/asan/unit
+	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -It/unit -o $@ $< \
+	    $(or $(UNIT_$*),$(LIB_SRCS)) $(UNIT_LIBS)
+
+test-asan: $(ASAN_UNIT_BINS) $(BUILD)/asan/bulletin-build
+	@PROVE=$(PROVE) sh fuzz/asan.sh $(BUILD)/asan $(ASAN_UNIT_BINS)
 
 demo: all
 	@sh tools/demo.sh
