@@ -140,7 +140,6 @@ sub browse {
     my $errf = $t->path('reader.stderr');
 
     make_path($tmp, $SHOTS);
-    unlink glob "$SHOTS/*.png";
 
     my $pid = fork // die "fork: $!";
 
