@@ -19,7 +19,8 @@ BUILDER     := $(BUILD)/bulletin-build
 # Debian packages: build, tests, benchmark
 DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
                libcmocka-dev pkg-config
-DEB_TEST    := perl gzip valgrind prometheus wrk curl clang libclang-rt-14-dev
+DEB_TEST    := perl gzip valgrind prometheus wrk curl clang libclang-rt-14-dev \
+               libnginx-mod-http-lua
 # the browser tests (t/400-browser.t): Debian's chromium, CJK fonts, node
 # and npm; a nodejs package that brings its own npm (NodeSource's)
 # conflicts with Debian's npm, which is asked for only when npm is missing
@@ -91,7 +92,10 @@ $(BUILD)/nginx/Makefile: config $(BUILD)/.deps
 $(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -f $(CURDIR)/$(BUILD)/nginx/Makefile -C $(BUILD)/nginx-src \
 	    modules
-	cp $(BUILD)/nginx/ngx_http_bulletin_module.so $@
+	@# a new file renamed into place: an nginx that has the old one
+	@# loaded must never see it rewritten under it
+	cp $(BUILD)/nginx/ngx_http_bulletin_module.so $@.tmp
+	mv -f $@.tmp $@
 
 
 $(BUILDER): $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \

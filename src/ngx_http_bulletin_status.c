@@ -48,27 +48,30 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
-    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_uint_t format);
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
     const char *reason);
 static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
 static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
     ngx_uint_t n, ngx_uint_t i);
-static ngx_int_t ngx_http_bulletin_rank_cmp(const void *one,
-    const void *two);
+static int ngx_http_bulletin_rank_cmp(const void *one, const void *two);
 static void ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
     ngx_http_bulletin_totals_t *t);
 static ngx_int_t ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_rank_t *rank, ngx_uint_t n);
 static ngx_int_t ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
-    uint32_t page);
+    ngx_http_bulletin_out_t *out, uint32_t page, uint64_t views);
 static ngx_int_t ngx_http_bulletin_prometheus(
     ngx_http_bulletin_status_t *st, ngx_http_bulletin_rank_t *rank,
     ngx_uint_t n);
 static ngx_int_t ngx_http_bulletin_prometheus_pages(
-    ngx_http_bulletin_status_t *st, ngx_http_bulletin_rank_t *rank,
-    ngx_uint_t n);
+    ngx_http_bulletin_status_t *st, ngx_http_bulletin_out_t *out,
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t n);
+static void ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out,
+    ngx_pool_t *pool);
+static void ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
+    ngx_http_bulletin_out_t *tail);
 static u_char *ngx_http_bulletin_out(ngx_http_bulletin_out_t *out,
     size_t size);
 static ngx_int_t ngx_http_bulletin_out_str(ngx_http_bulletin_out_t *out,
@@ -79,6 +82,16 @@ static ngx_int_t ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out,
     time_t t);
 static const u_char *ngx_http_bulletin_id_of(const bulletin_store_t *store,
     uint32_t page, size_t *len);
+static uint64_t ngx_http_bulletin_views(ngx_http_bulletin_status_t *st,
+    uint32_t page);
+
+
+static ngx_str_t  ngx_http_bulletin_json_type =
+    ngx_string("application/json");
+static ngx_str_t  ngx_http_bulletin_prometheus_type =
+    ngx_string("text/plain; version=0.0.4; charset=utf-8");
+static ngx_str_t  ngx_http_bulletin_text_type =
+    ngx_string("text/plain; charset=utf-8");
 
 
 ngx_int_t
@@ -122,8 +135,8 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     st.main = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
     st.zone = st.main->zone;
     st.store = &st.main->store;
-    st.out.pool = r->pool;
-    st.out.last = &st.out.first;
+
+    ngx_http_bulletin_out_init(&st.out, r->pool);
 
     if (args.id != NULL) {
         id.data = (u_char *) args.id;
@@ -135,16 +148,19 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
             return NGX_HTTP_NOT_FOUND;
         }
 
+        one.page = (uint32_t) page;
+        one.views = ngx_http_bulletin_views(&st, one.page);
+
         if (args.format == BULLETIN_FORMAT_JSON) {
-            rc = ngx_http_bulletin_json_page(&st, (uint32_t) page);
+            rc = ngx_http_bulletin_json_page(&st, &st.out, one.page,
+                                             one.views);
 
             if (rc == NGX_OK) {
                 rc = ngx_http_bulletin_out_str(&st.out, "\n");
             }
 
         } else {
-            one.page = (uint32_t) page;
-            rc = ngx_http_bulletin_prometheus_pages(&st, &one, 1);
+            rc = ngx_http_bulletin_prometheus_pages(&st, &st.out, &one, 1);
         }
 
     } else {
@@ -167,13 +183,15 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_bulletin_status_send(r, &st.out, NGX_HTTP_OK,
-                                         args.format);
+                                         args.format == BULLETIN_FORMAT_JSON
+                                         ? &ngx_http_bulletin_json_type
+                                         : &ngx_http_bulletin_prometheus_type);
 }
 
 
 static ngx_int_t
 ngx_http_bulletin_status_send(ngx_http_request_t *r,
-    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_uint_t format)
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type)
 {
     ngx_int_t         rc;
     ngx_chain_t      *cl;
@@ -186,17 +204,14 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
         r->headers_out.content_length_n += cl->buf->last - cl->buf->pos;
     }
 
-    if (format == BULLETIN_FORMAT_JSON) {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-        r->headers_out.content_type_len = sizeof("application/json") - 1;
+    /* the parameters are part of the type: charset filters keep off */
 
-    } else {
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4");
-        r->headers_out.content_type_len = sizeof("text/plain") - 1;
-        ngx_str_set(&r->headers_out.charset, "utf-8");
-    }
-
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = ngx_strlchr(type->data,
+                                                  type->data + type->len,
+                                                  ';')
+                                      ? sizeof("text/plain") - 1
+                                      : type->len;
     r->headers_out.content_type_lowcase = NULL;
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -230,10 +245,7 @@ ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
 {
     ngx_http_bulletin_out_t  out;
 
-    ngx_memzero(&out, sizeof(ngx_http_bulletin_out_t));
-
-    out.pool = r->pool;
-    out.last = &out.first;
+    ngx_http_bulletin_out_init(&out, r->pool);
 
     if (ngx_http_bulletin_out_str(&out, reason) != NGX_OK
         || ngx_http_bulletin_out_str(&out, "\n") != NGX_OK)
@@ -245,15 +257,16 @@ ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
                   "bulletin status: %s", reason);
 
     return ngx_http_bulletin_status_send(r, &out, NGX_HTTP_BAD_REQUEST,
-                                         BULLETIN_FORMAT_PROMETHEUS);
+                                         &ngx_http_bulletin_text_type);
 }
 
 
 /*
  * The most viewed pages: a min-heap of the best seen so far, so that the
  * top 100 of a large store cost one pass and no sort of every page.  Each
- * count is read once, so the order is consistent; records are sorted by
- * id, so the page index breaks ties as the id does.
+ * page's views are read once, here, and the document shows what was read,
+ * so its order is consistent; records are sorted by id, so the page index
+ * breaks ties as the id does.
  */
 
 static ngx_http_bulletin_rank_t *
@@ -280,9 +293,7 @@ ngx_http_bulletin_rank(ngx_http_bulletin_status_t *st, ngx_uint_t top,
     }
 
     for (p = 0; p < k; p++) {
-        heap[p].views = st->zone
-                        ? ngx_http_bulletin_read(&st->zone->slots[p]->views)
-                        : 0;
+        heap[p].views = ngx_http_bulletin_views(st, p);
         heap[p].page = p;
     }
 
@@ -293,9 +304,7 @@ ngx_http_bulletin_rank(ngx_http_bulletin_status_t *st, ngx_uint_t top,
         }
 
         for (p = k; p < pages; p++) {
-            views = st->zone
-                    ? ngx_http_bulletin_read(&st->zone->slots[p]->views)
-                    : 0;
+            views = ngx_http_bulletin_views(st, p);
 
             /* a later page with as many views ranks lower: its id is */
 
@@ -310,8 +319,8 @@ ngx_http_bulletin_rank(ngx_http_bulletin_status_t *st, ngx_uint_t top,
         }
     }
 
-    ngx_sort(heap, k, sizeof(ngx_http_bulletin_rank_t),
-             ngx_http_bulletin_rank_cmp);
+    ngx_qsort(heap, k, sizeof(ngx_http_bulletin_rank_t),
+              ngx_http_bulletin_rank_cmp);
 
     return heap;
 }
@@ -350,7 +359,7 @@ ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap, ngx_uint_t n,
 
 /* negative when one ranks higher */
 
-static ngx_int_t
+static int
 ngx_http_bulletin_rank_cmp(const void *one, const void *two)
 {
     const ngx_http_bulletin_rank_t  *a = one;
@@ -397,17 +406,37 @@ ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
 }
 
 
+/*
+ * The pages come first, from the views the ranking read, then the totals,
+ * read after them: counts only grow, so the listed pages never add up to
+ * more than the totals.  The head goes before the pages in the document.
+ */
+
 static ngx_int_t
 ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
 {
     u_char                          *p;
-    uint32_t                         k;
+    uint32_t                         k, nchannels;
     ngx_uint_t                       i;
     ngx_http_bulletin_zone_t        *zone;
-    ngx_http_bulletin_out_t         *out;
+    ngx_http_bulletin_out_t         *out, pages;
     ngx_http_bulletin_totals_t       t;
     const bulletin_store_header_t   *h;
+
+    ngx_http_bulletin_out_init(&pages, st->request->pool);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_bulletin_out_str(&pages, i ? ",\n" : "\n") != NGX_OK
+            || ngx_http_bulletin_json_page(st, &pages, rank[i].page,
+                                           rank[i].views)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_bulletin_totals(st->zone, &t);
 
     out = &st->out;
     zone = st->zone;
@@ -479,8 +508,11 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
             return NGX_ERROR;
         }
 
+        /* a file may be larger than configured: it never shrinks */
+
         out->buf->last = ngx_sprintf(p, ",\"size\":%uz,\"file\":",
-                                     zone->region_size);
+                                     zone->file.len ? zone->region_size
+                                                    : zone->size);
 
         if (zone->file.len == 0) {
             if (ngx_http_bulletin_out_str(out, "null") != NGX_OK) {
@@ -511,8 +543,6 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
                                      zone->info.used, zone->info.capacity);
     }
 
-    ngx_http_bulletin_totals(zone, &t);
-
     p = ngx_http_bulletin_out(out, 96 + 3 * NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_ERROR;
@@ -523,45 +553,46 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
                                  "\"shares_by_channel\":{",
                                  t.views, t.shares, t.excluded);
 
-    for (k = 0; zone && k < zone->info.nchannels; k++) {
+    nchannels = zone ? zone->info.nchannels : h->nchannels;
+
+    for (k = 0; k < nchannels; k++) {
         p = ngx_http_bulletin_out(out, 24 + NGX_INT64_LEN);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         out->buf->last = ngx_sprintf(p, "%s\"%s\":%uL", k ? "," : "",
-                                     zone->info.channels[k], t.channel[k]);
+                                     zone ? zone->info.channels[k]
+                                          : h->channels[k],
+                                     t.channel[k]);
     }
 
     if (ngx_http_bulletin_out_str(out, "}},\n\"pages\":[") != NGX_OK) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
-        if (ngx_http_bulletin_out_str(out, i ? ",\n" : "\n") != NGX_OK
-            || ngx_http_bulletin_json_page(st, rank[i].page) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
+    ngx_http_bulletin_out_append(out, &pages);
 
     return ngx_http_bulletin_out_str(out, "]}\n");
 }
 
 
+/* each counter is read once, and the page's shares are their sum */
+
 static ngx_int_t
-ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st, uint32_t page)
+ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_out_t *out, uint32_t page, uint64_t views)
 {
     u_char                         *p;
     size_t                          len;
-    uint32_t                        k;
-    uint64_t                        views, shares;
+    uint32_t                        k, nchannels;
+    uint64_t                        shares, channel[BULLETIN_CHANNELS_MAX];
     const u_char                   *id;
-    ngx_http_bulletin_out_t        *out;
     bulletin_counters_slot_t       *slot;
+    const bulletin_store_header_t  *h;
     const bulletin_store_record_t  *rec;
 
-    out = &st->out;
+    h = st->store->header;
     rec = &st->store->records[page];
     id = ngx_http_bulletin_id_of(st->store, page, &len);
 
@@ -576,9 +607,14 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st, uint32_t page)
     }
 
     slot = st->zone ? st->zone->slots[page] : NULL;
+    nchannels = st->zone ? st->zone->info.nchannels : h->nchannels;
 
-    views = slot ? ngx_http_bulletin_read(&slot->views) : 0;
-    shares = slot ? ngx_http_bulletin_shares(st->zone, slot) : 0;
+    shares = 0;
+
+    for (k = 0; k < nchannels; k++) {
+        channel[k] = slot ? ngx_http_bulletin_read(&slot->shares[k]) : 0;
+        shares += channel[k];
+    }
 
     p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT64_LEN);
     if (p == NULL) {
@@ -588,16 +624,16 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st, uint32_t page)
     out->buf->last = ngx_sprintf(p, ",\"views\":%uL,\"shares\":%uL,"
                                  "\"shares_by_channel\":{", views, shares);
 
-    for (k = 0; slot && k < st->zone->info.nchannels; k++) {
+    for (k = 0; k < nchannels; k++) {
         p = ngx_http_bulletin_out(out, 24 + NGX_INT64_LEN);
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         out->buf->last = ngx_sprintf(p, "%s\"%s\":%uL", k ? "," : "",
-                                     st->zone->info.channels[k],
-                                     ngx_http_bulletin_read(
-                                         &slot->shares[k]));
+                                     st->zone ? st->zone->info.channels[k]
+                                              : h->channels[k],
+                                     channel[k]);
     }
 
     return ngx_http_bulletin_out_str(out, "}}");
@@ -611,9 +647,15 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
     u_char                         *p;
     uint32_t                        k;
     ngx_http_bulletin_zone_t       *zone;
-    ngx_http_bulletin_out_t        *out;
+    ngx_http_bulletin_out_t        *out, pages;
     ngx_http_bulletin_totals_t      t;
     const bulletin_store_header_t  *h;
+
+    ngx_http_bulletin_out_init(&pages, st->request->pool);
+
+    if (ngx_http_bulletin_prometheus_pages(st, &pages, rank, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     out = &st->out;
     zone = st->zone;
@@ -685,25 +727,29 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
                                      t.channel[k]);
     }
 
-    return ngx_http_bulletin_prometheus_pages(st, rank, n);
+    ngx_http_bulletin_out_append(out, &pages);
+
+    return NGX_OK;
 }
 
 
-/* a family's samples stand together: views of every page, then shares */
+/*
+ * A family's samples stand together: views of every listed page, then
+ * their shares.  Ids, channel names and generations need no escaping:
+ * the store's checks allow only A-Z a-z 0-9 _ - and hex in them.
+ */
 
 static ngx_int_t
 ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
-    ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
+    ngx_http_bulletin_out_t *out, ngx_http_bulletin_rank_t *rank,
+    ngx_uint_t n)
 {
     u_char                    *p;
     size_t                     len;
     uint32_t                   k;
     ngx_uint_t                 i;
     const u_char              *id;
-    ngx_http_bulletin_out_t   *out;
     bulletin_counters_slot_t  *slot;
-
-    out = &st->out;
 
     if (st->zone == NULL) {
         return NGX_OK;
@@ -719,7 +765,6 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
 
     for (i = 0; i < n; i++) {
         id = ngx_http_bulletin_id_of(st->store, rank[i].page, &len);
-        slot = st->zone->slots[rank[i].page];
 
         p = ngx_http_bulletin_out(out, 64 + len + NGX_INT64_LEN);
         if (p == NULL) {
@@ -728,8 +773,7 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
 
         out->buf->last = ngx_sprintf(p,
                                      "bulletin_page_views_total{id=\"%*s\"} "
-                                     "%uL\n", len, id,
-                                     ngx_http_bulletin_read(&slot->views));
+                                     "%uL\n", len, id, rank[i].views);
     }
 
     if (ngx_http_bulletin_out_str(out,
@@ -752,15 +796,50 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
             }
 
             out->buf->last = ngx_sprintf(p,
-                                         "bulletin_page_shares_total{id=\"%*s\","
-                                         "channel=\"%s\"} %uL\n", len, id,
-                                         st->zone->info.channels[k],
+                                         "bulletin_page_shares_total"
+                                         "{id=\"%*s\",channel=\"%s\"} %uL\n",
+                                         len, id, st->zone->info.channels[k],
                                          ngx_http_bulletin_read(
                                              &slot->shares[k]));
         }
     }
 
     return NGX_OK;
+}
+
+
+static uint64_t
+ngx_http_bulletin_views(ngx_http_bulletin_status_t *st, uint32_t page)
+{
+    if (st->zone == NULL) {
+        return 0;
+    }
+
+    return ngx_http_bulletin_read(&st->zone->slots[page]->views);
+}
+
+
+static void
+ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out, ngx_pool_t *pool)
+{
+    out->pool = pool;
+    out->first = NULL;
+    out->last = &out->first;
+    out->buf = NULL;
+}
+
+
+static void
+ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
+    ngx_http_bulletin_out_t *tail)
+{
+    if (tail->first == NULL) {
+        return;
+    }
+
+    *out->last = tail->first;
+    out->last = tail->last;
+    out->buf = tail->buf;
 }
 
 
@@ -867,9 +946,6 @@ ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out, time_t t)
     return NGX_OK;
 }
 
-
-/* ids, channel names and generations need no escaping: the store's
- * checks allow only A-Z a-z 0-9 _ - and hex in them */
 
 static const u_char *
 ngx_http_bulletin_id_of(const bulletin_store_t *store, uint32_t page,

@@ -207,7 +207,7 @@ sub new {
         children => {},
     }, $class;
 
-    make_path(map { "$prefix/$_" } qw(conf logs temp html),
+    make_path((map { "$prefix/$_" } qw(conf logs temp html)),
               { mode => 0755 });
 
     push @HARNESSES, $self;
