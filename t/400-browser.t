@@ -213,12 +213,19 @@ sub clean_load {
 }
 
 
-sub fits {
-    my ($l, $name) = @_;
+# A phone's browser zooms out to show a page wider than its screen, and
+# innerWidth grows with it: the width to compare with is the screen's.
 
-    cmp_ok($l->{scroll_width} // 1e9, '<=', $l->{inner_width} // 0,
-           "$name: no horizontal scrolling"
-           . " ($l->{scroll_width} <= $l->{inner_width})");
+sub fits {
+    my ($l, $name, $width) = @_;
+
+    my $sw = $l->{scroll_width} // 1e9;
+    my $iw = $l->{inner_width} // 1e9;
+
+    is($l->{viewport_width}, $width, "$name: a $width px screen");
+    cmp_ok($sw, '<=', $width,
+           "$name: no horizontal scrolling ($sw <= $width)");
+    cmp_ok($iw, '<=', $width, "$name: not zoomed out (innerWidth $iw)");
     is_deeply($l->{wider_than_viewport} // [], [],
               "$name: no element reaches past the screen");
 }
@@ -256,7 +263,7 @@ sub layouts {
         my $name = "page at $w px";
 
         clean_load($p, $name);
-        fits($p, $name);
+        fits($p, $name, $w);
         screenshot($p->{screenshot}, $name);
 
         is($p->{h1}, $TITLE, "$name: the title");
@@ -312,7 +319,7 @@ sub layouts {
         $name = "list at $w px";
 
         clean_load($l, $name);
-        fits($l, $name);
+        fits($l, $name, $w);
         screenshot($l->{screenshot}, $name);
         is($l->{h1}, '活动简报', "$name: its title");
         is_deeply([sort map { $_->{href} } @{ $l->{links} // [] }],
@@ -460,7 +467,7 @@ sub no_script {
         my $name = "without JavaScript at $w px";
 
         clean_load($p, $name);
-        fits($p, $name);
+        fits($p, $name, $w);
         screenshot($p->{screenshot}, $name);
         ok(!$p->{js_class}, "$name: no script ran");
         is($p->{h1}, $TITLE, "$name: the title");

@@ -177,7 +177,7 @@ async function open(ctx, url) {
  * they are on screen, and the width the page needs. */
 
 function look(page) {
-    return page.evaluate(() => {
+    return page.evaluate((vw) => {
         const q = (s) => document.querySelector(s);
         const text = (s) => (q(s) ? q(s).textContent.trim() : null);
         const shown = (el) => {
@@ -193,7 +193,7 @@ function look(page) {
 
         for (const el of document.body.querySelectorAll('*')) {
             const r = el.getBoundingClientRect();
-            if (r.width > 0 && (r.right > innerWidth + 0.5 || r.left < -0.5)) {
+            if (r.width > 0 && (r.right > vw + 0.5 || r.left < -0.5)) {
                 wide.push(el.tagName.toLowerCase()
                           + (el.className ? '.' + el.className : ''));
             }
@@ -241,10 +241,11 @@ function look(page) {
                 .map((el) => el.className),
             scroll_width: document.scrollingElement.scrollWidth,
             inner_width: innerWidth,
+            viewport_width: vw,
             wider_than_viewport: wide.slice(0, 10),
             js_class: document.documentElement.classList.contains('js'),
         };
-    });
+    }, page.viewportSize().width);
 }
 
 
@@ -310,7 +311,7 @@ async function layouts() {
 
 
 function lookList(page) {
-    return page.evaluate(() => ({
+    return page.evaluate((vw) => ({
         h1: document.querySelector('h1')
             ? document.querySelector('h1').textContent : null,
         links: [...document.querySelectorAll('.list a')]
@@ -321,7 +322,8 @@ function lookList(page) {
                                    '.bulletin-views').textContent : null })),
         scroll_width: document.scrollingElement.scrollWidth,
         inner_width: innerWidth,
-    }));
+        viewport_width: vw,
+    }), page.viewportSize().width);
 }
 
 
