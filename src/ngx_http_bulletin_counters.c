@@ -353,6 +353,7 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
 {
     int                err, create;
     size_t             size, fsize;
+    ngx_uint_t         locked;
     u_char            *name;
     ngx_fd_t           fd;
     ngx_int_t          rc;
@@ -389,11 +390,16 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     }
 
     rc = NGX_ERROR;
+    locked = 0;
 
-    if (!ngx_test_config && flock(fd, LOCK_EX) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                      "counters file \"%s\": flock() failed", name);
-        goto done;
+    if (!ngx_test_config) {
+        if (flock(fd, LOCK_EX) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                          "counters file \"%s\": flock() failed", name);
+            goto done;
+        }
+
+        locked = 1;
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
@@ -474,6 +480,13 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     rc = ngx_http_bulletin_counters_assign(zone, cf->log, 0, 1);
 
 done:
+
+    /* the mapping keeps the open file, and so the lock, alive: unlock */
+
+    if (locked && flock(fd, LOCK_UN) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      "counters file \"%s\": flock(LOCK_UN) failed", name);
+    }
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,

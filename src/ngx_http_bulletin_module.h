@@ -76,6 +76,7 @@ typedef struct {
 typedef struct {
     uint64_t                        views;
     uint64_t                        shares;
+    unsigned                        page:1;
 } ngx_http_bulletin_ctx_t;
 
 
@@ -103,6 +104,7 @@ ngx_int_t ngx_http_bulletin_add_variables(ngx_conf_t *cf);
 
 
 extern ngx_module_t  ngx_http_bulletin_module;
+extern ngx_module_t  ngx_http_bulletin_filter_module;
 
 
 #endif /* _NGX_HTTP_BULLETIN_MODULE_H_INCLUDED_ */

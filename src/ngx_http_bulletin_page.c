@@ -79,6 +79,9 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_bulletin_module);
 
+    /* Cache-Control: no-cache, unless the location says otherwise */
+    ctx->page = 1;
+
     /*
      * A view is known only once the not modified filter has spoken (a
      * 412 counts nothing), but the page shows its count, and its length
@@ -245,7 +248,7 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, const bulletin_store_record_t *rec,
     ngx_uint_t gzip, uint64_t len)
 {
-    ngx_table_elt_t           *h, **cc;
+    ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -267,33 +270,6 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     h->value.data = (u_char *) bmcf->store.base + rec->etag_off;
     h->value.len = rec->etag_len;
     r->headers_out.etag = h;
-
-    /*
-     * every view revalidates, so that every view is counted; "expires"
-     * replaces this value, as it finds it in headers_out.cache_control
-     */
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
-                       sizeof(ngx_table_elt_t *))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    cc = ngx_array_push(&r->headers_out.cache_control);
-    if (cc == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-cache");
-    *cc = h;
 
     if (gzip) {
         h = ngx_list_push(&r->headers_out.headers);
