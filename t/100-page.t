@@ -752,23 +752,16 @@ sub keepalive {
 }
 
 
-# DESIGN.md: "expires or add_header can override it".  add_header adds
-# a second Cache-Control beside the module's no-cache (nginx's headers
-# filter never replaces it), so a cache still sees no-cache; only
-# `expires` replaces it (blocks above).
+# DESIGN.md: "expires or add_header can override it": the module's
+# no-cache is added after nginx's headers filter, only where neither set
+# Cache-Control.
 
 sub add_header_cache_control {
     my $res = get("/add-cache-control/$ID");
 
     is($res->status, 200, 'add_header Cache-Control: 200');
-
-    TODO: {
-        local $TODO = 'DESIGN.md says add_header can override no-cache; '
-                    . 'nginx adds it beside no-cache';
-
-        is(join(' | ', $res->header_values('Cache-Control')), 'max-age=60',
-           'add_header Cache-Control replaces no-cache');
-    }
+    is(join(' | ', $res->header_values('Cache-Control')), 'max-age=60',
+       'add_header Cache-Control replaces no-cache');
 }
 
 
