@@ -1,0 +1,1055 @@
+#!/usr/bin/perl
+# make bench: bulletin side by side with what an operator would use
+# instead (issue 7).  bench/run.sh runs it; everything goes to build/bench/.
+#
+# 1. the bench page (bench/page.json, about 8 KB rendered) in a store with
+#    the samples; nginx instances under build/bench/run/, 1 worker pinned
+#    to CPU 0, wrk pinned to CPU 1;
+# 2. the page's views are brought to a 7-digit count (6 with BENCH_QUICK),
+#    so that its length no longer changes, and its plain and gzip bytes
+#    are fetched from bulletin: every other variant serves those bytes;
+# 3. the main table: a warm-up, then rounds, each variant once a round,
+#    the order rotated every round; medians;
+# 4. the same with worker_processes 2 (reported, not judged);
+# 5. instructions per request under callgrind: (Ir(4000) - Ir(2000)) / 2000
+#    requests on one keep-alive connection, nginx with master_process off;
+# 6. scale: stores of 10, 10,000 and 1,000,000 generated pages; Zipf ids
+#    after a warm-up pass, in interleaved rounds; then a cold run with
+#    uniform ids on a fresh nginx;
+# 7. build/bench/results.txt, and the tables on stdout.
+#
+# BENCH_QUICK=1: a short run (2 rounds of 2 s, sizes 10 and 10,000), to
+# check the machinery, not to quote.  BENCH_SIZES="10 10000" sets the
+# store sizes of the scale runs.
+
+use strict;
+use warnings;
+
+use Cwd qw(realpath);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use List::Util qw(max min sum);
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+
+$| = 1;
+umask 022;
+
+my $top = realpath(dirname(__FILE__) . '/..');
+my $bench = "$top/bench";
+my $out = "$top/build/bench";
+my $run = "$out/run";
+my $nginx = $ENV{NGINX} // '/usr/sbin/nginx';
+my $module = "$out/ngx_http_bulletin_module.so";     # copies, taken at
+my $builder = "$out/bulletin-build";                # the start (below)
+my $lua_so = '/usr/lib/nginx/modules/ngx_http_lua_module.so';
+
+my $quick = $ENV{BENCH_QUICK} ? 1 : 0;
+
+my %set = (
+    threads        => 1,
+    conns          => 32,
+    warm           => $quick ? 1 : 2,          # s, per variant
+    duration       => $quick ? 2 : 6,          # s, per run
+    rounds         => $quick ? 2 : 5,
+    count_to       => $quick ? 100_000 : 1_000_000,
+    w2_rounds      => $quick ? 1 : 2,
+    w2_duration    => $quick ? 2 : 4,
+    cg_requests    => [2000, 4000],
+    sizes          => [split ' ', $ENV{BENCH_SIZES}
+                                  // ($quick ? '10 10000'
+                                             : '10 10000 1000000')],
+    scale_warm     => $quick ? 2 : 5,
+    scale_duration => $quick ? 2 : 4,
+    scale_rounds   => $quick ? 2 : 5,
+);
+
+my $tck = POSIX::sysconf(POSIX::_SC_CLK_TCK());
+
+# browser-like request headers: a phone's browser
+my @browser = (
+    'User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)'
+        . ' AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5'
+        . ' Mobile/15E148 Safari/604.1',
+    'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,'
+        . '*/*;q=0.8',
+    'Accept-Language: zh-CN,zh-Hans;q=0.9',
+);
+my $gzip_header = 'Accept-Encoding: gzip, deflate, br';
+
+my $page_id = 'bench-page';
+my $page_path = "/bulletin/$page_id";
+
+
+# ---------------------------------------------------------------- helpers
+
+my $log;
+my $started = time;
+
+sub say_ {
+    my $text = join '', @_;
+    $text =~ s/^bench: /sprintf 'bench %5.1f: ', (time - $started) \/ 60/e;
+    print $text, "\n";
+    print $log $text, "\n" if $log;
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $f, '<:raw', $file or die "$file: $!\n";
+    local $/;
+    return scalar <$f>;
+}
+
+sub spew {
+    my ($file, $data) = @_;
+    open my $f, '>:raw', $file or die "$file: $!\n";
+    print $f $data;
+    close $f or die "$file: $!\n";
+}
+
+sub median {
+    my @v = sort { $a <=> $b } grep { defined } @_;
+    return undef unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+# (max - min) / median, in %: how much the rounds disagree
+sub spread {
+    my @v = grep { defined } @_;
+    my $m = median(@v);
+    return undef unless @v > 1 && $m;
+    return 100 * (max(@v) - min(@v)) / $m;
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1)
+        or die "no free port: $!\n";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub fmt {
+    my ($v, $digits) = @_;
+    return '-' unless defined $v;
+    my $s = sprintf "%.${digits}f", $v;
+    1 while $s =~ s/^(\d+)(\d{3})/$1,$2/;
+    return $s;
+}
+
+# utime + stime (clock ticks) and minor faults of a process
+sub proc_cpu {
+    my ($pid) = @_;
+    my $stat = eval { slurp("/proc/$pid/stat") } // return (0, 0);
+    $stat =~ s/^.*\) //s;
+    my @f = split ' ', $stat;
+    return ($f[11] + $f[12], $f[7]);
+}
+
+# Rss and private (clean + dirty) memory of a process, in KB
+sub proc_mem {
+    my ($pid) = @_;
+    my $text = eval { slurp("/proc/$pid/smaps_rollup") } // return {};
+    my %m = $text =~ /^(\w+):\s+(\d+) kB/mg;
+    return { rss => $m{Rss}, private => $m{Private_Clean} + $m{Private_Dirty},
+             pss => $m{Pss} };
+}
+
+sub children_of {
+    my ($ppid) = @_;
+    my @kids;
+    for my $dir (glob '/proc/[0-9]*') {
+        my $stat = eval { slurp("$dir/stat") } // next;
+        $stat =~ s/^.*\) //s;
+        my @f = split ' ', $stat;
+        push @kids, $dir =~ s{/proc/}{}r if $f[1] == $ppid;
+    }
+    return sort { $a <=> $b } @kids;
+}
+
+sub machine {
+    my $cpu = slurp('/proc/cpuinfo');
+    my ($model) = $cpu =~ /^model name\s*:\s*(.*)$/m;
+    my $cores = () = $cpu =~ /^processor\s*:/mg;
+    chomp(my $kernel = `uname -r`);
+    my ($nv) = `$nginx -v 2>&1` =~ m{nginx/(\S+)};
+    return { model => $model // 'unknown', cores => $cores,
+             kernel => $kernel, nginx => $nv // '?' };
+}
+
+sub loadavg {
+    return (split ' ', slurp('/proc/loadavg'))[0 .. 2];
+}
+
+
+# ------------------------------------------------------- nginx instances
+
+my %inst;       # name => { prefix, conf, fill, ports, master, ... }
+
+sub instance {
+    my ($name, $template, %fill) = @_;
+    $inst{$name} = { name => $name, prefix => "$run/$name",
+                     template => $template, fill => \%fill };
+    return $inst{$name};
+}
+
+sub write_conf {
+    my ($in, %more) = @_;
+    my %fill = (MODULE => $module, PREFIX => "$in->{prefix}/",
+                %{ $in->{fill} }, %more);
+    my $conf = slurp("$bench/conf/$in->{template}");
+    $conf =~ s/%%(\w+)%%/
+        defined $fill{$1} ? $fill{$1} : die "$in->{template}: no $1\n"/ge;
+    make_path("$in->{prefix}/logs", "$in->{prefix}/tmp");
+    chmod 0755, $in->{prefix};
+    spew("$in->{prefix}/nginx.conf", $conf);
+}
+
+sub nginx_args {
+    my ($in) = @_;
+    return ('-p', "$in->{prefix}/", '-c', 'nginx.conf',
+            '-e', "$in->{prefix}/logs/error.log");
+}
+
+# GET until nginx answers (any status): the time it took, or undef
+sub wait_answer {
+    my ($port, $path, $timeout) = @_;
+    my $http = HTTP::Tiny->new(timeout => 2, keep_alive => 0);
+    my $t0 = time;
+    while (time - $t0 < $timeout) {
+        my $r = $http->get("http://127.0.0.1:$port$path");
+        return time - $t0 if $r->{status} != 599;
+        sleep 0.005;
+    }
+    return undef;
+}
+
+# starts an instance; returns its start-up time (until the first port
+# answers), or dies (or returns undef with $optional) with the error log
+sub start {
+    my ($in, %opt) = @_;
+    my $workers = $opt{workers} // 1;
+    write_conf($in, WORKERS => $workers,
+               AFFINITY => $workers == 1 ? '01' : '01 10');
+    unlink "$in->{prefix}/logs/error.log";
+
+    my $t0 = time;
+    if (system($nginx, nginx_args($in)) != 0) {
+        my $err = eval { slurp("$in->{prefix}/logs/error.log") } // '';
+        die "nginx $in->{name} did not start:\n$err" unless $opt{optional};
+        $in->{error} = $err;
+        return undef;
+    }
+    defined wait_answer($in->{ports}[0], $opt{ping} // '/', 60)
+        or die "nginx $in->{name} does not answer\n";
+    my $up = time - $t0;
+
+    chomp(my $master = slurp("$in->{prefix}/logs/nginx.pid"));
+    $in->{master} = $master;
+    for (1 .. 200) {
+        $in->{workers} = [children_of($master)];
+        last if @{ $in->{workers} } == $workers;
+        sleep 0.01;
+    }
+    return $up;
+}
+
+sub stop {
+    my ($in) = @_;
+    my $pid = delete $in->{master} or return;
+    kill 'TERM', $pid;
+    for (1 .. 1000) {
+        return unless kill 0, $pid;
+        sleep 0.01;
+    }
+    kill 'KILL', $pid;
+}
+
+sub stop_all {
+    stop($_) for values %inst;
+}
+
+my $child;      # a valgrind run in progress
+
+END {
+    kill 'KILL', $child if $child;
+    stop_all();
+}
+$SIG{INT} = $SIG{TERM} = sub { die "bench: interrupted\n" };
+
+
+# ------------------------------------------------------------------- wrk
+
+# one wrk run against a port; worker CPU from /proc, wrk's from times()
+sub wrk {
+    my (%a) = @_;
+    my $in = $a{inst};
+    my $threads = $a{threads} // $set{threads};
+    my @cmd = ('wrk', "-t$threads", "-c$set{conns}", "-d$a{duration}s",
+               '--timeout', '10s', map({ ('-H', $_) } @{ $a{headers} }),
+               $a{script} ? ('-s', $a{script}) : (),
+               "http://127.0.0.1:$a{port}$a{path}");
+    unshift @cmd, 'taskset', '-c', '1' if $a{pin} // 1;
+
+    local %ENV = (%ENV, %{ $a{env} // {} });
+
+    my @w0 = map { [proc_cpu($_)] } @{ $in->{workers} };
+    my @c0 = times;
+    my $t0 = time;
+
+    open my $fh, '-|', @cmd or die "wrk: $!\n";
+    my $text = do { local $/; <$fh> };
+    close $fh or die "wrk failed ($?):\n$text";
+
+    my $wall = time - $t0;
+    my @c1 = times;
+    my @w1 = map { [proc_cpu($_)] } @{ $in->{workers} };
+
+    print $log "# ", join(' ', @cmd), "\n$text\n";
+
+    my ($reqs) = $text =~ /(\d+) requests in /
+        or die "wrk: no request count:\n$text";
+    my ($rps) = $text =~ m{Requests/sec:\s+([\d.]+)};
+    my ($rnum, $runit) = $text =~ / requests in [^,]+, ([\d.]+)(\w+) read/;
+    my %unit = (B => 1, KB => 1024, MB => 1024**2, GB => 1024**3,
+                TB => 1024**4);
+    my ($non2xx) = $text =~ /Non-2xx or 3xx responses: (\d+)/;
+    my @sock = $text =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/;
+
+    my $ticks = sum(0, map { $w1[$_][0] - $w0[$_][0] } 0 .. $#w0);
+    my $faults = sum(0, map { $w1[$_][1] - $w0[$_][1] } 0 .. $#w0);
+
+    return {
+        reqs      => $reqs,
+        rps       => $rps,
+        bytes     => $rnum * ($unit{$runit} // 1) / ($reqs || 1),
+        worker_us => $reqs ? $ticks / $tck * 1e6 / $reqs : undef,
+        busy      => 100 * $ticks / $tck / $wall / @w0,
+        wrk_cpu   => 100 * ($c1[2] + $c1[3] - $c0[2] - $c0[3]) / $wall,
+        faults    => $reqs ? $faults / $reqs : undef,
+        errors    => ($non2xx // 0) + sum(0, @sock),
+    };
+}
+
+
+# ------------------------------------------------------------------ setup
+
+-x "$top/build/bulletin-build" && -f "$top/build/ngx_http_bulletin_module.so"
+    or die "bench: build/ is not built: run make first\n";
+
+remove_tree($run);
+make_path($run, "$out/callgrind");
+chmod 0755, "$top/build", $out, $run;
+
+# the module and the builder as they are now: a make in the checkout
+# while the bench runs must not rewrite a .so that nginx has mapped
+for my $f ($module, $builder) {
+    my $from = "$top/build/" . (split m{/}, $f)[-1];
+    unlink $f;
+    system('cp', $from, $f) == 0 or die "bench: cp $from: $?\n";
+}
+chomp(my $commit = `git -C $top describe --always --dirty 2>/dev/null`);
+
+open $log, '>', "$out/log.txt" or die "$out/log.txt: $!\n";
+
+my $machine = machine();
+my @load0 = loadavg();
+my @notes;
+
+say_ sprintf "bench: %s, %d cores, nginx %s%s", $machine->{model},
+    $machine->{cores}, $machine->{nginx},
+    $quick ? ' (BENCH_QUICK: a short run, not for quoting)' : '';
+say_ "bench: load average now @load0 (the machine is shared: other"
+     . " work shows as noise)";
+
+# the bench page with the samples, so that the store holds more than one
+my $main_store = "$out/main.blt";
+make_path("$out/page");
+system("cp $bench/page.json $top/sample/*.json $out/page/") == 0 or die;
+system("$builder -o $main_store $out/page >> $out/log.txt") == 0
+    or die "bench: bulletin-build failed\n";
+
+my $bul = instance('bulletin', 'bulletin.conf', STORE => $main_store,
+    COUNTERS => 'bulletin_counters zone=bulletin:1m file=counters;');
+my $noz = instance('nozone', 'bulletin.conf', STORE => $main_store,
+    COUNTERS => '# no counters zone');
+my $sta = instance('static', 'static.conf');
+my $lua = instance('lua', 'lua.conf');
+
+$bul->{ports} = [free_port()];
+$noz->{ports} = [free_port()];
+$sta->{ports} = [map { free_port() } 1 .. 5];
+$lua->{ports} = [free_port()];
+
+@{ $bul->{fill} }{'PORT'} = @{ $bul->{ports} };
+@{ $noz->{fill} }{'PORT'} = @{ $noz->{ports} };
+@{ $lua->{fill} }{'PORT'} = @{ $lua->{ports} };
+@{ $sta->{fill} }{qw(PORT_STATIC PORT_OFC PORT_GZSTATIC PORT_GZIP
+                     PORT_RETURN)} = @{ $sta->{ports} };
+
+start($bul, ping => $page_path);
+start($noz, ping => $page_path);
+
+my $http = HTTP::Tiny->new(agent => '', timeout => 10);
+
+sub get {
+    my ($port, $path, @headers) = @_;
+    my %h = map { split /: /, $_, 2 } @headers;
+    my $r = $http->get("http://127.0.0.1:$port$path", { headers => \%h });
+    return $r;
+}
+
+sub views_of {
+    my $r = get($bul->{ports}[0], "/bulletin_status?id=$page_id");
+    my ($v) = $r->{content} =~ /"views":\s*(\d+)/
+        or die "bench: no views in the status:\n$r->{content}\n";
+    return $v;
+}
+
+# the counts: up to a 7-digit count (6 quick), so that the page's length
+# stays the same through every run (until 10 times that many views)
+my $views = views_of();
+my $t_count = time;
+while ($views < $set{count_to}) {
+    say_ "bench: counting the page's views up to $set{count_to}"
+         . " (now $views)";
+    wrk(inst => $bul, port => $bul->{ports}[0], path => $page_path,
+        headers => \@browser, duration => 5);
+    $views = views_of();
+}
+say_ sprintf "bench: the page has %d views (%d digits)%s", $views,
+    length $views,
+    time - $t_count > 1 ? sprintf(', counted in %.0f s', time - $t_count)
+                        : '';
+
+# the page's bytes, as bulletin serves them
+my $r = get($bul->{ports}[0], $page_path, @browser);
+die "bench: $page_path: $r->{status}\n" unless $r->{status} == 200;
+my $plain = $r->{content};
+my ($shown) = $plain =~ /class="bulletin-views">(\d+)</
+    or die "bench: no views slot in the page\n";
+
+$r = get($bul->{ports}[0], $page_path, @browser, $gzip_header);
+die "bench: gzip: $r->{status} $r->{headers}{'content-encoding'}\n"
+    unless $r->{status} == 200
+           && ($r->{headers}{'content-encoding'} // '') eq 'gzip';
+my $gz = $r->{content};
+
+my $unz;
+gunzip(\$gz => \$unz) or die "bench: bulletin's gzip page: $GunzipError\n";
+(my $expect = $plain) =~ s/(class="bulletin-views">)\d+/$1 . ($shown + 1)/e;
+push @notes, $unz eq $expect
+    ? "bulletin's gzip page inflates to its plain page (count + 1): checked"
+    : "bulletin's gzip page does NOT inflate to its plain page";
+
+say_ sprintf "bench: page %s: %d bytes plain, %d gzip (views %s)",
+    $page_id, length $plain, length $gz, $shown;
+
+# the same bytes for the others
+make_path("$sta->{prefix}/html/bulletin", "$lua->{prefix}/html/bulletin");
+spew("$sta->{prefix}/html/bulletin/$page_id", $plain);
+spew("$sta->{prefix}/html/bulletin/$page_id.gz", $gz);
+spew("$lua->{prefix}/html/bulletin/$page_id", $plain);
+
+# return's body: geo values of at most 3,000 bytes (a config token is at
+# most 4 KB, escapes included)
+my (@geo, @names);
+for (my $i = 0; $i < length $plain; $i += 3000) {
+    my $piece = substr($plain, $i, 3000);
+    my $n = @names + 1;
+    $piece =~ s/(["\\])/\\$1/g;
+    push @geo, "geo \$bench_page_$n {\n    default \"$piece\";\n}\n";
+    push @names, "\$bench_page_$n";
+}
+make_path($sta->{prefix});
+spew("$sta->{prefix}/page-geo.conf", join '', @geo);
+$sta->{fill}{RETURN_BODY} = join '', @names;
+
+start($sta, ping => $page_path);
+
+my $have_lua = -f $lua_so;
+if ($have_lua) {
+    $have_lua = defined start($lua, ping => $page_path, optional => 1);
+    push @notes, "the Lua variant did not start, skipped:\n"
+                 . ($lua->{error} // '') unless $have_lua;
+} else {
+    push @notes, "the Lua variant is skipped: $lua_so is not installed"
+                 . " (Debian's libnginx-mod-http-lua)";
+}
+
+
+# ---------------------------------------------------------------- variants
+
+my @variants = (
+    { name => 'bulletin', inst => $bul, gzip => 0, judge => 1 },
+    { name => 'bulletin gzip', inst => $bul, gzip => 1 },
+    { name => 'bulletin, no zone', inst => $noz, gzip => 0 },
+    { name => 'bulletin, no zone, gzip', inst => $noz, gzip => 1 },
+    { name => 'static', inst => $sta, port => 0, gzip => 0 },
+    { name => 'static open_file_cache', inst => $sta, port => 1, gzip => 0 },
+    { name => 'gzip_static', inst => $sta, port => 2, gzip => 1 },
+    { name => 'gzip on the fly (level 6)', inst => $sta, port => 3,
+      gzip => 1 },
+    { name => 'return 200', inst => $sta, port => 4, gzip => 0 },
+    $have_lua ? ({ name => 'lua', inst => $lua, gzip => 0 }) : (),
+);
+my %by_name = map { $_->{name} => $_ } @variants;
+
+for my $v (@variants) {
+    $v->{port} = $v->{inst}{ports}[$v->{port} // 0];
+    $v->{headers} = [@browser, $v->{gzip} ? ($gzip_header) : ()];
+}
+
+# what each variant sends, checked once
+(my $nocount = $plain) =~ s/(class="bulletin-[a-z-]+">)\d+</$1</g;
+
+for my $v (@variants) {
+    my $r = get($v->{port}, $page_path, @{ $v->{headers} });
+    my $enc = $r->{headers}{'content-encoding'} // '';
+    my $body = $r->{content} // '';
+    my $same;
+    if ($enc eq 'gzip') {
+        my $x;
+        gunzip(\$body => \$x) or die "bench: $v->{name}: $GunzipError\n";
+        $same = $x eq $plain ? 'inflates to the page'
+              : length $x == length $plain ? 'inflates to the page, other'
+                                              . ' count'
+              : $x eq $nocount ? 'inflates to the page without counts'
+              : 'inflates to ' . length($x) . ' bytes';
+        $same .= $body eq $gz ? ", bulletin's gzip bytes" : '';
+    } else {
+        $same = $body eq $plain ? 'the page'
+              : length $body == length $plain ? 'the page, other count'
+              : $body eq $nocount ? 'the page without counts'
+              : length($body) . ' bytes, not the page';
+    }
+    die "bench: $v->{name}: status $r->{status}\n" if $r->{status} != 200;
+    die "bench: $v->{name}: gzip expected\n" if $v->{gzip} && $enc ne 'gzip';
+    $v->{body} = length $body;
+    $v->{same} = $same;
+    $v->{resp_headers} = join ', ', sort grep { !/^(date|server)$/ }
+                                         keys %{ $r->{headers} };
+}
+
+
+# ------------------------------------------------------------ main rounds
+
+sub rounds {
+    my ($list, $rounds, $duration, %opt) = @_;
+    my $each = delete $opt{each_round};
+    my @runs = @$list;
+    for my $round (1 .. $rounds) {
+        $each->($round) if $each;
+        my @order = @runs[map { ($_ + $round - 1) % @runs } 0 .. $#runs];
+        say_ "bench: round $round of $rounds: "
+             . join ', ', map { $_->{name} } @order;
+        for my $v (@order) {
+            my $res = wrk(inst => $v->{inst}, port => $v->{port},
+                          path => $v->{path} // $page_path,
+                          headers => $v->{headers}, duration => $duration,
+                          %opt, %{ $v->{wrk} // {} });
+            push @{ $v->{runs} }, $res;
+            push @notes, "$v->{name}: $res->{errors} errors in round $round"
+                if $res->{errors};
+        }
+    }
+    for my $v (@runs) {
+        for my $k (qw(rps worker_us busy wrk_cpu bytes faults)) {
+            $v->{$k} = median(map { $_->{$k} } @{ $v->{runs} });
+        }
+        $v->{us_spread} = spread(map { $_->{worker_us} } @{ $v->{runs} });
+    }
+}
+
+say_ "bench: warm-up, $set{warm} s each";
+for my $v (@variants) {
+    wrk(inst => $v->{inst}, port => $v->{port}, path => $page_path,
+        headers => $v->{headers}, duration => $set{warm});
+}
+
+say_ "bench: $set{rounds} rounds of $set{duration} s a variant,"
+     . " $set{threads} wrk thread, $set{conns} connections";
+rounds(\@variants, $set{rounds}, $set{duration});
+
+my $views_end = views_of();
+push @notes, length $views_end == length $shown
+    ? "the count stayed at " . length($shown) . " digits ($shown to"
+      . " $views_end views): bulletin's page kept its length"
+    : "the count went from $shown to $views_end views: bulletin's page"
+      . " grew by " . (length($views_end) - length $shown) . " bytes";
+
+
+# ------------------------------------------------------ worker_processes 2
+
+say_ "bench: worker_processes 2 (not judged: 2 workers and wrk share"
+     . " 2 cores)";
+stop_all();
+start($_, workers => 2, ping => $page_path)
+    for $bul, $noz, $sta, $have_lua ? ($lua) : ();
+
+my @w2 = map { +{ %$_, runs => [] } } @variants;
+rounds(\@w2, $set{w2_rounds}, $set{w2_duration}, pin => 0, threads => 2);
+stop_all();
+
+
+# --------------------------------------------------------------- callgrind
+
+my @cg = grep { $_ } map { $by_name{$_} } 'bulletin', 'bulletin gzip',
+    'bulletin, no zone', 'static', 'static open_file_cache', 'gzip_static',
+    'return 200', 'lua';
+
+sub callgrind {
+    my ($v, $n) = @_;
+    my $in = $v->{inst};
+    (my $tag = $v->{name}) =~ s/\W+/-/g;
+    my $file = "$out/callgrind/$tag.$n.out";
+    unlink $file;
+
+    write_conf($in, WORKERS => 1, AFFINITY => '01');
+    $child = fork // die "fork: $!\n";
+    if ($child == 0) {
+        open STDOUT, '>>', "$out/callgrind/valgrind.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'valgrind', '--tool=callgrind', "--callgrind-out-file=$file",
+             $nginx, nginx_args($in), '-g', 'daemon off; master_process off;';
+        die "valgrind: $!\n";
+    }
+    defined wait_answer($v->{port}, '/nonexistent', 120)
+        or die "bench: nginx under callgrind does not answer\n";
+    system($^X, "$bench/client.pl", $v->{port}, $page_path, $n,
+           @{ $v->{headers} }) == 0
+        or die "bench: callgrind client failed for $v->{name}\n";
+    kill 'QUIT', $child;
+    waitpid $child, 0;
+    $child = undef;
+
+    my ($ir) = slurp($file) =~ /^(?:totals|summary):\s*(\d+)/m
+        or die "bench: $file: no totals\n";
+    return ($ir, $file);
+}
+
+say_ "bench: callgrind, $set{cg_requests}[0] and $set{cg_requests}[1]"
+     . " requests a variant";
+for my $v (@cg) {
+    my ($n1, $n2) = @{ $set{cg_requests} };
+    my ($ir1, $f1) = callgrind($v, $n1);
+    my ($ir2, $f2) = callgrind($v, $n2);
+    $v->{ir} = ($ir2 - $ir1) / ($n2 - $n1);
+    $v->{cg_files} = [$f1, $f2];
+    say_ sprintf "bench:   %-26s %8s instructions a request", $v->{name},
+        fmt($v->{ir}, 0);
+}
+
+# per function: the difference of two annotations, a request's share.
+# callgrind_annotate lists a function once per source file its code came
+# from (inlining): self costs add up, inclusive ones overlap (the largest
+# is the function's).  Functions are named "function (object)"; code in
+# no object is JIT code (PCRE2's, LuaJIT's).
+
+sub annotate {
+    my ($file, $inclusive) = @_;
+    my (%f, %obj);
+    my @cmd = ('callgrind_annotate', '--auto=no', '--threshold=100',
+               $inclusive ? '--inclusive=yes' : (), $file);
+    open my $fh, '-|', @cmd or die "callgrind_annotate: $!\n";
+    my $body = 0;
+    while (my $l = <$fh>) {
+        $body = 1 if $l =~ /file:function/;
+        next unless $body;
+        next unless $l =~ /^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*?)\s*$/;
+        my ($n, $where) = ($1 =~ tr/,//dr, $2);
+        my $obj = $where =~ s/ \[(.*)\]$// ? (split m{/}, $1)[-1] : undef;
+        my $func = $where =~ /:([^:]+)$/ ? $1 : $where;
+        $obj{$func} //= $obj;
+        $f{$func} = $inclusive ? max($f{$func} // 0, $n)
+                               : ($f{$func} // 0) + $n;
+    }
+    close $fh;
+    return { map { ($_ . ' (' . ($obj{$_} // 'no object: JIT code') . ')'
+                    => $f{$_}) } keys %f };
+}
+
+sub per_request {
+    my ($v, $inclusive) = @_;
+    my ($lo, $hi) = map { annotate($_, $inclusive) } @{ $v->{cg_files} };
+    my $n = $set{cg_requests}[1] - $set{cg_requests}[0];
+    my %d = map { $_ => (($hi->{$_} // 0) - ($lo->{$_} // 0)) / $n }
+            keys %$hi;
+    return \%d;
+}
+
+my %profile;
+for my $v (grep { $_->{cg_files} } map { $by_name{$_} } 'bulletin',
+           'bulletin gzip', 'bulletin, no zone', 'return 200', 'static')
+{
+    $profile{$v->{name}} = { self => per_request($v, 0),
+                             incl => per_request($v, 1) };
+}
+
+
+# ------------------------------------------------------------------ scale
+
+my @scale;
+
+for my $n (@{ $set{sizes} }) {
+    my $dir = "$out/scale/$n";
+    my $stamp = "$dir/json/.done";
+    make_path($dir);
+    chmod 0755, "$out/scale", $dir;
+
+    if (!-f $stamp || -M $stamp > -M "$bench/gen-pages.pl") {
+        say_ "bench: generating $n bulletins in $dir/json";
+        my $t0 = time;
+        remove_tree("$dir/json");
+        system($^X, "$bench/gen-pages.pl", $n, "$dir/json") == 0 or die;
+        spew($stamp, '');
+        say_ sprintf "bench:   %.1f s", time - $t0;
+    }
+
+    say_ "bench: building the store of $n pages";
+    my $t0 = time;
+    my @dirs = glob "$dir/json/d*";
+    system("/usr/bin/time -f '%M' -o $dir/builder.rss $builder"
+           . " -t $bench/small.html -o $dir/store.blt @dirs"
+           . " >> $out/log.txt") == 0
+        or die "bench: bulletin-build failed at $n pages\n";
+    my $s = { pages => $n, build_s => time - $t0,
+              build_rss => 0 + slurp("$dir/builder.rss"),
+              store_bytes => -s "$dir/store.blt" };
+    say_ sprintf "bench:   %.1f s, %s bytes, the builder's peak RSS %s KB",
+        $s->{build_s}, fmt($s->{store_bytes}, 0), fmt($s->{build_rss}, 0);
+
+    my $zone = int($n * 256 / 1048576) + 2;
+    my $in = instance("scale-$n", 'bulletin.conf', STORE => "$dir/store.blt",
+        COUNTERS => "bulletin_counters zone=bulletin:${zone}m file=counters;");
+    $in->{ports} = [free_port()];
+    $in->{fill}{PORT} = $in->{ports}[0];
+    remove_tree($in->{prefix});
+
+    $s->{inst} = $in;
+    $s->{name} = "$n pages";
+    $s->{port} = $in->{ports}[0];
+    $s->{path} = '/';
+    $s->{headers} = [@browser];
+    $s->{wrk} = { script => "$bench/ids.lua",
+                  env => { BENCH_PAGES => $n, BENCH_DIST => 'zipf' } };
+    push @scale, $s;
+}
+
+for my $s (@scale) {
+    $s->{startup} = start($s->{inst}, ping => '/bulletin/p0000000');
+    $s->{mem_start} = { master => proc_mem($s->{inst}{master}),
+                        worker => proc_mem($s->{inst}{workers}[0]) };
+    say_ sprintf "bench: %s: nginx answers after %.3f s", $s->{name},
+        $s->{startup};
+}
+
+say_ "bench: scale: a Zipf warm-up pass of $set{scale_warm} s a store";
+for my $s (@scale) {
+    wrk(inst => $s->{inst}, port => $s->{port}, path => '/',
+        headers => $s->{headers}, duration => $set{scale_warm},
+        script => "$bench/ids.lua",
+        env => { BENCH_PAGES => $s->{pages}, BENCH_SEED => 99 });
+}
+
+say_ "bench: scale: Zipf ids, $set{scale_rounds} rounds of"
+     . " $set{scale_duration} s";
+rounds(\@scale, $set{scale_rounds}, $set{scale_duration},
+       each_round => sub {
+           my ($round) = @_;
+           $_->{wrk}{env}{BENCH_SEED} = $round for @scale;
+       });
+for my $s (@scale) {
+    $s->{mem_warm} = proc_mem($s->{inst}{workers}[0]);
+    $s->{zipf} = { map { $_ => $s->{$_} }
+                   qw(rps worker_us busy wrk_cpu faults us_spread) };
+}
+
+say_ "bench: scale: cold, uniform ids on a fresh nginx, $set{scale_duration} s";
+for my $s (@scale) {
+    stop($s->{inst});
+    $s->{startup2} = start($s->{inst}, ping => '/bulletin/p0000000');
+    my $res = wrk(inst => $s->{inst}, port => $s->{port}, path => '/',
+                  headers => $s->{headers}, duration => $set{scale_duration},
+                  script => "$bench/ids.lua",
+                  env => { BENCH_PAGES => $s->{pages},
+                           BENCH_DIST => 'uniform', BENCH_SEED => 7 });
+    $s->{cold} = $res;
+    $s->{mem_cold} = proc_mem($s->{inst}{workers}[0]);
+    stop($s->{inst});
+}
+
+
+# ----------------------------------------------------------------- report
+
+my @load1 = loadavg();
+my $date = strftime('%Y-%m-%d %H:%M UTC', gmtime);
+my @report;
+
+sub line { push @report, join '', @_ }
+
+# a text table: the first column, and those whose heading begins with
+# "<", aligned left; the others right
+sub table {
+    my ($head, @rows) = @_;
+    my @left = map { $_ == 0 || $head->[$_] =~ /^</ ? '-' : '' }
+               0 .. $#$head;
+    $head = [map { s/^<//r } @$head];
+    my @w = map { my $i = $_; max(map { length $_->[$i] } $head, @rows) }
+            0 .. $#$head;
+    my $fmt = join('  ', map({ "%$left[$_]$w[$_]s" } 0 .. $#w)) . "\n";
+    my $t = sprintf $fmt, @$head;
+    $t .= sprintf $fmt, map { '-' x $_ } @w;
+    $t .= sprintf $fmt, @$_ for @rows;
+    $t =~ s/ +$//mg;
+    return $t;
+}
+
+my $client_bound = 90;
+
+sub flag {
+    my ($x) = @_;
+    return defined $x->{wrk_cpu} && $x->{wrk_cpu} >= $client_bound ? ' *'
+                                                                    : '';
+}
+
+line "bulletin bench, $date", $quick ? ' (BENCH_QUICK: not for quoting)' : '';
+line "code: $commit (build/ as of the start of the run)";
+line "machine: $machine->{model}, $machine->{cores} cores, Linux"
+     . " $machine->{kernel}, nginx $machine->{nginx}; load average"
+     . " @load0 before, @load1 after";
+line sprintf "page: %s, %d bytes plain, %d bytes gzip; views %s to %s"
+     . " (%d digits)", $page_id, length $plain, length $gz, $shown,
+     $views_end, length $shown;
+line "method: 1 nginx worker on CPU 0, wrk on CPU 1 (-t$set{threads}"
+     . " -c$set{conns}, keep-alive), $set{warm} s warm-up, $set{rounds}"
+     . " rounds of $set{duration} s, order rotated; medians";
+line sprintf "took %.1f min", (time - $started) / 60;
+line '';
+
+my $main = table(
+    ['variant', 'req/s', 'worker us/req', 'spread', 'worker busy',
+     'wrk CPU', 'body', 'Ir/req'],
+    map { [ $_->{name}, fmt($_->{rps}, 0) . flag($_),
+            fmt($_->{worker_us}, 2), fmt($_->{us_spread}, 0) . '%',
+            fmt($_->{busy}, 0) . '%', fmt($_->{wrk_cpu}, 0) . '%',
+            $_->{body}, fmt($_->{ir}, 0) ] } @variants);
+
+line 'Per request, medians (* : wrk at 90 % CPU or more: req/s is the'
+     . ' client\'s limit);';
+line 'spread: (max - min) / median of worker us/req over the rounds;'
+     . ' Ir/req: callgrind.';
+line $main;
+
+my @ref = grep { $_ } map { $by_name{$_} } 'static', 'return 200', 'lua';
+my $ratios = table(
+    ['variant', map({ ("us/$_->{name}") } @ref),
+     map({ ("Ir/$_->{name}") } grep { $_->{ir} } @ref)],
+    map {
+        my $x = $_;
+        [ $x->{name},
+          map({ fmt($x->{worker_us} / $_->{worker_us}, 2) . 'x' } @ref),
+          map({ $x->{ir} ? fmt($x->{ir} / $_->{ir}, 2) . 'x' : '-' }
+              grep { $_->{ir} } @ref) ]
+    } @variants);
+
+line 'Ratios: worker CPU us per request (us/...) and instructions per'
+     . ' request (Ir/...) of each variant against static, return and Lua'
+     . ' (below 1: cheaper).';
+line $ratios;
+
+
+# the targets of issue 7
+my @targets;
+
+sub target {
+    my ($what, $ok, $detail) = @_;
+    push @targets, [defined $ok ? ($ok ? 'met' : 'MISSED') : 'n/a', $what,
+                    $detail];
+}
+
+{
+    my ($bu, $bg, $b0) = map { $by_name{$_} } 'bulletin', 'bulletin gzip',
+                                       'bulletin, no zone';
+    my ($st, $ofc, $gs, $gf, $rt, $lu) = map { $by_name{$_} } 'static',
+        'static open_file_cache', 'gzip_static', 'gzip on the fly (level 6)',
+        'return 200', 'lua';
+
+    target('plain: worker CPU/req <= return\'s',
+           $bu->{worker_us} <= $rt->{worker_us},
+           sprintf('%.2f vs %.2f us (%.2fx return, %.2fx static, %.2fx'
+                   . ' open_file_cache)', $bu->{worker_us}, $rt->{worker_us},
+                   $bu->{worker_us} / $rt->{worker_us},
+                   $bu->{worker_us} / $st->{worker_us},
+                   $bu->{worker_us} / $ofc->{worker_us}));
+    target('plain: instructions/req <= return\'s',
+           $bu->{ir} && $rt->{ir} ? $bu->{ir} <= $rt->{ir} : undef,
+           sprintf('%s vs %s (%.2fx)', fmt($bu->{ir}, 0), fmt($rt->{ir}, 0),
+                   $rt->{ir} ? $bu->{ir} / $rt->{ir} : 0));
+    target('gzip: worker CPU/req <= 0.8x gzip_static\'s',
+           $bg->{worker_us} <= 0.8 * $gs->{worker_us},
+           sprintf('%.2f vs %.2f us (%.2fx)', $bg->{worker_us},
+                   $gs->{worker_us}, $bg->{worker_us} / $gs->{worker_us}));
+    target('gzip: >= 15x less than on-the-fly gzip',
+           $gf->{worker_us} >= 15 * $bg->{worker_us},
+           sprintf('%.2f vs %.2f us (%.1fx less)', $bg->{worker_us},
+                   $gf->{worker_us}, $gf->{worker_us} / $bg->{worker_us}));
+    target('plain: worker CPU/req <= 0.8x Lua\'s',
+           $lu ? $bu->{worker_us} <= 0.8 * $lu->{worker_us} : undef,
+           $lu ? sprintf('%.2f vs %.2f us (%.2fx)', $bu->{worker_us},
+                         $lu->{worker_us}, $bu->{worker_us} / $lu->{worker_us})
+               : 'no Lua variant');
+    target('counting costs <= 3 % of instructions/req',
+           $bu->{ir} && $b0->{ir} ? $bu->{ir} <= 1.03 * $b0->{ir} : undef,
+           sprintf('%s on vs %s off (%+.1f %%)', fmt($bu->{ir}, 0),
+                   fmt($b0->{ir}, 0),
+                   $b0->{ir} ? 100 * ($bu->{ir} / $b0->{ir} - 1) : 0));
+
+    my ($small) = grep { $_->{pages} == 10 } @scale;
+    my ($large) = sort { $b->{pages} <=> $a->{pages} } @scale;
+    target("$large->{pages} pages (Zipf, warm) within 5 % of 10 pages",
+           $small && $large && $large->{pages} == 1_000_000
+               ? $large->{zipf}{worker_us} <= 1.05 * $small->{zipf}{worker_us}
+               : undef,
+           $small && $large
+               ? sprintf('%.2f vs %.2f us (%+.1f %%)%s',
+                         $large->{zipf}{worker_us}, $small->{zipf}{worker_us},
+                         100 * ($large->{zipf}{worker_us}
+                                / $small->{zipf}{worker_us} - 1),
+                         $large->{pages} == 1_000_000
+                             ? '' : ", largest size run: $large->{pages}")
+               : 'not run');
+}
+
+my $targets = table(['', '<target', '<measured'], @targets);
+line 'Targets (issue 7):';
+line $targets;
+
+
+# callgrind: bulletin's request path
+if (my $p = $profile{bulletin}) {
+    line 'Callgrind, bulletin (plain, counting on): instructions per request'
+         . ' by function (self), from the 4000- and 2000-request runs:';
+    my $self = $p->{self};
+    my @top = (sort { $self->{$b} <=> $self->{$a} } keys %$self)[0 .. 24];
+    line table(['function (object)', 'Ir/req', 'share'],
+               map { [$_, fmt($self->{$_}, 0),
+                      fmt(100 * $self->{$_} / $by_name{bulletin}{ir}, 1) . '%'] }
+               grep { defined } @top);
+
+    my $incl = $p->{incl};
+    my @ours = grep { /ngx_http_bulletin|bulletin_/ && $incl->{$_} >= 1 }
+               keys %$incl;
+    line 'Inclusive, the module\'s functions:';
+    line table(['function (object)', 'Ir/req incl.'],
+               map { [$_, fmt($incl->{$_}, 0)] }
+               sort { $incl->{$b} <=> $incl->{$a} } @ours);
+
+    # by object: nginx, libc, the module, pcre
+    my %obj;
+    for (keys %$self) {
+        my ($o) = /\(([^()]*)\)$/;
+        $obj{$o} += $self->{$_};
+    }
+    line 'By object:';
+    line table(['object', 'Ir/req'],
+               map { [$_, fmt($obj{$_}, 0)] }
+               grep { abs $obj{$_} >= 1 }
+               sort { $obj{$b} <=> $obj{$a} } keys %obj);
+}
+
+# the same by function for the others, side by side with bulletin's
+{
+    my @names = grep { $profile{$_} } 'bulletin', 'bulletin, no zone',
+                                      'bulletin gzip', 'return 200', 'static';
+    my %all;
+    for my $n (@names) {
+        $all{$_} = 1 for grep { abs $profile{$n}{self}{$_} >= 20 }
+                         keys %{ $profile{$n}{self} };
+    }
+    my @fns = sort { ($profile{bulletin}{self}{$b} // 0)
+                     <=> ($profile{bulletin}{self}{$a} // 0)
+                     || $a cmp $b } keys %all;
+    my $t = table(['function (object)', @names],
+                  map { my $f = $_;
+                        [$f,
+                         map { fmt($profile{$_}{self}{$f}, 0) } @names] }
+                  @fns);
+    spew("$out/callgrind/functions.txt",
+         "Instructions per request by function (self), >= 20 in one of"
+         . " them:\n\n$t");
+}
+
+line 'worker_processes 2 (not judged: 2 workers and wrk share 2 cores;'
+     . " wrk -t2 unpinned, $set{w2_rounds} rounds of $set{w2_duration} s):";
+line table(['variant', 'req/s', 'workers us/req', 'wrk CPU'],
+           map { [$_->{name}, fmt($_->{rps}, 0), fmt($_->{worker_us}, 2),
+                  fmt($_->{wrk_cpu}, 0) . '%'] } @w2);
+
+line 'Scale: bulletin, plain, counting on, small generated pages'
+     . ' (bench/small.html); ids from bench/ids.lua:';
+line table(['pages', 'store bytes', 'build s', 'builder RSS KB',
+            'start-up s', 'Zipf us/req', 'spread', 'faults/req', 'req/s',
+            'cold uniform us/req', 'cold faults/req', 'cold req/s'],
+           map { [fmt($_->{pages}, 0), fmt($_->{store_bytes}, 0),
+                  fmt($_->{build_s}, 1), fmt($_->{build_rss}, 0),
+                  fmt($_->{startup}, 3),
+                  fmt($_->{zipf}{worker_us}, 2) . flag($_->{zipf}),
+                  fmt($_->{zipf}{us_spread}, 0) . '%',
+                  fmt($_->{zipf}{faults}, 3), fmt($_->{zipf}{rps}, 0),
+                  fmt($_->{cold}{worker_us}, 2) . flag($_->{cold}),
+                  fmt($_->{cold}{faults}, 3), fmt($_->{cold}{rps}, 0)] }
+           @scale);
+line 'Memory (KB): master and worker at start, worker after the Zipf runs'
+     . ' and after the cold run:';
+line table(['pages', 'master RSS', 'master private', 'worker RSS',
+            'worker private', 'warm RSS', 'warm private', 'cold RSS',
+            'cold private'],
+           map { [fmt($_->{pages}, 0),
+                  fmt($_->{mem_start}{master}{rss}, 0),
+                  fmt($_->{mem_start}{master}{private}, 0),
+                  fmt($_->{mem_start}{worker}{rss}, 0),
+                  fmt($_->{mem_start}{worker}{private}, 0),
+                  fmt($_->{mem_warm}{rss}, 0),
+                  fmt($_->{mem_warm}{private}, 0),
+                  fmt($_->{mem_cold}{rss}, 0),
+                  fmt($_->{mem_cold}{private}, 0)] } @scale);
+
+line 'What each variant sent (checked once before the runs):';
+line table(['variant', 'body bytes', '<body', '<headers'],
+           map { [$_->{name}, $_->{body}, $_->{same}, $_->{resp_headers}] }
+           @variants);
+
+line 'Notes:';
+line "- $_" for @notes;
+line '- every wrk run is in build/bench/log.txt; callgrind outputs and'
+     . ' functions.txt in build/bench/callgrind/';
+
+my $text = join("\n", @report) . "\n";
+spew("$out/results.txt", $text);
+
+# raw runs, one a line
+open my $tsv, '>', "$out/runs.tsv" or die;
+print $tsv join("\t", qw(set variant run req_s worker_us busy wrk_cpu
+                         bytes faults errors)), "\n";
+for my $set (['main', \@variants], ['w2', \@w2], ['scale', \@scale]) {
+    for my $x (@{ $set->[1] }) {
+        my $i = 0;
+        for my $r (@{ $x->{runs} }, $x->{cold} ? ($x->{cold}) : ()) {
+            print $tsv join("\t", $set->[0], $x->{name}, ++$i,
+                            map { defined $r->{$_} ? sprintf('%.3f', $r->{$_})
+                                                   : '' }
+                            qw(rps worker_us busy wrk_cpu bytes faults
+                               errors)), "\n";
+        }
+    }
+}
+close $tsv;
+
+print "\n", $text;
+print "\nSummary (also in build/bench/results.txt):\n\n$main\n$ratios\n",
+      "Targets (issue 7):\n$targets";
