@@ -967,6 +967,59 @@ test_truncated_after_one_commit(void **state)
 
 
 /*
+ * A newer copy whose "used" is past the region's end, while the ids stop
+ * before it: the region is whole and that copy is damaged, so the older
+ * copy is taken, with the ids after it.
+ */
+
+static void
+test_damaged_used(void **state)
+{
+    size_t     size;
+    header_t  *h;
+    info_t     info;
+    uint8_t   *r;
+    uint32_t   newer;
+
+    (void) state;
+
+    r = region_new(NSLOTS, &size);
+    h = (header_t *) r;
+
+    append(r, size, 3);
+    append(r, size, 5);
+
+    check_ok(r, size, &info);
+    newer = info.state;
+
+    h->state[newer].used = NSLOTS + 1000;
+
+    check_ok(r, size, &info);
+    assert_int_equal(info.state, newer ^ 1);
+    assert_int_equal(info.used, 5);
+
+    h->state[newer].used = UINT32_MAX;
+
+    check_ok(r, size, &info);
+    assert_int_equal(info.state, newer ^ 1);
+    assert_int_equal(info.used, 5);
+
+    /* the same, with ids to the region's end: cut short, refused */
+
+    r = region_new(5, &size);
+    h = (header_t *) r;
+
+    append(r, size, 3);
+    append(r, size, 5);
+
+    check_ok(r, size, &info);
+    h->state[info.state].used = 6;
+
+    assert_int_not_equal(check(r, size, &info), BULLETIN_COUNTERS_OK);
+}
+
+
+/*
  * A file cut in its used slots should say so: "counters state out of
  * range" with the slots used and held, as the check's own branch for
  * it writes, rather than a checksum mismatch, which sends the operator
@@ -1152,6 +1205,7 @@ main(void)
         cmocka_unit_test_teardown(test_truncated_after_one_commit,
                                   teardown),
         cmocka_unit_test_teardown(test_truncated_says_so, teardown),
+        cmocka_unit_test_teardown(test_damaged_used, teardown),
         cmocka_unit_test_teardown(test_channels, teardown),
         cmocka_unit_test_teardown(test_read_only, teardown),
         cmocka_unit_test_teardown(test_strerror, teardown),
