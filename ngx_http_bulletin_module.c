@@ -362,9 +362,15 @@ ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_regex_compile_t  rc;
 
     if (blcf->exclude == NGX_CONF_UNSET_PTR) {
-        blcf->exclude = ngx_array_create(cf->pool, 2,
-                                         sizeof(ngx_regex_elt_t));
+        blcf->exclude = ngx_pcalloc(cf->pool,
+                                    sizeof(ngx_http_bulletin_exclude_t));
         if (blcf->exclude == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        blcf->exclude->regex = ngx_array_create(cf->pool, 2,
+                                                sizeof(ngx_regex_elt_t));
+        if (blcf->exclude->regex == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -379,7 +385,7 @@ ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        re = ngx_array_push(blcf->exclude);
+        re = ngx_array_push(blcf->exclude->regex);
         if (re == NULL) {
             return NGX_CONF_ERROR;
         }

@@ -863,11 +863,34 @@ bulletin_body_chunks_max(const bulletin_store_record_t *rec)
 
 
 size_t
-bulletin_body_scratch_max(const bulletin_store_record_t *rec)
+bulletin_body_scratch_max(const bulletin_store_t *st,
+    const bulletin_store_record_t *rec)
 {
-    return (size_t) rec->nslots
-           * (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
-           + BULLETIN_GZIP_TAIL_LEN;
+    size_t                           n, copy;
+    uint32_t                         i;
+    const bulletin_store_segment_t  *seg;
+
+    n = (size_t) rec->nslots
+        * (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
+        + BULLETIN_GZIP_TAIL_LEN;
+
+    seg = &st->segments[rec->segment_first];
+
+    for (i = 0; i <= rec->nslots; i++, seg++) {
+        copy = 0;
+
+        if (seg->plain_len <= BULLETIN_BODY_COPY_MAX) {
+            copy = seg->plain_len;
+        }
+
+        if (seg->gzip_len <= BULLETIN_BODY_COPY_MAX && seg->gzip_len > copy) {
+            copy = seg->gzip_len;
+        }
+
+        n += copy;
+    }
+
+    return n;
 }
 
 
@@ -882,8 +905,9 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     bulletin_chunk_t *chunks, size_t *nchunks)
 {
     int                              in_scratch;
-    size_t                           n, d;
+    size_t                           n, d, len;
     uint8_t                         *p;
+    const uint8_t                   *data;
     uint32_t                         i, crc;
     uint64_t                         total, plain;
     const bulletin_store_slot_t     *slot;
@@ -910,21 +934,41 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
 
         if (seg->plain_len != 0) {
             if (gzip) {
-                chunks[n].data = st->base + seg->gzip_off;
-                chunks[n].len = seg->gzip_len;
+                data = st->base + seg->gzip_off;
+                len = seg->gzip_len;
 
                 crc = (crc == 0)
                       ? seg->crc
                       : bulletin_crc32_combine_op(crc, seg->crc, seg->crc_op);
 
             } else {
-                chunks[n].data = st->base + seg->plain_off;
-                chunks[n].len = seg->plain_len;
+                data = st->base + seg->plain_off;
+                len = seg->plain_len;
             }
 
-            total += chunks[n].len;
-            n++;
-            in_scratch = 0;
+            total += len;
+
+            if (count != NULL && len <= BULLETIN_BODY_COPY_MAX) {
+                memcpy(p, data, len);
+
+                if (in_scratch) {
+                    chunks[n - 1].len += len;
+
+                } else {
+                    chunks[n].data = p;
+                    chunks[n].len = len;
+                    n++;
+                    in_scratch = 1;
+                }
+
+                p += len;
+
+            } else {
+                chunks[n].data = data;
+                chunks[n].len = len;
+                n++;
+                in_scratch = 0;
+            }
         }
 
         if (i == rec->nslots) {

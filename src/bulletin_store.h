@@ -232,9 +232,18 @@ int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
  * With gzip, the body is a gzip stream: header, segments, the digits as
  * stored blocks, a final block and the trailer, its CRC-32 combined from
  * the segments' CRCs; nothing is compressed or checksummed but digits.
+ *
+ * With counts, a segment of at most BULLETIN_BODY_COPY_MAX bytes (the
+ * markup between two counts) is copied beside its digits, so that a page
+ * goes out in a few pieces rather than two a count: each piece costs a
+ * server more than copying a short one.
  */
+
+#define BULLETIN_BODY_COPY_MAX  256
+
 size_t bulletin_body_chunks_max(const bulletin_store_record_t *rec);
-size_t bulletin_body_scratch_max(const bulletin_store_record_t *rec);
+size_t bulletin_body_scratch_max(const bulletin_store_t *st,
+    const bulletin_store_record_t *rec);
 uint64_t bulletin_body(const bulletin_store_t *st,
     const bulletin_store_record_t *rec, int gzip, bulletin_count_pt count,
     void *ctx, uint8_t *scratch, bulletin_chunk_t *chunks, size_t *nchunks);

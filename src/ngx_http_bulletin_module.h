@@ -60,13 +60,35 @@ struct ngx_http_bulletin_main_conf_s {
 };
 
 
+/*
+ * bulletin_count_exclude: the expressions, and a worker's verdicts on the
+ * User-Agents it saw last, as browsers send the same one again and again
+ */
+
+#define NGX_HTTP_BULLETIN_AGENTS     64
+#define NGX_HTTP_BULLETIN_AGENT_MAX  240
+
+typedef struct {
+    uint64_t                        hash;
+    uint32_t                        len;         /* 0: empty */
+    uint32_t                        excluded;
+    u_char                          agent[NGX_HTTP_BULLETIN_AGENT_MAX];
+} ngx_http_bulletin_agent_t;
+
+
+typedef struct {
+    ngx_array_t                    *regex;       /* of ngx_regex_elt_t */
+    ngx_http_bulletin_agent_t       agents[NGX_HTTP_BULLETIN_AGENTS];
+} ngx_http_bulletin_exclude_t;
+
+
 typedef struct {
     ngx_http_complex_value_t       *page;
     ngx_http_complex_value_t       *share;
     ngx_flag_t                      gzip;
     ngx_uint_t                      status_top;
 #if (NGX_PCRE)
-    ngx_array_t                    *exclude;     /* of ngx_regex_elt_t */
+    ngx_http_bulletin_exclude_t    *exclude;
 #endif
 } ngx_http_bulletin_loc_conf_t;
 
@@ -75,7 +97,8 @@ typedef struct {
 
 typedef struct {
     uint64_t                        views;
-    uint64_t                        shares;
+    ngx_http_bulletin_zone_t       *zone;
+    bulletin_counters_slot_t       *slot;        /* for the shares */
     unsigned                        page:1;
 } ngx_http_bulletin_ctx_t;
 

@@ -18,6 +18,20 @@ typedef struct {
 } ngx_http_bulletin_show_t;
 
 
+/*
+ * nginx formats Last-Modified for every response it sends; the pages of
+ * a store share a few times, so a worker keeps the last ones formatted
+ */
+
+#define NGX_HTTP_BULLETIN_TIMES  8
+
+typedef struct {
+    time_t                          time;
+    u_char                          text[sizeof("Mon, 28 Sep 1970 06:00:00 GMT")
+                                         - 1];
+} ngx_http_bulletin_time_t;
+
+
 static uint64_t ngx_http_bulletin_count(void *data, uint32_t page,
     uint32_t kind);
 static ngx_uint_t ngx_http_bulletin_prefetch(ngx_http_request_t *r);
@@ -28,10 +42,14 @@ static ngx_int_t ngx_http_bulletin_page_body(ngx_http_request_t *r,
     bulletin_chunk_t *chunks, size_t n);
 
 
+static ngx_http_bulletin_time_t  ngx_http_bulletin_times[
+                                     NGX_HTTP_BULLETIN_TIMES];
+
+
 ngx_int_t
 ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 {
-    size_t                          n;
+    size_t                          n, nmax;
     uint8_t                        *scratch;
     int64_t                         page;
     uint64_t                        len, *counter;
@@ -72,10 +90,21 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     rec = &bmcf->store.records[page];
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_bulletin_ctx_t));
+    /* one allocation: the context, then the body's pieces and scratch */
+
+    nmax = bulletin_body_chunks_max(rec);
+
+    ctx = ngx_palloc(r->pool, sizeof(ngx_http_bulletin_ctx_t)
+                              + nmax * sizeof(bulletin_chunk_t)
+                              + bulletin_body_scratch_max(&bmcf->store, rec));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_memzero(ctx, sizeof(ngx_http_bulletin_ctx_t));
+
+    chunks = (bulletin_chunk_t *) (ctx + 1);
+    scratch = (uint8_t *) (chunks + nmax);
 
     ngx_http_set_ctx(r, ctx, ngx_http_bulletin_module);
 
@@ -114,7 +143,8 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
         }
 
         ctx->views = show.views;
-        ctx->shares = ngx_http_bulletin_shares(bmcf->zone, slot);
+        ctx->zone = bmcf->zone;
+        ctx->slot = slot;
 
         count = ngx_http_bulletin_count;
     }
@@ -124,15 +154,6 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 #else
     gzip = 0;
 #endif
-
-    chunks = ngx_palloc(r->pool, bulletin_body_chunks_max(rec)
-                                 * sizeof(bulletin_chunk_t)
-                                 + bulletin_body_scratch_max(rec));
-    if (chunks == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    scratch = (uint8_t *) (chunks + bulletin_body_chunks_max(rec));
 
     len = bulletin_body(&bmcf->store, rec, gzip, count, &show, scratch,
                         chunks, &n);
@@ -250,9 +271,35 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
 {
     ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_bulletin_time_t  *t;
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = len;
+
+    t = &ngx_http_bulletin_times[rec->last_modified
+                                 % NGX_HTTP_BULLETIN_TIMES];
+
+    if (t->time != rec->last_modified || t->text[0] == '\0') {
+        (void) ngx_http_time(t->text, rec->last_modified);
+        t->time = rec->last_modified;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, sizeof(t->text));
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Last-Modified");
+    h->value.len = ngx_cpymem(h->value.data, t->text, sizeof(t->text))
+                   - h->value.data;
+
+    r->headers_out.last_modified = h;
     r->headers_out.last_modified_time = rec->last_modified;
 
     ngx_str_set(&r->headers_out.content_type, "text/html");
@@ -320,15 +367,14 @@ ngx_http_bulletin_page_body(ngx_http_request_t *r, bulletin_chunk_t *chunks,
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    b = ngx_pcalloc(r->pool, n * sizeof(ngx_buf_t));
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl = ngx_palloc(r->pool, n * sizeof(ngx_chain_t));
+    cl = ngx_palloc(r->pool, n * (sizeof(ngx_chain_t) + sizeof(ngx_buf_t)));
     if (cl == NULL) {
         return NGX_ERROR;
     }
+
+    b = (ngx_buf_t *) (cl + n);
+
+    ngx_memzero(b, n * sizeof(ngx_buf_t));
 
     for (i = 0; i < n; i++) {
         b[i].pos = (u_char *) chunks[i].data;

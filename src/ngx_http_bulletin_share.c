@@ -73,7 +73,8 @@ ngx_http_bulletin_share_handler(ngx_http_request_t *r)
     }
 
     ctx->views = ngx_http_bulletin_read(&slot->views);
-    ctx->shares = ngx_http_bulletin_shares(zone, slot);
+    ctx->zone = zone;
+    ctx->slot = slot;
 
     r->headers_out.status = NGX_HTTP_NO_CONTENT;
     r->headers_out.content_length_n = 0;
@@ -106,14 +107,63 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
 {
 #if (NGX_PCRE)
 
-    if (blcf->exclude == NULL || r->headers_in.user_agent == NULL) {
+    u_char                       *p, *last;
+    uint64_t                      h, w;
+    ngx_str_t                    *ua;
+    ngx_int_t                     rc;
+    ngx_http_bulletin_agent_t    *a;
+    ngx_http_bulletin_exclude_t  *ex;
+
+    ex = blcf->exclude;
+
+    if (ex == NULL || r->headers_in.user_agent == NULL) {
         return 0;
     }
 
-    return ngx_regex_exec_array(blcf->exclude,
-                                &r->headers_in.user_agent->value,
-                                r->connection->log)
-           == NGX_OK;
+    ua = &r->headers_in.user_agent->value;
+
+    if (ua->len > NGX_HTTP_BULLETIN_AGENT_MAX) {
+        return ngx_regex_exec_array(ex->regex, ua, r->connection->log)
+               == NGX_OK;
+    }
+
+    /* a hash of the agent eight bytes a step, then this worker's verdict */
+
+    h = ua->len;
+    p = ua->data;
+    last = p + ua->len;
+
+    for ( /* void */ ; last - p >= 8; p += 8) {
+        ngx_memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    }
+
+    for ( /* void */ ; p < last; p++) {
+        h = (h ^ *p) * 0x100000001b3ULL;
+    }
+
+    h ^= h >> 29;
+
+    a = &ex->agents[h % NGX_HTTP_BULLETIN_AGENTS];
+
+    if (a->len == ua->len && a->hash == h
+        && ngx_memcmp(a->agent, ua->data, ua->len) == 0)
+    {
+        return a->excluded;
+    }
+
+    rc = ngx_regex_exec_array(ex->regex, ua, r->connection->log);
+
+    if (rc == NGX_ERROR) {
+        return 0;
+    }
+
+    a->hash = h;
+    a->len = ua->len;
+    a->excluded = (rc == NGX_OK);
+    ngx_memcpy(a->agent, ua->data, ua->len);
+
+    return a->excluded;
 
 #else
 

@@ -20,13 +20,10 @@ static ngx_int_t ngx_http_bulletin_generation_variable(ngx_http_request_t *r,
 static ngx_http_variable_t  ngx_http_bulletin_vars[] = {
 
     { ngx_string("bulletin_views"), NULL,
-      ngx_http_bulletin_count_variable,
-      offsetof(ngx_http_bulletin_ctx_t, views), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      ngx_http_bulletin_count_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("bulletin_shares"), NULL,
-      ngx_http_bulletin_count_variable,
-      offsetof(ngx_http_bulletin_ctx_t, shares), NGX_HTTP_VAR_NOCACHEABLE,
-      0 },
+      ngx_http_bulletin_count_variable, 1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("bulletin_generation"), NULL,
       ngx_http_bulletin_generation_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -54,26 +51,31 @@ ngx_http_bulletin_add_variables(ngx_conf_t *cf)
 }
 
 
+/* the views this request made or saw; the shares, read when asked */
+
 static ngx_int_t
 ngx_http_bulletin_count_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                   *p;
+    uint64_t                  n;
     ngx_http_bulletin_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_bulletin_module);
 
-    if (ctx == NULL) {
+    if (ctx == NULL || ctx->slot == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
+
+    n = data ? ngx_http_bulletin_shares(ctx->zone, ctx->slot) : ctx->views;
 
     p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%uL", *(uint64_t *) ((char *) ctx + data)) - p;
+    v->len = ngx_sprintf(p, "%uL", n) - p;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

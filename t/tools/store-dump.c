@@ -76,7 +76,7 @@ body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     bulletin_chunk_t  *chunks;
 
     chunks = malloc(bulletin_body_chunks_max(rec) * sizeof(bulletin_chunk_t));
-    scratch = malloc(bulletin_body_scratch_max(rec) + 1);
+    scratch = malloc(bulletin_body_scratch_max(st, rec) + 1);
 
     if (chunks == NULL || scratch == NULL) {
         fprintf(stderr, "out of memory\n");

@@ -530,7 +530,7 @@ check_body(const bulletin_store_t *st, const tpage_t *tp, int gzip,
 
     rec = find(st, tp->id);
     max = bulletin_body_chunks_max(rec);
-    smax = bulletin_body_scratch_max(rec);
+    smax = bulletin_body_scratch_max(st, rec);
     chunks = malloc(max * sizeof(bulletin_chunk_t));
     scratch = malloc(smax);
     assert_non_null(chunks);
@@ -1068,7 +1068,7 @@ test_changed_bytes_rechecksummed(void **state)
 
                 chunks = malloc(bulletin_body_chunks_max(r)
                                 * sizeof(bulletin_chunk_t));
-                scratch = malloc(bulletin_body_scratch_max(r));
+                scratch = malloc(bulletin_body_scratch_max(&st, r));
 
                 for (gzip = 0; gzip <= 1; gzip++) {
                     memset(&c, 0, sizeof(tcount_t));
