@@ -526,7 +526,6 @@ sub full_disk {
             $t->stop;
             $t->run;
         } else {
-
             ok(eval { $t->reload }, 'full disk: a reload with 40 new ids')
                 or diag $@;
         }
