@@ -4,6 +4,8 @@
 #   make demo     serve the sample bulletins on http://127.0.0.1:8080/
 #   make test     unit tests and nginx-level tests
 #   make bench    the side-by-side benchmark
+#   make soak     the long reliability tests (reloads, restarts, limits)
+#   make test-valgrind  unit and nginx-level tests under valgrind
 #   make clean    remove build/
 
 SHELL       := /bin/bash
@@ -20,7 +22,7 @@ BUILDER     := $(BUILD)/bulletin-build
 DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
                libcmocka-dev pkg-config
 DEB_TEST    := perl gzip valgrind prometheus wrk curl clang libclang-rt-14-dev \
-               libnginx-mod-http-lua
+               libnginx-mod-http-lua strace
 # the browser tests (t/400-browser.t): Debian's chromium, CJK fonts, node
 # and npm; a nodejs package that brings its own npm (NodeSource's)
 # conflicts with Debian's npm, which is asked for only when npm is missing
@@ -59,6 +61,7 @@ PROVE_FLAGS ?= -j2
 
 .PHONY: all deps demo test unit prove bench clean
 .PHONY: fuzz fuzz-short fuzz-merge test-asan
+.PHONY: soak test-valgrind
 
 all: $(BUILD)/.deps $(MODULE) $(if $(wildcard src/bulletin_build.c),$(BUILDER))
 
@@ -205,6 +208,28 @@ $(BUILD)/asan/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) \
 
 test-asan: $(ASAN_UNIT_BINS) $(BUILD)/asan/bulletin-build
 	@PROVE=$(PROVE) sh fuzz/asan.sh $(BUILD)/asan $(ASAN_UNIT_BINS)
+
+# Reliability (issue 9).  `make soak`: t/500-reload.t, t/510-hostile.t
+# and t/520-limits.t with their long parameters (BULLETIN_SOAK=1: 20
+# reloads under load, 5 of each restart).  `make test-valgrind`: the unit
+# tests under memcheck, then every nginx-level test with nginx under
+# memcheck (TEST_NGINX_VALGRIND=1: master_process off; what needs a
+# master skips, saying so); any error or definite leak fails.
+
+SOAK_TESTS   := t/500-reload.t t/510-hostile.t t/520-limits.t
+VALGRIND_RUN := valgrind --quiet --error-exitcode=99 --leak-check=full \
+                --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+                --suppressions=t/lib/valgrind.supp
+
+soak: all
+	BULLETIN_SOAK=1 BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) -v \
+	    $(SOAK_TESTS)
+
+test-valgrind: all $(UNIT_BINS) $(BROWSER_MODULES)
+	@set -e; for t in $(UNIT_BINS); do echo "# valgrind $$t"; \
+	    $(VALGRIND_RUN) $$t; done
+	TEST_NGINX_VALGRIND=1 BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) \
+	    $(PROVE_FLAGS) t/
 
 demo: all
 	@sh tools/demo.sh
