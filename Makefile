@@ -175,10 +175,10 @@ $(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $$(FUZZ_$$*) $(PURE_HDRS) $(BUILD)/.deps
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -Ifuzz -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS)
 
 fuzz-short: $(FUZZ_BINS)
-	@sh fuzz/run.sh $(FUZZ_SHORT) short $(FUZZ_NAMES)
+	@sh fuzz/run.sh short $(FUZZ_SHORT) $(FUZZ_NAMES)
 
 fuzz: $(FUZZ_BINS)
-	@sh fuzz/run.sh $(FUZZ_SECONDS) new $(FUZZ_NAMES)
+	@sh fuzz/run.sh long $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 fuzz-merge: $(FUZZ_BINS)
 	@sh fuzz/run.sh merge $(FUZZ_NAMES)

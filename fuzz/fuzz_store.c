@@ -117,9 +117,17 @@ fuzz_store(const uint8_t *buf, size_t size, uint32_t seed)
 
     if (rc != BULLETIN_OK) {
         fuzz_check(rc > BULLETIN_OK && rc < BULLETIN_ERR_LAST);
+        fuzz_check(strcmp(bulletin_strerror(rc), "unknown error") != 0);
         fuzz_check(st.detail[0] != '\0');
         fuzz_check(memchr(st.detail, '\0', sizeof(st.detail)) != NULL);
         return;
+    }
+
+    /* the same bytes at an address the records' fields cannot be read at */
+    if (size > 1) {
+        fuzz_check(bulletin_store_open(&st, buf + 1, size - 1)
+                   == BULLETIN_ERR_ALIGN);
+        fuzz_check(bulletin_store_open(&st, buf, size) == BULLETIN_OK);
     }
 
     fuzz_check(st.base == buf && st.size == size);
@@ -209,7 +217,7 @@ fuzz_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     bulletin_chunk_t  *chunks, *plain;
 
     nmax = bulletin_body_chunks_max(rec);
-    smax = bulletin_body_scratch_max(rec);
+    smax = bulletin_body_scratch_max(st, rec);
 
     /* exactly what the module allocates: ASan sees any byte more */
     chunks = malloc(nmax * sizeof(bulletin_chunk_t));
