@@ -14,6 +14,11 @@
 # change by exactly the requests that are legitimate views, shares and
 # excluded views, which the table below marks.
 #
+# Meanwhile forked clients (t/lib/ReliabilityTest.pm) send legitimate
+# views and shares of two other pages without a pause: every one of them
+# is answered right and counted too.  BULLETIN_SOAK=1 sends the table
+# five times, and 4000 pipelined requests.
+#
 # A share is counted when its head arrives (the body is read and
 # discarded after the 204): a body that never ends, or chunked garbage
 # sent after the head, does not undo it.  The head's own problems (a
@@ -43,7 +48,8 @@ my $t = Test::Bulletin->new;
 $t->skip_unless_builder;
 
 my $V = $t->valgrind;
-my ($A, $B) = @CountersTest::IDS;
+my $SOAK = soak();
+my ($A, $B, $C, $D) = @CountersTest::IDS;
 
 # what the legitimate requests must add: views{id}, shares{id}{channel},
 # excluded (the total)
@@ -60,6 +66,8 @@ die "bulletin-build failed: $err" if $rc;
 $t->write_file('html/control.txt', "control\n");
 
 $t->config(http => <<'EOF', server => <<'EOF');
+add_header X-Bulletin-Generation $bulletin_generation;
+
 bulletin_store site.blt;
 bulletin_counters zone=hostile:1m file=hostile.cnt;
 bulletin_count_exclude "bot|spider";
@@ -68,6 +76,7 @@ large_client_header_buffers 4 8k;
 client_max_body_size 1m;
 client_header_timeout 3s;
 client_body_timeout 1s;
+keepalive_requests 10000;
 
 server {
     listen 127.0.0.1:%%PORT_2%% sndbuf=4k;
@@ -119,13 +128,20 @@ $t->run;
 my $before = page_counts(status_doc($t));
 my @workers = $t->worker_pids;
 my $strace = strace_start();
+my $traffic = traffic_start($t, procs => $SOAK ? 4 : 2, plan => [
+    map({ ({ method => 'GET', uri => "/bulletin/$_", id => $_ },
+           { method => 'GET', uri => "/bulletin/$_", id => $_, gzip => 1 },
+           { method => 'POST', uri => "/bulletin/$_/share?channel=qq",
+             id => $_, channel => 'qq' }) } $C, $D)
+], max_seconds => 600);
 
-cases();
+cases() for 1 .. ($SOAK ? 5 : 1);
 pipelined();
 huge_bodies();
 slow_senders();
 slow_readers();
 
+beside(traffic_stop($t, $traffic));
 strace_check($strace);
 
 is(join(' ', $t->worker_pids), join(' ', @workers),
@@ -461,8 +477,8 @@ sub want {
 
 #### pipelined
 
-# 400 requests in one write on one connection; the last one, a 400,
-# ends the connection.
+# 400 requests (4000 in the soak) in one write on one connection; the
+# last one, a 400, ends the connection.
 
 sub pipelined {
     my @cycle = (
@@ -480,7 +496,7 @@ sub pipelined {
          'view B'],
         ['GET', "/bulletin/$A", ['Sec-Purpose' => 'prefetch'], 200],
     );
-    my @reqs = map { $cycle[$_ % @cycle] } 0 .. 399;
+    my @reqs = map { $cycle[$_ % @cycle] } 0 .. ($SOAK ? 3999 : 399);
 
     push @reqs, ['POST', "/bulletin/$A/share?channel=nope", [], 400];
 
@@ -514,7 +530,7 @@ sub pipelined {
     ok($c->closed_by_peer(5), 'pipelined: the 400 at the end closes the '
        . 'connection');
     ok(!@bad, 'pipelined: ' . @reqs . ' requests on one connection, each '
-       . 'answered in order') or diag join "\n", @bad[0 .. $#bad > 9 ? 9 : $#bad];
+       . 'answered in order') or diag join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)];
 }
 
 
@@ -719,6 +735,20 @@ sub slow_read {
 sub slow_readers {
     slow_read('a slow reader of the gzip page', 1);
     slow_read('a slow reader of the plain page', 0);
+}
+
+
+#### the legitimate traffic beside
+
+sub beside {
+    my ($r) = @_;
+
+    traffic_ok('the legitimate traffic beside', $r);
+
+    for my $id ($C, $D) {
+        $WANT{views}{$id} += $r->{ok}{"GET $id"} // 0;
+        $WANT{shares}{$id}{qq} += $r->{ok}{"POST $id qq"} // 0;
+    }
 }
 
 
