@@ -455,15 +455,18 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
         goto done;
     }
 
-    if (size > fsize) {
-        err = posix_fallocate(fd, 0, size);
+    /*
+     * every block reserved, also in a file that was copied sparse, since
+     * a worker that writes into a hole on a full disk dies of SIGBUS
+     */
 
-        if (err != 0) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, err,
-                          "counters file \"%s\": posix_fallocate(%uz) failed",
-                          name, size);
-            goto done;
-        }
+    err = posix_fallocate(fd, 0, size);
+
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                      "counters file \"%s\": posix_fallocate(%uz) failed",
+                      name, size);
+        goto done;
     }
 
     if (ngx_http_bulletin_counters_map_file(cf, zone, fd, size,
