@@ -1019,6 +1019,37 @@ if (my $p = $profile{bulletin}) {
                sort { $obj{$b} <=> $obj{$a} } keys %obj);
 }
 
+# where the instructions go, by stage (inclusive costs), side by side
+{
+    my @names = grep { $profile{$_} } 'bulletin', 'bulletin, no zone',
+                                      'bulletin gzip', 'return 200', 'static',
+                                      'gzip_static';
+    my @stages = (
+        ['ngx_strstrn (nginx)', 'User-Agent browser checks (ngx_strstrn)',
+         'self'],
+        ['ngx_http_parse_header_line (nginx)', 'header parsing', 'self'],
+        ['ngx_http_core_find_config_phase (nginx)', 'location look-up',
+         'incl'],
+        ['ngx_http_complex_value (nginx)',
+         'complex values ($bulletin_id; return\'s body)', 'incl'],
+        ['ngx_http_bulletin_excluded (ngx_http_bulletin_module.so)',
+         'exclusion check', 'incl'],
+        ['ngx_http_bulletin_find (ngx_http_bulletin_module.so)',
+         'id to page', 'incl'],
+        ['bulletin_body (ngx_http_bulletin_module.so)',
+         'body pieces and counts', 'incl'],
+        ['ngx_http_send_header (nginx)', 'header filters', 'incl'],
+        ['ngx_http_output_filter (nginx)', 'body filters and writev', 'incl'],
+    );
+    line 'Where the instructions go, per request (self or inclusive costs of'
+         . ' the function that does each stage):';
+    line table(['stage', '<function', @names],
+               map { my $st = $_;
+                     [$st->[1], ($st->[0] =~ s/ \(.*//r) . " ($st->[2])",
+                      map { fmt($profile{$_}{$st->[2]}{$st->[0]}, 0) }
+                      @names] } @stages);
+}
+
 # the same by function for the others, side by side with bulletin's
 {
     my @names = grep { $profile{$_} } 'bulletin', 'bulletin, no zone',
