@@ -185,7 +185,7 @@ sub generation {
 }
 
 
-sub plan {
+sub traffic_plan {
     my @plan;
 
     for my $i (0 .. $#IDS) {
@@ -312,7 +312,7 @@ sub summed {
 sub reloads {
     my $before = page_counts(status_doc($t));
     my $t0 = time;
-    my $tr = traffic_start($t, procs => $PROCS, plan => plan(),
+    my $tr = traffic_start($t, procs => $PROCS, plan => traffic_plan(),
                            max_seconds => 600);
 
     sleep $GAP;
@@ -532,7 +532,7 @@ sub event {
 
     my $before = page_counts(status_doc($t));
     my %old = map { $_ => 1 } $t->worker_pids;
-    my $tr = traffic_start($t, procs => $PROCS, plan => plan(),
+    my $tr = traffic_start($t, procs => $PROCS, plan => traffic_plan(),
                            restart => 1, max_seconds => 300);
 
     sleep $V ? 2 : $GAP;

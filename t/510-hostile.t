@@ -530,7 +530,8 @@ sub pipelined {
     ok($c->closed_by_peer(5), 'pipelined: the 400 at the end closes the '
        . 'connection');
     ok(!@bad, 'pipelined: ' . @reqs . ' requests on one connection, each '
-       . 'answered in order') or diag join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)];
+       . 'answered in order')
+        or diag join "\n", @bad[0 .. ($#bad > 9 ? 9 : $#bad)];
 }
 
 

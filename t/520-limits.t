@@ -254,7 +254,8 @@ sub status_shows {
     is_deeply([map { "$_" } $c->{$A}{views}, $one->{views},
                $c->{_totals}{views}, $c->{_totals}{shares},
                $c->{_totals}{excluded}, $one->{shares},
-               map { $one->{shares_by_channel}{$_} } sort keys %{ $want->{ch} }],
+               map { $one->{shares_by_channel}{$_} }
+                   sort keys %{ $want->{ch} }],
               [map { "$_" } $want->{views}, $want->{views}, $want->{views},
                $shares, $want->{excluded}, $shares,
                map { $want->{ch}{$_} } sort keys %{ $want->{ch} }],
@@ -381,7 +382,8 @@ sub mount_disk {
 
     mkdir $DISK;
 
-    my $out = `mount -t tmpfs -o size=$size,mode=0755 bulletin-test '$DISK' 2>&1`;
+    my $cmd = "mount -t tmpfs -o size=$size,mode=0755 bulletin-test '$DISK'";
+    my $out = `$cmd 2>&1`;
 
     return "mount -t tmpfs is not permitted here: $out" if $?;
 
@@ -474,7 +476,7 @@ sub full_disk {
     SKIP: {
         my $why = mount_disk('256k');
 
-        skip "full disk: $why", 21 if $why;
+        skip "full disk: $why", 22 if $why;
 
         # a store with 40 more ids than site.blt
         bulletins($t, 'more', 'more', 40);
@@ -551,7 +553,8 @@ sub full_disk {
 
             my $text = eval { $t->reload_refused } // "not refused: $@";
 
-            like($text, qr/counters file "\Q$DISK\E\/c\.cnt": posix_fallocate.*(?:No space|28)/,
+            like($text, qr/counters\ file\ "\Q$DISK\E\/c\.cnt":
+                           \ posix_fallocate.*(?:No\ space|28)/x,
                  'full disk: a reload that grows the file is refused, '
                  . 'naming it');
 
@@ -574,7 +577,8 @@ sub full_disk {
         my ($ok, $err) = $t->start;
 
         ok(!$ok, 'too little space: nginx does not start');
-        like($err // '', qr/counters file "\Q$DISK\E\/new\.cnt": posix_fallocate/,
+        like($err // '',
+             qr/counters file "\Q$DISK\E\/new\.cnt": posix_fallocate/,
              'too little space: the error names the file');
         $t->expect_log_range($from);
 
