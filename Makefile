@@ -2,10 +2,12 @@
 #
 #   make          install missing Debian packages, build the module and builder
 #   make demo     serve the sample bulletins on http://127.0.0.1:8080/
-#   make test     unit tests and nginx-level tests
+#   make test     unit tests, a short run of each fuzzer, nginx-level tests
 #   make bench    the side-by-side benchmark
 #   make soak     the long reliability tests (reloads, restarts, limits)
 #   make test-valgrind  unit and nginx-level tests under valgrind
+#   make fuzz     each fuzzer for FUZZ_SECONDS (fuzz-merge keeps the finds)
+#   make test-asan  unit tests and the builder under ASan and UBSan
 #   make clean    remove build/
 
 SHELL       := /bin/bash
