@@ -605,10 +605,10 @@ bulletin_build(bulletin_build_t *b)
     /* a commit that succeeds frees the writer */
     bulletin_unmap(&prev);
 
-    printf("%s: %u pages (%zu bulletins and the list), %llu bytes, "
+    printf("%s: %u pages (%zu bulletin%s and the list), %llu bytes, "
            "generation %s, %u kept their Last-Modified\n",
-           b->output, sum.pages, b->nentries, (unsigned long long) sum.bytes,
-           sum.generation, sum.kept);
+           b->output, sum.pages, b->nentries, b->nentries == 1 ? "" : "s",
+           (unsigned long long) sum.bytes, sum.generation, sum.kept);
 
     return 0;
 }

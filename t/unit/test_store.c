@@ -655,7 +655,7 @@ setup(void **state)
 
     for (i = 0; i < 8; i++) {
         for (j = i; j < 8; j++) {
-            pos_segs[i][j] = strndup("abcdefg" + i, (size_t) (j - i));
+            pos_segs[i][j] = strndup(&"abcdefg"[i], (size_t) (j - i));
             if (pos_segs[i][j] == NULL) {
                 return -1;
             }
