@@ -65,7 +65,7 @@ my %set = (
     scale_warm     => $quick ? 2 : 5,
     scale_duration => $quick ? 2 : 4,
     scale_rounds   => $quick ? 2 : 5,
-    cold_duration  => 1,        # s: about as many requests as the ring
+    cold_requests  => 32768,    # at most, in 1 s: each request once
 );
 
 my $tck = POSIX::sysconf(POSIX::_SC_CLK_TCK());
@@ -313,9 +313,9 @@ sub wrk {
 
     print $log "# ", join(' ', @cmd), "\n$text\n";
 
-    my ($reqs, $secs, $unit) = $text =~ /(\d+) requests in ([\d.]+)(m?s)/
+    my ($reqs, $secs, $unit) = $text =~ /(\d+) requests in ([\d.]+)(ms|s|m)/
         or die "wrk: no request count:\n$text";
-    $secs /= 1000 if $unit eq 'ms';
+    $secs *= { ms => 0.001, s => 1, m => 60 }->{$unit};
     my ($rps) = $text =~ m{Requests/sec:\s+([\d.]+)};
     my ($rnum, $runit) = $text =~ / requests in [^,]+, ([\d.]+)(\w+) read/;
     my %unit = (B => 1, KB => 1024, MB => 1024**2, GB => 1024**3,
@@ -807,15 +807,18 @@ for my $s (@scale) {
                    qw(rps worker_us busy wrk_cpu faults us_spread) };
 }
 
-say_ "bench: scale: cold, uniform ids on a fresh nginx, $set{cold_duration} s";
+say_ "bench: scale: cold, 1 s (at most $set{cold_requests} requests) of"
+     . " uniformly drawn ids on a fresh nginx";
 for my $s (@scale) {
     stop($s->{inst});
     $s->{startup2} = start($s->{inst}, ping => '/bulletin/p0000000');
     my $res = wrk(inst => $s->{inst}, port => $s->{port}, path => '/',
-                  headers => $s->{headers}, duration => $set{cold_duration},
+                  headers => $s->{headers}, duration => 1,
                   script => "$bench/ids.lua",
                   env => { BENCH_PAGES => $s->{pages},
-                           BENCH_DIST => 'uniform', BENCH_SEED => 7 });
+                           BENCH_DIST => 'uniform', BENCH_SEED => 7,
+                           BENCH_RING => $set{cold_requests},
+                           BENCH_STOP => $set{cold_requests} });
     $s->{cold} = $res;
     $s->{mem_cold} = proc_mem($s->{inst}{workers}[0]);
     stop($s->{inst});
@@ -941,7 +944,7 @@ sub target {
 
     $r = ratio($bu, $rt);
     target('plain: worker CPU/req <= return\'s', $r <= 1,
-           sprintf('%.2fx return (%.2f vs %.2f us); %.2fx static (target'
+           sprintf('%.3fx return (%.2f vs %.2f us); %.2fx static (target'
                    . ' 0.75x), %.2fx open_file_cache (0.87x)', $r,
                    $bu->{worker_us}, $rt->{worker_us}, ratio($bu, $st),
                    ratio($bu, $ofc)));
@@ -951,7 +954,7 @@ sub target {
                    fmt($bu->{ir}, 0), fmt($rt->{ir}, 0)));
     $r = ratio($bg, $gs);
     target('gzip: worker CPU/req <= 0.8x gzip_static\'s', $r <= 0.8,
-           sprintf('%.2fx (%.2f vs %.2f us)', $r, $bg->{worker_us},
+           sprintf('%.3fx (%.2f vs %.2f us)', $r, $bg->{worker_us},
                    $gs->{worker_us}));
     $r = ratio($gf, $bg);
     target('gzip: >= 15x less than on-the-fly gzip', $r >= 15,
@@ -960,7 +963,7 @@ sub target {
     $r = $lu ? ratio($bu, $lu) : undef;
     target('plain: worker CPU/req <= 0.8x Lua\'s',
            $lu ? $r <= 0.8 : undef,
-           $lu ? sprintf('%.2fx (%.2f vs %.2f us)', $r, $bu->{worker_us},
+           $lu ? sprintf('%.3fx (%.2f vs %.2f us)', $r, $bu->{worker_us},
                          $lu->{worker_us})
                : 'no Lua variant');
     target('counting costs <= 3 % of instructions/req',
@@ -1084,7 +1087,7 @@ line 'Scale: bulletin, plain, counting on, small generated pages'
      . ' (bench/small.html); ids from bench/ids.lua:';
 line table(['pages', 'store bytes', 'build s', 'builder RSS KB',
             'start-up s', 'Zipf us/req', 'spread', 'faults/req', 'req/s',
-            'cold uniform us/req', 'cold faults/req', 'cold req/s'],
+            'cold uniform us/req', 'cold faults/req', 'cold requests'],
            map { [fmt($_->{pages}, 0), fmt($_->{store_bytes}, 0),
                   fmt($_->{build_s}, 1), fmt($_->{build_rss}, 0),
                   fmt($_->{startup}, 3),
@@ -1092,7 +1095,7 @@ line table(['pages', 'store bytes', 'build s', 'builder RSS KB',
                   fmt($_->{zipf}{us_spread}, 0) . '%',
                   fmt($_->{zipf}{faults}, 3), fmt($_->{zipf}{rps}, 0),
                   fmt($_->{cold}{worker_us}, 2) . flag($_->{cold}),
-                  fmt($_->{cold}{faults}, 3), fmt($_->{cold}{rps}, 0)] }
+                  fmt($_->{cold}{faults}, 3), fmt($_->{cold}{reqs}, 0)] }
            @scale);
 line 'Memory (KB, /proc/PID/smaps_rollup) of the master and the worker at'
      . ' start, and of the worker after the Zipf runs and after the cold run.'
@@ -1115,6 +1118,13 @@ line 'What each variant sent (checked once before the runs):';
 line table(['variant', 'body bytes', '<body', '<headers'],
            map { [$_->{name}, $_->{body}, $_->{same}, $_->{resp_headers}] }
            @variants);
+
+# nginx's own complaints, if any
+for my $f (glob "$run/*/logs/error.log") {
+    my @bad = grep { /\[(alert|crit|emerg)\]/ } split /\n/, slurp($f);
+    push @notes, scalar(@bad) . " [alert], [crit] or [emerg] lines in $f,"
+                 . " the first: $bad[0]" if @bad;
+}
 
 line 'Notes:';
 line "- $_" for @notes;

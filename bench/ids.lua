@@ -7,6 +7,9 @@
 --                   probability proportional to 1 / r^s
 --   BENCH_SEED      the random seed, default 1
 --   BENCH_RING      how many requests are drawn, default 32768
+--   BENCH_STOP      stop after this many responses (a cold run: each
+--                   request of the ring at most once; wrk still waits
+--                   for the end of its -d), default never
 --
 -- The requests are drawn once, in init, into a ring that request() walks,
 -- so that drawing costs wrk nothing while it measures.  The ring is not
@@ -24,6 +27,8 @@ local s = tonumber(os.getenv("BENCH_ZIPF_S") or "1.0")
 local seed = tonumber(os.getenv("BENCH_SEED") or "1")
 
 local ring_size = tonumber(os.getenv("BENCH_RING") or "32768")
+local stop = tonumber(os.getenv("BENCH_STOP") or "0")
+local responses = 0
 local ring = {}
 local next_req = 0
 
@@ -77,4 +82,13 @@ function request()
     local req = ring[next_req]
     next_req = (next_req + 1) % ring_size
     return req
+end
+
+if stop > 0 then
+    function response(status, headers, body)
+        responses = responses + 1
+        if responses >= stop then
+            wrk.thread:stop()
+        end
+    end
 end
