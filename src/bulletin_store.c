@@ -822,7 +822,7 @@ int64_t
 bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len)
 {
-    uint32_t                        h, i;
+    uint32_t                        h, i, n;
     const bulletin_store_record_t  *r;
     const bulletin_store_bucket_t  *b;
 
@@ -832,9 +832,14 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 
     h = bulletin_id_hash(id, len);
 
-    /* a verified index always has an empty bucket */
+    /*
+     * a verified index always has an empty bucket; the bound is for a
+     * store rewritten in place under a running server, which must not
+     * hang a worker forever
+     */
 
-    for (i = h & st->mask; /* void */; i = (i + 1) & st->mask) {
+    for (i = h & st->mask, n = 0; n <= st->mask; i = (i + 1) & st->mask, n++)
+    {
         b = &st->index[i];
 
         if (b->record == 0) {
@@ -851,6 +856,8 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
             return b->record - 1;
         }
     }
+
+    return -1;
 }
 
 
