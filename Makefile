@@ -113,7 +113,7 @@ $(BUILDER): $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \
 LIB_SRCS    := $(filter-out src/bulletin_build.c,$(BUILDER_SRCS))
 UNIT_test_crc   := src/bulletin_crc.c
 UNIT_test_args  := src/bulletin_args.c
-UNIT_test_store := src/bulletin_crc.c src/bulletin_store.c \
+UNIT_test_store := src/bulletin_crc.c src/bulletin_store.c src/bulletin_arena.c \
                    src/bulletin_writer.c
 UNIT_test_counters := src/bulletin_crc.c src/bulletin_store.c src/bulletin_counters.c
 

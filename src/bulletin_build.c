@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulletin_arena.h"
 #include "bulletin_render.h"
 #include "bulletin_source.h"
 #include "bulletin_store.h"
@@ -45,7 +46,6 @@
 #define BULLETIN_INDEX_MAX         1000
 
 #define BULLETIN_THREADS_MAX       16
-#define BULLETIN_ARENA_CHUNK       (256 * 1024)
 
 #define BULLETIN_JOB_FREE          0
 #define BULLETIN_JOB_BUSY          1
@@ -57,22 +57,6 @@ typedef struct {
     size_t                   n;
     size_t                   nalloc;
 } bulletin_files_t;
-
-
-/* strings that live as long as the build, allocated in chunks */
-
-typedef struct bulletin_arena_chunk_s  bulletin_arena_chunk_t;
-
-struct bulletin_arena_chunk_s {
-    bulletin_arena_chunk_t  *next;
-    size_t                   used;
-    size_t                   size;
-    uint8_t                  data[];
-};
-
-typedef struct {
-    bulletin_arena_chunk_t  *chunks;
-} bulletin_arena_t;
 
 
 /* what is kept of each page: for the list page and the duplicate check */
@@ -163,9 +147,6 @@ static int bulletin_files_add(bulletin_files_t *f, const char *dir,
     const char *name);
 static int bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec,
     size_t file);
-static uint8_t *bulletin_arena_copy(bulletin_arena_t *a, const uint8_t *p,
-    size_t len);
-static void bulletin_arena_free(bulletin_arena_t *a);
 static int bulletin_entry_cmp(const void *one, const void *two);
 static int bulletin_strcmp(const void *one, const void *two);
 static size_t bulletin_threads(void);
@@ -1061,54 +1042,6 @@ nomem:
     bulletin_error(b, "%s: out of memory", b->files.paths[file]);
 
     return -1;
-}
-
-
-static uint8_t *
-bulletin_arena_copy(bulletin_arena_t *a, const uint8_t *p, size_t len)
-{
-    size_t                   size;
-    uint8_t                 *d;
-    bulletin_arena_chunk_t  *c;
-
-    c = a->chunks;
-
-    if (c == NULL || c->size - c->used < len) {
-        size = len > BULLETIN_ARENA_CHUNK ? len : BULLETIN_ARENA_CHUNK;
-
-        c = malloc(sizeof(bulletin_arena_chunk_t) + size);
-        if (c == NULL) {
-            return NULL;
-        }
-
-        c->next = a->chunks;
-        c->used = 0;
-        c->size = size;
-        a->chunks = c;
-    }
-
-    d = c->data + c->used;
-    c->used += len;
-
-    if (len) {
-        memcpy(d, p, len);
-    }
-
-    return d;
-}
-
-
-static void
-bulletin_arena_free(bulletin_arena_t *a)
-{
-    bulletin_arena_chunk_t  *c, *next;
-
-    for (c = a->chunks; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-
-    a->chunks = NULL;
 }
 
 

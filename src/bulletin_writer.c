@@ -14,27 +14,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bulletin_arena.h"
 #include "bulletin_crc.h"
 #include "bulletin_store.h"
 
 
 #define BULLETIN_WBUF_SIZE      (256 * 1024)
-#define BULLETIN_ARENA_BLOCK    (64 * 1024)
 #define BULLETIN_ETAG_LEN       20
 #define BULLETIN_PAGES_MAX      (1u << 30)
 
 #define BULLETIN_FNV64_INIT     0xcbf29ce484222325ULL
 #define BULLETIN_FNV64_PRIME    0x100000001b3ULL
-
-
-typedef struct bulletin_arena_s  bulletin_arena_t;
-
-struct bulletin_arena_s {
-    bulletin_arena_t        *next;
-    size_t                   used;
-    size_t                   size;
-    uint8_t                  data[];
-};
 
 
 /* a page as added, in the order added */
@@ -94,7 +84,7 @@ struct bulletin_writer_s {
     uint32_t                *table;         /* id -> record added + 1 */
     uint32_t                 table_mask;
 
-    bulletin_arena_t        *arena;
+    bulletin_arena_t         arena;
 
     uint32_t                 kept;
     char                     detail[256];
@@ -120,8 +110,6 @@ static int bulletin_write_full(int fd, const uint8_t *p, size_t len,
 static int64_t bulletin_writer_lookup(bulletin_writer_t *w,
     const uint8_t *id, size_t len);
 static int bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec);
-static uint8_t *bulletin_writer_copy(bulletin_writer_t *w,
-    const uint8_t *p, size_t len);
 static int bulletin_wrec_cmp(const void *a, const void *b);
 static void bulletin_writer_cleanup(bulletin_writer_t *w);
 static void bulletin_writer_free(bulletin_writer_t *w);
@@ -268,7 +256,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     r = &w->recs[w->nrecs];
     memset(r, 0, sizeof(bulletin_wrec_t));
 
-    r->id = bulletin_writer_copy(w, page->id, page->id_len);
+    r->id = bulletin_arena_copy(&w->arena, page->id, page->id_len);
     if (r->id == NULL) {
         return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
     }
@@ -291,7 +279,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         wr->ref_len = 0;
 
         if (slot->ref != NULL) {
-            wr->ref = bulletin_writer_copy(w, slot->ref, slot->ref_len);
+            wr->ref = bulletin_arena_copy(&w->arena, slot->ref, slot->ref_len);
             if (wr->ref == NULL) {
                 return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
                                             "out of memory");
@@ -1091,37 +1079,6 @@ bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec)
 }
 
 
-static uint8_t *
-bulletin_writer_copy(bulletin_writer_t *w, const uint8_t *p, size_t len)
-{
-    size_t             size;
-    uint8_t           *copy;
-    bulletin_arena_t  *a;
-
-    a = w->arena;
-
-    if (a == NULL || a->size - a->used < len) {
-        size = len > BULLETIN_ARENA_BLOCK ? len : BULLETIN_ARENA_BLOCK;
-
-        a = malloc(sizeof(bulletin_arena_t) + size);
-        if (a == NULL) {
-            return NULL;
-        }
-
-        a->next = w->arena;
-        a->used = 0;
-        a->size = size;
-        w->arena = a;
-    }
-
-    copy = a->data + a->used;
-    memcpy(copy, p, len);
-    a->used += len;
-
-    return copy;
-}
-
-
 static int
 bulletin_wrec_cmp(const void *a, const void *b)
 {
@@ -1164,14 +1121,9 @@ bulletin_writer_cleanup(bulletin_writer_t *w)
 static void
 bulletin_writer_free(bulletin_writer_t *w)
 {
-    bulletin_arena_t  *a, *next;
-
     bulletin_writer_cleanup(w);
 
-    for (a = w->arena; a != NULL; a = next) {
-        next = a->next;
-        free(a);
-    }
+    bulletin_arena_free(&w->arena);
 
     free(w->path);
     free(w->buf);
