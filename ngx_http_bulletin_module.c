@@ -17,9 +17,7 @@ static void *ngx_http_bulletin_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_bulletin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_bulletin_page(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_bulletin_share(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -61,17 +59,17 @@ static ngx_command_t  ngx_http_bulletin_commands[] = {
 
     { ngx_string("bulletin_page"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_bulletin_page,
+      ngx_http_bulletin_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      ngx_http_bulletin_page_handler },
 
     { ngx_string("bulletin_share"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_bulletin_share,
+      ngx_http_bulletin_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      ngx_http_bulletin_share_handler },
 
     { ngx_string("bulletin_gzip"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -217,8 +215,7 @@ ngx_http_bulletin_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     blcf->page = NULL;
-     *     blcf->share = NULL;
+     *     blcf->id = NULL;
      */
 
     blcf->gzip = NGX_CONF_UNSET;
@@ -247,56 +244,33 @@ ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/* bulletin_page and bulletin_share: the id, and the location's handler */
+
 static char *
-ngx_http_bulletin_page(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bulletin_loc_conf_t *blcf = conf;
 
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
-
-    if (blcf->page != NULL || blcf->share != NULL) {
+    if (blcf->id != NULL) {
         return "is duplicate";
     }
 
-    blcf->page = ngx_http_bulletin_id(cf, cf->args->elts);
-    if (blcf->page == NULL) {
+    blcf->id = ngx_http_bulletin_id(cf, cf->args->elts);
+    if (blcf->id == NULL) {
         return NGX_CONF_ERROR;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_bulletin_page_handler;
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
 
     bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
     ngx_http_bulletin_needs(cf, &bmcf->needs_store);
 
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_bulletin_share(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_bulletin_loc_conf_t *blcf = conf;
-
-    ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_bulletin_main_conf_t  *bmcf;
-
-    if (blcf->page != NULL || blcf->share != NULL) {
-        return "is duplicate";
+    if (clcf->handler == ngx_http_bulletin_share_handler) {
+        ngx_http_bulletin_needs(cf, &bmcf->needs_zone);
     }
-
-    blcf->share = ngx_http_bulletin_id(cf, cf->args->elts);
-    if (blcf->share == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_bulletin_share_handler;
-
-    bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
-    ngx_http_bulletin_needs(cf, &bmcf->needs_store);
-    ngx_http_bulletin_needs(cf, &bmcf->needs_zone);
 
     return NGX_CONF_OK;
 }

@@ -83,8 +83,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_complex_value_t       *page;
-    ngx_http_complex_value_t       *share;
+    ngx_http_complex_value_t       *id;          /* bulletin_page or
+                                                    bulletin_share */
     ngx_flag_t                      gzip;
     ngx_uint_t                      status_top;
 #if (NGX_PCRE)

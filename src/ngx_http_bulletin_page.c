@@ -78,7 +78,7 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
 
-    if (ngx_http_complex_value(r, blcf->page, &id) != NGX_OK) {
+    if (ngx_http_complex_value(r, blcf->id, &id) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
