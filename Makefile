@@ -169,7 +169,7 @@ FUZZ_fuzz_counters := src/bulletin_crc.c src/bulletin_store.c \
 FUZZ_fuzz_id       := src/bulletin_crc.c src/bulletin_store.c
 FUZZ_fuzz_args     := src/bulletin_crc.c src/bulletin_store.c \
                       src/bulletin_args.c
-FUZZ_fuzz_source   := src/bulletin_crc.c src/bulletin_store.c \
+FUZZ_fuzz_source   := src/bulletin_crc.c src/bulletin_store.c src/bulletin_file.c \
                       src/bulletin_source.c
 
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $$(FUZZ_$$*) $(PURE_HDRS) $(BUILD)/.deps

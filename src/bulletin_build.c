@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "bulletin_arena.h"
+#include "bulletin_file.h"
 #include "bulletin_render.h"
 #include "bulletin_source.h"
 #include "bulletin_store.h"
@@ -128,6 +129,7 @@ typedef struct {
     void                    *base;
     size_t                   size;
     bulletin_store_t         st;
+    const char              *reason;        /* of BULLETIN_ERR_SYSTEM */
 } bulletin_map_t;
 
 
@@ -332,7 +334,7 @@ bulletin_verify(const char *path, int list)
 
     if (bulletin_map(path, &m, &err) != 0) {
         if (err == BULLETIN_ERR_SYSTEM) {
-            fprintf(stderr, "%s: %s\n", path, strerror(errno));
+            fprintf(stderr, "%s: %s\n", path, m.reason);
 
         } else {
             fprintf(stderr, "%s: %s: %s\n", path, bulletin_strerror(err),
@@ -420,19 +422,8 @@ bulletin_map(const char *path, bulletin_map_t *m, int *err)
 
     memset(m, 0, sizeof(bulletin_map_t));
 
-    fd = open(path, O_RDONLY);
+    fd = bulletin_file_open(path, &sb, &m->reason);
     if (fd == -1) {
-        *err = BULLETIN_ERR_SYSTEM;
-        return -1;
-    }
-
-    if (fstat(fd, &sb) == -1) {
-        goto failed;
-    }
-
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
         *err = BULLETIN_ERR_SYSTEM;
         return -1;
     }
@@ -458,7 +449,7 @@ failed:
 
     e = errno;
     close(fd);
-    errno = e;
+    m->reason = strerror(e);
     *err = BULLETIN_ERR_SYSTEM;
 
     return -1;
@@ -527,7 +518,7 @@ bulletin_build(bulletin_build_t *b)
                     b->output,
                     err == BULLETIN_ERR_SYSTEM ? "cannot read"
                                                : bulletin_strerror(err),
-                    err == BULLETIN_ERR_SYSTEM ? strerror(errno)
+                    err == BULLETIN_ERR_SYSTEM ? prev.reason
                                                : prev.st.detail);
             bulletin_unmap(&prev);
         }
@@ -1056,8 +1047,14 @@ bulletin_collect(bulletin_build_t *b, const char *input)
     struct stat     sb;
     struct dirent  *de;
 
-    if (stat(input, &sb) == -1) {
+    if (lstat(input, &sb) == -1) {
         bulletin_error(b, "%s: %s", input, strerror(errno));
+        return -1;
+    }
+
+    if (S_ISLNK(sb.st_mode)) {
+        bulletin_error(b, "%s: is a symbolic link, which is not followed",
+                       input);
         return -1;
     }
 

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "bulletin_crc.h"
+#include "bulletin_file.h"
 #include "bulletin_render.h"
 
 
@@ -304,51 +305,14 @@ bulletin_template_t *
 bulletin_template_load(const char *path, unsigned kind, char *err,
     size_t size)
 {
-    long                  n;
-    FILE                 *f;
     size_t                len;
     uint8_t              *buf;
     bulletin_template_t  *t;
 
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, size, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
-        snprintf(err, size, "%s: cannot read: %s", path, strerror(errno));
-        fclose(f);
-        return NULL;
-    }
-
-    if (n > BULLETIN_TEMPLATE_MAX) {
-        snprintf(err, size, "%s: larger than %d KiB", path,
-                 BULLETIN_TEMPLATE_MAX / 1024);
-        fclose(f);
-        return NULL;
-    }
-
-    buf = malloc((size_t) n + 1);
+    buf = bulletin_file_read(path, BULLETIN_TEMPLATE_MAX, &len, err, size);
     if (buf == NULL) {
-        snprintf(err, size, "%s: out of memory", path);
-        fclose(f);
         return NULL;
     }
-
-    len = fread(buf, 1, (size_t) n + 1, f);
-
-    if (ferror(f) || len != (size_t) n) {
-        snprintf(err, size, "%s: cannot read: %s", path,
-                 ferror(f) ? strerror(errno) : "changed while being read");
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-
-    fclose(f);
 
     t = bulletin_template_parse(path, buf, len, kind, err, size);
 

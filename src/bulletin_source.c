@@ -5,7 +5,7 @@
 
 
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "bulletin_file.h"
 #include "bulletin_source.h"
 #include "bulletin_store.h"
 
@@ -173,80 +174,17 @@ int
 bulletin_source_load(bulletin_record_t *rec, const char *path,
     bulletin_errors_t *errs)
 {
-    int           fd, rc;
-    size_t        size, len;
-    ssize_t       n;
-    uint8_t      *buf;
-    struct stat   sb;
+    int       rc;
+    char      err[PATH_MAX + 128];
+    size_t    len;
+    uint8_t  *buf;
 
     memset(rec, 0, sizeof(bulletin_record_t));
 
-    fd = open(path, O_RDONLY);
-    if (fd == -1) {
-        bulletin_errors_add(errs, "%s: cannot open: %s", path,
-                            strerror(errno));
-        return -1;
-    }
-
-    if (fstat(fd, &sb) == -1) {
-        bulletin_errors_add(errs, "%s: cannot stat: %s", path,
-                            strerror(errno));
-        close(fd);
-        return -1;
-    }
-
-    if (S_ISDIR(sb.st_mode)) {
-        bulletin_errors_add(errs, "%s: is a folder", path);
-        close(fd);
-        return -1;
-    }
-
-    if (sb.st_size > BULLETIN_SOURCE_MAX) {
-        bulletin_errors_add(errs, "%s: larger than %d MiB", path,
-                            BULLETIN_SOURCE_MAX / 1024 / 1024);
-        close(fd);
-        return -1;
-    }
-
-    /* one byte more than the size, to notice a file that grew */
-    size = (size_t) sb.st_size + 1;
-
-    buf = malloc(size);
+    buf = bulletin_file_read(path, BULLETIN_SOURCE_MAX, &len, err,
+                             sizeof(err));
     if (buf == NULL) {
-        bulletin_errors_add(errs, "%s: out of memory", path);
-        close(fd);
-        return -1;
-    }
-
-    len = 0;
-
-    while (len < size) {
-        n = read(fd, buf + len, size - len);
-
-        if (n == -1) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            bulletin_errors_add(errs, "%s: cannot read: %s", path,
-                                strerror(errno));
-            free(buf);
-            close(fd);
-            return -1;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        len += (size_t) n;
-    }
-
-    close(fd);
-
-    if (len == size) {
-        bulletin_errors_add(errs, "%s: changed while being read", path);
-        free(buf);
+        bulletin_errors_add(errs, "%s", err);
         return -1;
     }
 

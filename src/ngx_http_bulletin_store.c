@@ -19,6 +19,8 @@ typedef struct {
 
 static char *ngx_http_bulletin_store_map(ngx_conf_t *cf,
     ngx_http_bulletin_main_conf_t *bmcf);
+static ngx_int_t ngx_http_bulletin_store_trusted(ngx_conf_t *cf,
+    u_char *name, ngx_file_info_t *fi);
 static void ngx_http_bulletin_store_unmap(void *data);
 
 
@@ -73,6 +75,7 @@ ngx_http_bulletin_store_map(ngx_conf_t *cf,
 {
     int                           rc;
     u_char                       *name;
+    ngx_err_t                     err;
     size_t                        size;
     ngx_fd_t                      fd;
     ngx_file_info_t               fi;
@@ -81,12 +84,31 @@ ngx_http_bulletin_store_map(ngx_conf_t *cf,
 
     name = bmcf->path.data;
 
-    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /*
+     * Not through a link, and never blocking: a FIFO renamed over the
+     * store would otherwise hang the master in open(), and with it
+     * "nginx -t" and every later reload.
+     */
+
+    fd = ngx_open_file(name, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK
+                             |NGX_FILE_NOFOLLOW|O_CLOEXEC,
+                       NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "bulletin store \"%s\": "
-                           ngx_open_file_n " failed", name);
+        err = ngx_errno;
+
+        if (err == NGX_ELOOP) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "bulletin store \"%s\" is refused: it is "
+                               "a symbolic link, which is not followed",
+                               name);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, err,
+                               "bulletin store \"%s\": "
+                               ngx_open_file_n " failed", name);
+        }
+
         return NGX_CONF_ERROR;
     }
 
@@ -97,10 +119,7 @@ ngx_http_bulletin_store_map(ngx_conf_t *cf,
         goto failed;
     }
 
-    if (!ngx_is_file(&fi)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "bulletin store \"%s\" is not a regular file",
-                           name);
+    if (ngx_http_bulletin_store_trusted(cf, name, &fi) != NGX_OK) {
         goto failed;
     }
 
@@ -162,6 +181,55 @@ failed:
     }
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * Workers serve what the mapping holds, and a file mapped shared shows
+ * every later write to it: whoever may write the store may change what
+ * the workers send.  So only root or nginx's own user may own it, and
+ * nobody else may write it; a build user publishes through root.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_store_trusted(ngx_conf_t *cf, u_char *name,
+    ngx_file_info_t *fi)
+{
+    uid_t  euid;
+
+    if (!ngx_is_file(fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bulletin store \"%s\" is refused: it is not a "
+                           "regular file", name);
+        return NGX_ERROR;
+    }
+
+    euid = geteuid();
+
+    if (fi->st_uid != 0 && fi->st_uid != euid) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bulletin store \"%s\" is refused: it is owned "
+                           "by uid %uL, not by root or nginx's uid %uL; "
+                           "publish a store as root: build it into a "
+                           "staging folder, \"install -m 0644\" it to a "
+                           "temporary name beside the store, \"mv\" it "
+                           "into place and reload", name,
+                           (uint64_t) fi->st_uid, (uint64_t) euid);
+        return NGX_ERROR;
+    }
+
+    if (fi->st_mode & (S_IWGRP|S_IWOTH)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bulletin store \"%s\" is refused: group or "
+                           "others may write it (mode 0%uD%uD%uD); publish "
+                           "it with \"install -m 0644\"", name,
+                           (uint32_t) (fi->st_mode >> 6) & 7,
+                           (uint32_t) (fi->st_mode >> 3) & 7,
+                           (uint32_t) fi->st_mode & 7);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -790,7 +790,7 @@ mkdir $t->path('dir.blt');
 bulletin_store dir.blt;
 --- must_die
 --- error_log
-bulletin store "%%PREFIX%%/dir.blt" is not a regular file
+bulletin store "%%PREFIX%%/dir.blt" is refused: it is not a regular file
 
 === TEST 5: unreadable, even for root: a socket cannot be opened (ENXIO)
 --- init
@@ -803,7 +803,7 @@ bulletin_store socket.blt;
 --- error_log
 bulletin store "%%PREFIX%%/socket.blt": open() failed (6: No such device or address)
 
-=== TEST 6: unreadable, even for root: a symbolic link loop (ELOOP)
+=== TEST 6: a symbolic link loop (ELOOP): no link is followed
 --- init
 unlink $t->path('loop.blt');
 symlink 'loop.blt', $t->path('loop.blt') or die "symlink: $!";
@@ -811,7 +811,7 @@ symlink 'loop.blt', $t->path('loop.blt') or die "symlink: $!";
 bulletin_store loop.blt;
 --- must_die
 --- error_log
-bulletin store "%%PREFIX%%/loop.blt": open() failed (40: Too many levels of symbolic links)
+bulletin store "%%PREFIX%%/loop.blt" is refused: it is a symbolic link, which is not followed
 
 === TEST 7: unreadable, even for root: a file taken for a folder (ENOTDIR)
 --- http_config

@@ -172,6 +172,7 @@ our $SUPPRESSIONS = "$LIB/valgrind.supp";
 
 # valgrind's exit status when it found errors
 use constant VALGRIND_ERROR_EXIT => 99;
+use constant CAPTURE_TIMEOUT => 300;      # seconds, for any command
 
 # every wait is this many times longer under valgrind
 my $SLOW = $VALGRIND ? 10 : 1;
@@ -553,10 +554,11 @@ sub exit_code {
 
 
 # Runs a command to completion: (exit status, stdout, stderr), stdout
-# and stderr together when $combined.
+# and stderr together when $combined; killed after $timeout seconds
+# (CAPTURE_TIMEOUT by default), its status then "timeout".
 
 sub capture {
-    my ($self, $cmd, $combined) = @_;
+    my ($self, $cmd, $combined, $timeout) = @_;
 
     my $out = $self->path(".out.$$");
     my $err = $combined ? $out : $self->path(".err.$$");
@@ -564,11 +566,26 @@ sub capture {
     unlink $out, $err;
 
     my $pid = $self->spawn($cmd, $out, $err);
+    my $deadline = time + ($timeout // CAPTURE_TIMEOUT);
+    my $status;
 
-    waitpid $pid, 0;
+    # bounded: a command that hangs (nginx -t in open() of a FIFO) is
+    # killed, and its status is "timeout"
+
+    until (waitpid($pid, WNOHANG) == $pid) {
+        if (time > $deadline) {
+            kill 'KILL', $pid;
+            waitpid $pid, 0;
+            $status = 'timeout';
+            last;
+        }
+
+        sleep 0.02;
+    }
+
     delete $self->{children}{$pid};
 
-    my $status = exit_code($?);
+    $status //= exit_code($?);
     my @text = map { -e $_ ? $self->read_file($_) : '' } $out, $err;
 
     unlink $out, $err;
@@ -590,7 +607,7 @@ sub test_config {
         $self->write_file($conf, $self->config_text(@args));
     }
 
-    return $self->capture([$self->nginx_command('-t', '-c', $conf)], 1);
+    return $self->capture([$self->nginx_command('-t', '-c', $conf)], 1, 30);
 }
 
 
