@@ -51,10 +51,53 @@ enum {
 };
 
 
+/*
+ * What a placeholder's value may hold, and so where a template may put
+ * it: escaped text is safe in HTML text and in quoted attribute values
+ * that are not URLs, scripts or styles; markup only in HTML text; ids
+ * and numbers (A-Z a-z 0-9 _ -) in URL values too.
+ */
+#define BULLETIN_VALUE_TEXT        0
+#define BULLETIN_VALUE_HTML        1
+#define BULLETIN_VALUE_WORD        2
+
 typedef struct {
     const char              *name;
     unsigned                 part;
+    unsigned                 value;         /* BULLETIN_VALUE_* */
 } bulletin_placeholder_t;
+
+
+/* where a template's scan stands, as an HTML tokenizer would see it */
+
+enum {
+    BULLETIN_HTML_DATA = 0,
+    BULLETIN_HTML_DECLARATION,              /* <!DOCTYPE ...> */
+    BULLETIN_HTML_COMMENT,
+    BULLETIN_HTML_TAG_NAME,
+    BULLETIN_HTML_TAG,                      /* between attributes */
+    BULLETIN_HTML_ATTR_NAME,
+    BULLETIN_HTML_AFTER_ATTR_NAME,
+    BULLETIN_HTML_BEFORE_VALUE,
+    BULLETIN_HTML_VALUE_DOUBLE,
+    BULLETIN_HTML_VALUE_SINGLE,
+    BULLETIN_HTML_VALUE_UNQUOTED,
+    BULLETIN_HTML_RAW                       /* script, style, title,
+                                               textarea: until its end tag */
+};
+
+#define BULLETIN_HTML_NAME_MAX     16
+
+typedef struct {
+    unsigned                 state;         /* BULLETIN_HTML_* */
+    unsigned                 end_tag;
+    size_t                   tag_len;
+    char                     tag[BULLETIN_HTML_NAME_MAX];
+    size_t                   attr_len;
+    char                     attr[BULLETIN_HTML_NAME_MAX];
+    size_t                   raw_len;       /* of raw: the element */
+    char                     raw[BULLETIN_HTML_NAME_MAX];
+} bulletin_html_t;
 
 
 typedef struct {
@@ -113,6 +156,12 @@ static void bulletin_template_error(char *err, size_t size,
     const char *what, const uint8_t *s, size_t len, const char *expected);
 static int bulletin_template_add(bulletin_template_t *t, size_t *nalloc,
     unsigned type, size_t off, size_t len);
+static void bulletin_html_scan(bulletin_html_t *h, const uint8_t *p,
+    const uint8_t *end);
+static void bulletin_html_name(char *name, size_t *len, uint8_t c);
+static void bulletin_html_tag_end(bulletin_html_t *h);
+static const char *bulletin_html_refuse(const bulletin_html_t *h,
+    unsigned value);
 static uint8_t *bulletin_render_space(bulletin_render_t *r, size_t n);
 static void bulletin_render_bytes(bulletin_render_t *r, const void *data,
     size_t len);
@@ -143,26 +192,36 @@ static int bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
 
 
 static const bulletin_placeholder_t  bulletin_page_placeholders[] = {
-    { "id",         BULLETIN_PART_ID },
-    { "title",      BULLETIN_PART_TITLE },
-    { "category",   BULLETIN_PART_CATEGORY },
-    { "published",  BULLETIN_PART_PUBLISHED },
-    { "date",       BULLETIN_PART_DATE },
-    { "source",     BULLETIN_PART_SOURCE },
-    { "summary",    BULLETIN_PART_SUMMARY },
-    { "body",       BULLETIN_PART_BODY },
-    { "share_bar",  BULLETIN_PART_SHARE_BAR },
-    { "views",      BULLETIN_PART_VIEWS },
-    { "shares",     BULLETIN_PART_SHARES },
-    { NULL, 0 }
+    { "id",         BULLETIN_PART_ID,         BULLETIN_VALUE_WORD },
+    { "title",      BULLETIN_PART_TITLE,      BULLETIN_VALUE_TEXT },
+    { "category",   BULLETIN_PART_CATEGORY,   BULLETIN_VALUE_TEXT },
+    { "published",  BULLETIN_PART_PUBLISHED,  BULLETIN_VALUE_TEXT },
+    { "date",       BULLETIN_PART_DATE,       BULLETIN_VALUE_TEXT },
+    { "source",     BULLETIN_PART_SOURCE,     BULLETIN_VALUE_TEXT },
+    { "summary",    BULLETIN_PART_SUMMARY,    BULLETIN_VALUE_TEXT },
+    { "body",       BULLETIN_PART_BODY,       BULLETIN_VALUE_HTML },
+    { "share_bar",  BULLETIN_PART_SHARE_BAR,  BULLETIN_VALUE_HTML },
+    { "views",      BULLETIN_PART_VIEWS,      BULLETIN_VALUE_WORD },
+    { "shares",     BULLETIN_PART_SHARES,     BULLETIN_VALUE_WORD },
+    { NULL, 0, 0 }
 };
 
 
 static const bulletin_placeholder_t  bulletin_index_placeholders[] = {
-    { "list",       BULLETIN_PART_LIST },
-    { "count",      BULLETIN_PART_COUNT },
-    { "total",      BULLETIN_PART_TOTAL },
-    { NULL, 0 }
+    { "list",       BULLETIN_PART_LIST,       BULLETIN_VALUE_HTML },
+    { "count",      BULLETIN_PART_COUNT,      BULLETIN_VALUE_WORD },
+    { "total",      BULLETIN_PART_TOTAL,      BULLETIN_VALUE_WORD },
+    { NULL, 0, 0 }
+};
+
+
+/* attributes whose value is a URL, a script or a style */
+
+static const char  *bulletin_url_attrs[] = {
+    "href", "src", "srcset", "action", "formaction", "poster", "cite",
+    "data", "background", "codebase", "longdesc", "manifest", "usemap",
+    "ping", "xlink:href", "icon", "lowsrc", "dynsrc", "archive",
+    "classid", "profile", NULL
 };
 
 
@@ -194,9 +253,12 @@ bulletin_template_t *
 bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
     unsigned kind, char *err, size_t size)
 {
+    char                           what[160];
     size_t                         nalloc, i, nlen;
     uint8_t                       *text;
+    const char                    *refused;
     const uint8_t                 *p, *open, *close, *end, *lit, *n;
+    bulletin_html_t                html;
     bulletin_template_t           *t;
     const bulletin_placeholder_t  *ph;
 
@@ -225,6 +287,8 @@ bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
     lit = text;
     p = text;
     nalloc = 0;
+
+    memset(&html, 0, sizeof(bulletin_html_t));
 
     ph = kind == BULLETIN_TEMPLATE_INDEX ? bulletin_index_placeholders
                                          : bulletin_page_placeholders;
@@ -266,6 +330,21 @@ bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
             bulletin_template_error(err, size, name, text, open,
                                     "unknown placeholder", n, nlen,
                                     bulletin_expected[kind]);
+            goto failed;
+        }
+
+        /* the placeholder itself is opaque: the scan resumes after it */
+
+        bulletin_html_scan(&html, lit, open);
+
+        refused = bulletin_html_refuse(&html, ph[i].value);
+
+        if (refused != NULL) {
+            snprintf(what, sizeof(what), "\"{{%s}}\" %s: values are "
+                     "escaped for HTML text and quoted attributes only",
+                     ph[i].name, refused);
+            bulletin_template_error(err, size, name, text, open, what,
+                                    NULL, 0, NULL);
             goto failed;
         }
 
@@ -332,6 +411,300 @@ bulletin_template_free(bulletin_template_t *t)
     free(t->parts);
     free(t->text);
     free(t);
+}
+
+
+/*
+ * A small HTML tokenizer, enough to know where a placeholder stands:
+ * text, a comment, inside a tag, which attribute's value and how quoted,
+ * or the raw text of script, style, title or textarea.
+ */
+
+static void
+bulletin_html_scan(bulletin_html_t *h, const uint8_t *p, const uint8_t *end)
+{
+    uint8_t  c;
+    size_t   i;
+
+    for ( /* void */ ; p < end; p++) {
+        c = *p;
+
+        switch (h->state) {
+
+        case BULLETIN_HTML_DATA:
+            if (c != '<') {
+                break;
+            }
+
+            /* "<{{title}}" would let the title name a tag */
+
+            if (end - p < 2) {
+                h->state = BULLETIN_HTML_TAG_NAME;
+                h->end_tag = 0;
+                h->tag_len = 0;
+                break;
+            }
+
+            if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
+                h->state = BULLETIN_HTML_COMMENT;
+                p += 3;
+
+            } else if (p[1] == '!' || p[1] == '?') {
+                h->state = BULLETIN_HTML_DECLARATION;
+
+            } else if (p[1] == '/' || (unsigned) ((p[1] | 0x20) - 'a') < 26) {
+                h->state = BULLETIN_HTML_TAG_NAME;
+                h->end_tag = (p[1] == '/');
+                h->tag_len = 0;
+                p += h->end_tag;
+            }
+
+            break;
+
+        case BULLETIN_HTML_DECLARATION:
+            if (c == '>') {
+                h->state = BULLETIN_HTML_DATA;
+            }
+
+            break;
+
+        case BULLETIN_HTML_COMMENT:
+            /* "<!--" came before: p[-2] is inside the template */
+
+            if (c == '>' && p[-1] == '-' && p[-2] == '-') {
+                h->state = BULLETIN_HTML_DATA;
+            }
+
+            break;
+
+        case BULLETIN_HTML_RAW:
+            if (c != '<' || (size_t) (end - p) < h->raw_len + 2
+                || p[1] != '/')
+            {
+                break;
+            }
+
+            for (i = 0; i < h->raw_len; i++) {
+                if ((p[2 + i] | 0x20) != (uint8_t) h->raw[i]) {
+                    break;
+                }
+            }
+
+            if (i == h->raw_len) {
+                h->state = BULLETIN_HTML_TAG_NAME;
+                h->end_tag = 1;
+                h->tag_len = 0;
+                p++;
+            }
+
+            break;
+
+        case BULLETIN_HTML_TAG_NAME:
+            if (c == '>') {
+                bulletin_html_tag_end(h);
+
+            } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r'
+                       || c == '\f' || c == '/')
+            {
+                h->state = BULLETIN_HTML_TAG;
+
+            } else {
+                bulletin_html_name(h->tag, &h->tag_len, c);
+            }
+
+            break;
+
+        case BULLETIN_HTML_TAG:
+        case BULLETIN_HTML_AFTER_ATTR_NAME:
+            if (c == '>') {
+                bulletin_html_tag_end(h);
+
+            } else if (c == '=' && h->state == BULLETIN_HTML_AFTER_ATTR_NAME) {
+                h->state = BULLETIN_HTML_BEFORE_VALUE;
+
+            } else if (c == '/') {
+                h->state = BULLETIN_HTML_TAG;
+
+            } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r'
+                       && c != '\f')
+            {
+                h->state = BULLETIN_HTML_ATTR_NAME;
+                h->attr_len = 0;
+                bulletin_html_name(h->attr, &h->attr_len, c);
+            }
+
+            break;
+
+        case BULLETIN_HTML_ATTR_NAME:
+            if (c == '>') {
+                bulletin_html_tag_end(h);
+
+            } else if (c == '=') {
+                h->state = BULLETIN_HTML_BEFORE_VALUE;
+
+            } else if (c == '/') {
+                h->state = BULLETIN_HTML_TAG;
+
+            } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r'
+                       || c == '\f')
+            {
+                h->state = BULLETIN_HTML_AFTER_ATTR_NAME;
+
+            } else {
+                bulletin_html_name(h->attr, &h->attr_len, c);
+            }
+
+            break;
+
+        case BULLETIN_HTML_BEFORE_VALUE:
+            if (c == '"') {
+                h->state = BULLETIN_HTML_VALUE_DOUBLE;
+
+            } else if (c == '\'') {
+                h->state = BULLETIN_HTML_VALUE_SINGLE;
+
+            } else if (c == '>') {
+                bulletin_html_tag_end(h);
+
+            } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r'
+                       && c != '\f')
+            {
+                h->state = BULLETIN_HTML_VALUE_UNQUOTED;
+            }
+
+            break;
+
+        case BULLETIN_HTML_VALUE_DOUBLE:
+            if (c == '"') {
+                h->state = BULLETIN_HTML_TAG;
+            }
+
+            break;
+
+        case BULLETIN_HTML_VALUE_SINGLE:
+            if (c == '\'') {
+                h->state = BULLETIN_HTML_TAG;
+            }
+
+            break;
+
+        default: /* BULLETIN_HTML_VALUE_UNQUOTED */
+            if (c == '>') {
+                bulletin_html_tag_end(h);
+
+            } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r'
+                       || c == '\f')
+            {
+                h->state = BULLETIN_HTML_TAG;
+            }
+
+            break;
+        }
+    }
+}
+
+
+/* a tag or attribute name, lowercased; a longer one is cut (and so
+ * matches no name this file knows) */
+
+static void
+bulletin_html_name(char *name, size_t *len, uint8_t c)
+{
+    if (*len < BULLETIN_HTML_NAME_MAX) {
+        name[(*len)++] = (char) ((c >= 'A' && c <= 'Z') ? c | 0x20 : c);
+    }
+}
+
+
+static void
+bulletin_html_tag_end(bulletin_html_t *h)
+{
+    size_t              i;
+    static const char  *raw[] = { "script", "style", "title", "textarea",
+                                  NULL };
+
+    h->state = BULLETIN_HTML_DATA;
+
+    if (h->end_tag) {
+        return;
+    }
+
+    for (i = 0; raw[i] != NULL; i++) {
+        if (strlen(raw[i]) == h->tag_len
+            && memcmp(raw[i], h->tag, h->tag_len) == 0)
+        {
+            h->state = BULLETIN_HTML_RAW;
+            h->raw_len = h->tag_len;
+            memcpy(h->raw, h->tag, h->tag_len);
+            return;
+        }
+    }
+}
+
+
+/* NULL where a value of this kind is safe, else where it stands */
+
+static const char *
+bulletin_html_refuse(const bulletin_html_t *h, unsigned value)
+{
+    size_t  i;
+
+    switch (h->state) {
+
+    case BULLETIN_HTML_DATA:
+        return NULL;
+
+    case BULLETIN_HTML_RAW:
+        if (h->raw[0] == 's') {
+            return h->raw[1] == 'c' ? "inside <script>" : "inside <style>";
+        }
+
+        return value == BULLETIN_VALUE_HTML
+               ? (h->raw[0] == 't' && h->raw[1] == 'i' ? "inside <title>"
+                                                        : "inside <textarea>")
+               : NULL;
+
+    case BULLETIN_HTML_COMMENT:
+        return "inside an HTML comment";
+
+    case BULLETIN_HTML_DECLARATION:
+        return "inside a <!...> declaration";
+
+    case BULLETIN_HTML_VALUE_DOUBLE:
+    case BULLETIN_HTML_VALUE_SINGLE:
+        break;
+
+    case BULLETIN_HTML_BEFORE_VALUE:
+    case BULLETIN_HTML_VALUE_UNQUOTED:
+        return "in an unquoted attribute value";
+
+    default:
+        return "inside a tag, outside a quoted attribute value";
+    }
+
+    if (value == BULLETIN_VALUE_HTML) {
+        return "in an attribute value";
+    }
+
+    if ((h->attr_len > 2 && h->attr[0] == 'o' && h->attr[1] == 'n')
+        || (h->attr_len == 5 && memcmp(h->attr, "style", 5) == 0))
+    {
+        return "in a script or style attribute";
+    }
+
+    if (value == BULLETIN_VALUE_WORD) {
+        return NULL;
+    }
+
+    for (i = 0; bulletin_url_attrs[i] != NULL; i++) {
+        if (strlen(bulletin_url_attrs[i]) == h->attr_len
+            && memcmp(bulletin_url_attrs[i], h->attr, h->attr_len) == 0)
+        {
+            return "in a URL attribute";
+        }
+    }
+
+    return NULL;
 }
 
 

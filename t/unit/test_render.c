@@ -364,6 +364,88 @@ test_template_errors(void **state)
 }
 
 
+/*
+ * Values are escaped for HTML text and quoted attribute values: a
+ * template that puts one where escaping does not protect it is refused.
+ */
+
+#define SAFE_ONLY  ": values are escaped for HTML text and quoted " \
+                   "attributes only"
+
+static void
+test_template_contexts(void **state)
+{
+    size_t                i;
+    bulletin_template_t  *t;
+
+    static const struct {
+        const char  *text;
+        const char  *error;
+    } bad[] = {
+        { "<script>var t = \"{{title}}\";</script>",
+          "t.html:1:18: \"{{title}}\" inside <script>" },
+        { "<SCRIPT type=module>\n{{views}}</SCRIPT>",
+          "t.html:2:1: \"{{views}}\" inside <script>" },
+        { "<style>p::after { content: \"{{source}}\" }</style>",
+          "t.html:1:29: \"{{source}}\" inside <style>" },
+        { "<a href=\"{{title}}\">x</a>",
+          "t.html:1:10: \"{{title}}\" in a URL attribute" },
+        { "<img alt=\"\" SRC='{{summary}}'>",
+          "t.html:1:18: \"{{summary}}\" in a URL attribute" },
+        { "<p class={{title}}>",
+          "t.html:1:10: \"{{title}}\" in an unquoted attribute value" },
+        { "<p class=x{{id}}>",
+          "t.html:1:11: \"{{id}}\" in an unquoted attribute value" },
+        { "<p {{title}}>",
+          "t.html:1:4: \"{{title}}\" inside a tag, outside a quoted "
+          "attribute value" },
+        { "<{{title}}>",
+          "t.html:1:2: \"{{title}}\" inside a tag, outside a quoted "
+          "attribute value" },
+        { "<div onclick=\"go('{{id}}')\">",
+          "t.html:1:19: \"{{id}}\" in a script or style attribute" },
+        { "<p style=\"width: {{views}}px\">",
+          "t.html:1:18: \"{{views}}\" in a script or style attribute" },
+        { "<p title=\"{{body}}\">",
+          "t.html:1:11: \"{{body}}\" in an attribute value" },
+        { "<title>{{share_bar}}</title>",
+          "t.html:1:8: \"{{share_bar}}\" inside <title>" },
+        { "<textarea>{{body}}</textarea>",
+          "t.html:1:11: \"{{body}}\" inside <textarea>" },
+        { "<!-- {{title}} -->",
+          "t.html:1:6: \"{{title}}\" inside an HTML comment" },
+        { "<!DOCTYPE {{title}}>",
+          "t.html:1:11: \"{{title}}\" inside a <!...> declaration" },
+    };
+
+    char  want[300];
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(want, sizeof(want), "%s%s", bad[i].error, SAFE_ONLY);
+        tpl_fails(bad[i].text, BULLETIN_TEMPLATE_PAGE, want);
+    }
+
+    tpl_fails("<a href=\"{{list}}\">", BULLETIN_TEMPLATE_INDEX,
+              "t.html:1:10: \"{{list}}\" in an attribute value" SAFE_ONLY);
+
+    /* where they are safe: text, quoted values, ids and counts in URLs,
+     * and after the end of a script, a style or a comment */
+
+    t = tpl("<!DOCTYPE html><title>{{title}} - x</title>"
+            "<meta name=\"description\" content=\"{{summary}}\">"
+            "<script>if (a < b && c > d) { x = '</p>'; }</script>"
+            "<style>a[href] > b { color: red }</style>"
+            "<!-- a <p class= -- still a comment -->"
+            "<h1 class=\"t\" data-x='{{ title }}'>{{title}}</h1>"
+            "<a href=\"./{{id}}/share?n={{views}}\" title=\"{{"
+            "views}}\">{{category}}</a><p>{{body}}</p>{{share_bar}}"
+            "<time datetime=\"{{published}}\">{{date}}</time>"
+            "<p>1 < 2 and {{source}} <b>{{shares}}</b></p>",
+            BULLETIN_TEMPLATE_PAGE);
+    bulletin_template_free(t);
+}
+
+
 static void
 test_template_load(void **state)
 {
@@ -865,6 +947,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_template_errors),
+        cmocka_unit_test(test_template_contexts),
         cmocka_unit_test(test_template_load),
         cmocka_unit_test(test_segments),
         cmocka_unit_test(test_empty_segments),

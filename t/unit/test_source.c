@@ -429,7 +429,7 @@ test_load(void **state)
     bulletin_errors_clear(&errs);
 
     assert_int_equal(bulletin_source_load(&rec, "/tmp", &errs), -1);
-    assert_string_equal(errs.msgs[0], "/tmp: is a folder");
+    assert_string_equal(errs.msgs[0], "/tmp: cannot open: is a folder");
     bulletin_errors_clear(&errs);
 }
 
