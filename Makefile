@@ -32,17 +32,19 @@ DEB_TEST    += chromium fonts-noto-cjk nodejs \
                $(if $(shell command -v npm),,npm)
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
 
-# the pure C code shared by the module, the builder and the unit tests
-PURE_SRCS   := $(wildcard src/bulletin_crc.c src/bulletin_store.c \
-                 src/bulletin_id.c)
+# The sources, each listed once.  The module's are config's (nginx's own
+# Makefile, generated from it, knows them and their headers); the pure
+# library is every src/bulletin_*.c but the builder's main, built once
+# per flavour (plain, fuzzer, ASan) into LIBRARY and linked by the
+# builder, the unit tests and the fuzzers alike.
+MODULE_SRCS := $(filter %.c %.h,$(shell sed -n \
+                 's|^.*[$$]ngx_addon_dir/\([^ "\\]*\).*$$|\1|p' config))
 PURE_HDRS   := $(wildcard src/bulletin_*.h)
-
-MODULE_SRCS := config ngx_http_bulletin_module.c \
-               $(wildcard src/ngx_http_bulletin_*.[ch]) $(PURE_SRCS) \
-               $(PURE_HDRS)
-
-BUILDER_SRCS := $(wildcard src/bulletin_*.c) src/bulletin_template.S
-BUILDER_HDRS := $(PURE_HDRS)
+LIB_SRCS    := $(filter-out src/bulletin_build.c,\
+                 $(wildcard src/bulletin_*.c)) src/bulletin_template.S
+LIB_OBJS     = $(patsubst src/%,$(1)/obj/%.o,$(LIB_SRCS))
+LIBRARY     := $(BUILD)/libbulletin.a
+TEMPLATES   := templates/default.html templates/index.html
 
 HOST_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Wpointer-arith \
                -Wno-unused-parameter -Werror -D_FORTIFY_SOURCE=2 \
@@ -61,11 +63,11 @@ PROVE       ?= prove
 PROVE_FLAGS ?= -j2
 
 
-.PHONY: all deps demo test unit prove bench clean
+.PHONY: all deps demo test unit prove bench clean FORCE
 .PHONY: fuzz fuzz-short fuzz-merge test-asan
 .PHONY: soak test-valgrind
 
-all: $(BUILD)/.deps $(MODULE) $(if $(wildcard src/bulletin_build.c),$(BUILDER))
+all: $(BUILD)/.deps $(MODULE) $(BUILDER)
 
 
 # a stamp, so that a second `make` checks nothing again; the list of
@@ -94,36 +96,49 @@ $(BUILD)/nginx/Makefile: config $(BUILD)/.deps
 	        --builddir=$(CURDIR)/$(BUILD)/nginx > ../configure.log 2>&1 \
 	    || { cat ../configure.log; exit 1; }
 
-$(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS)
-	$(MAKE) -s -f $(CURDIR)/$(BUILD)/nginx/Makefile -C $(BUILD)/nginx-src \
+# nginx's Makefile decides what to rebuild (config lists every source
+# and header): it runs every time, and the .so is replaced only when it
+# changed
+$(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS) FORCE
+	@$(MAKE) -s -f $(CURDIR)/$(BUILD)/nginx/Makefile -C $(BUILD)/nginx-src \
 	    modules
 	@# a new file renamed into place: an nginx that has the old one
 	@# loaded must never see it rewritten under it
-	cp $(BUILD)/nginx/ngx_http_bulletin_module.so $@.tmp
-	mv -f $@.tmp $@
+	@cmp -s $(BUILD)/nginx/ngx_http_bulletin_module.so $@ || { \
+	    cp $(BUILD)/nginx/ngx_http_bulletin_module.so $@.tmp && \
+	    mv -f $@.tmp $@ && echo "built $@"; }
+
+FORCE:
 
 
-$(BUILDER): $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \
-            templates/default.html templates/index.html
-	$(CC) $(HOST_CFLAGS) -Isrc -o $@ $(BUILDER_SRCS) $(BUILDER_LIBS)
+# lib_rules DIR, CC, CFLAGS: the pure library's objects and archive
+define lib_rules
+$(1)/obj/%.c.o: src/%.c $(PURE_HDRS) $(BUILD)/.deps
+	@mkdir -p $$(@D)
+	$(2) $(3) -Isrc -c -o $$@ $$<
+
+$(1)/obj/%.S.o: src/%.S $(TEMPLATES) $(BUILD)/.deps
+	@mkdir -p $$(@D)
+	$(2) $(3) -Isrc -c -o $$@ $$<
+
+$(1)/libbulletin.a: $(call LIB_OBJS,$(1))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+
+$(eval $(call lib_rules,$(BUILD),$(CC),$(HOST_CFLAGS)))
 
 
-# cmocka unit tests of the pure C code: t/unit/test_NAME.c links the
-# sources UNIT_test_NAME lists, or every pure source but the builder's main
-LIB_SRCS    := $(filter-out src/bulletin_build.c,$(BUILDER_SRCS))
-UNIT_test_crc   := src/bulletin_crc.c
-UNIT_test_args  := src/bulletin_args.c
-UNIT_test_store := src/bulletin_crc.c src/bulletin_store.c src/bulletin_arena.c \
-                   src/bulletin_writer.c
-UNIT_test_counters := src/bulletin_crc.c src/bulletin_store.c src/bulletin_counters.c
+$(BUILDER): src/bulletin_build.c $(LIBRARY)
+	$(CC) $(HOST_CFLAGS) -Isrc -o $@ $^ $(BUILDER_LIBS)
 
-.SECONDEXPANSION:
-$(BUILD)/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) $(PURE_HDRS) \
-                 $(wildcard t/unit/*.h) templates/default.html \
-                 templates/index.html $(BUILD)/.deps
+
+# cmocka unit tests of the pure C code: t/unit/test_NAME.c, linked with
+# the library
+
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(LIBRARY)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(HOST_CFLAGS) -Isrc -It/unit -o $@ $< \
-	    $(or $(UNIT_$*),$(LIB_SRCS)) $(UNIT_LIBS)
+	$(CC) $(HOST_CFLAGS) -Isrc -It/unit -o $@ $< $(LIBRARY) $(UNIT_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
@@ -147,7 +162,7 @@ test: all fuzz-short unit prove
 
 
 # Fuzzing with libFuzzer (Debian's clang, ASan and UBSan): fuzz/fuzz_NAME.c
-# links the pure sources FUZZ_fuzz_NAME lists.  fuzz/run.sh runs each on
+# linked with the library built for fuzzing.  fuzz/run.sh runs each on
 # fuzz/corpus/NAME/ (never writing there) after the reproducers in
 # fuzz/crashes/; `make test` for FUZZ_SHORT seconds each, `make fuzz` for
 # FUZZ_SECONDS, `make fuzz-merge` adds what `make fuzz` found to the corpus.
@@ -155,26 +170,19 @@ test: all fuzz-short unit prove
 FUZZ_CC      := clang
 FUZZ_NAMES   := store counters id args source
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -std=gnu99 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
-                -Wno-unused-parameter -fsanitize=fuzzer,address,undefined \
-                -fno-sanitize-recover=all
+                -Wno-unused-parameter $(FUZZ_SAN)
 FUZZ_LIBS    := -ljansson -lz
 FUZZ_SHORT   ?= 5
 FUZZ_SECONDS ?= 300
 
-FUZZ_fuzz_store    := src/bulletin_crc.c src/bulletin_store.c \
-                      src/bulletin_args.c
-FUZZ_fuzz_counters := src/bulletin_crc.c src/bulletin_store.c \
-                      src/bulletin_counters.c
-FUZZ_fuzz_id       := src/bulletin_crc.c src/bulletin_store.c
-FUZZ_fuzz_args     := src/bulletin_crc.c src/bulletin_store.c \
-                      src/bulletin_args.c
-FUZZ_fuzz_source   := src/bulletin_crc.c src/bulletin_store.c src/bulletin_file.c \
-                      src/bulletin_source.c
+$(eval $(call lib_rules,$(BUILD)/fuzz,$(FUZZ_CC),\
+    $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link))
 
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $$(FUZZ_$$*) $(PURE_HDRS) $(BUILD)/.deps
-	@mkdir -p $(BUILD)/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -Ifuzz -o $@ $< $(FUZZ_$*) $(FUZZ_LIBS)
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/fuzz/libbulletin.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -Ifuzz -o $@ $< \
+	    $(BUILD)/fuzz/libbulletin.a $(FUZZ_LIBS)
 
 fuzz-short: $(FUZZ_BINS)
 	@sh fuzz/run.sh short $(FUZZ_SHORT) $(FUZZ_NAMES)
@@ -190,23 +198,19 @@ fuzz-merge: $(FUZZ_BINS)
 # fuzz/asan.sh on their own, on sample/ and under t/builder.t: any
 # sanitizer report fails the target.
 
-ASAN_CFLAGS := -std=gnu99 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
-               -Wno-unused-parameter -fsanitize=address,undefined \
-               -fno-sanitize-recover=all
+ASAN_CFLAGS := $(FUZZ_CFLAGS)
 ASAN_UNIT_BINS := $(patsubst t/unit/%.c,$(BUILD)/asan/unit/%,$(UNIT_SRCS))
 
-$(BUILD)/asan/bulletin-build: $(BUILD)/.deps $(BUILDER_SRCS) $(BUILDER_HDRS) \
-                              templates/default.html templates/index.html
-	@mkdir -p $(BUILD)/asan
-	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -o $@ $(BUILDER_SRCS) $(BUILDER_LIBS)
+$(eval $(call lib_rules,$(BUILD)/asan,$(FUZZ_CC),$(ASAN_CFLAGS)))
 
-$(BUILD)/asan/unit/%: t/unit/%.c $$(or $$(UNIT_$$*),$$(LIB_SRCS)) \
-                      $(PURE_HDRS) $(wildcard t/unit/*.h) \
-                      templates/default.html templates/index.html \
-                      $(BUILD)/.deps
+$(BUILD)/asan/bulletin-build: src/bulletin_build.c $(BUILD)/asan/libbulletin.a
+	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -o $@ $^ $(BUILDER_LIBS)
+
+$(BUILD)/asan/unit/%: t/unit/%.c $(wildcard t/unit/*.h) \
+                      $(BUILD)/asan/libbulletin.a
 	@mkdir -p $(BUILD)/asan/unit
 	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -It/unit -o $@ $< \
-	    $(or $(UNIT_$*),$(LIB_SRCS)) $(UNIT_LIBS)
+	    $(BUILD)/asan/libbulletin.a $(UNIT_LIBS)
 
 test-asan: $(ASAN_UNIT_BINS) $(BUILD)/asan/bulletin-build
 	@PROVE=$(PROVE) sh fuzz/asan.sh $(BUILD)/asan $(ASAN_UNIT_BINS)
