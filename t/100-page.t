@@ -5,13 +5,13 @@
 # The store is built once, before the blocks, from the sample bulletins
 # and two of this file's own (4-byte UTF-8; a page over 160 KB).  What
 # the builder rendered is read back by t/tools/store-dump.c, which this
-# file compiles against src/bulletin_store.c: for every page its plain
+# file compiles against the pure library: for every page its plain
 # segments in a row (the slots empty), and bulletin_body()'s plain and
 # gzip bodies with no counts.  No counters zone is configured here, so
 # the slots show nothing and a response must equal those bytes exactly.
 #
 # The data blocks share one configuration ($HTTP, $SERVER below: one
-# location a feature) so that nginx starts once; the imperative part
+# location a feature, the blocks' defaults) so that nginx starts once; the imperative part
 # checks the bodies of every page byte for byte, the 160 KB page with
 # sendfile on and off and with a small send buffer, HEAD on the wire,
 # keep-alive, the access log variable and HTTP/2 (through curl).
@@ -195,7 +195,7 @@ EOF
 
 setup();
 
-$t->run_blocks;
+$t->block_defaults(http_config => $HTTP, config => $SERVER)->run_blocks;
 
 every_page();
 gzip_filter();
@@ -217,8 +217,8 @@ sub setup {
     my $dump = $t->path('store-dump');
     my @cc = ('cc', '-std=gnu99', '-O2', '-Wall', '-Wextra',
               '-Wno-unused-parameter', '-Werror', "-I$ROOT/src", '-o', $dump,
-              "$ROOT/t/tools/store-dump.c", "$ROOT/src/bulletin_store.c",
-              "$ROOT/src/bulletin_crc.c");
+              "$ROOT/t/tools/store-dump.c",
+              "$Test::Bulletin::BUILD/libbulletin.a", '-lz');
 
     system(@cc) == 0 or die "can't build t/tools/store-dump.c: @cc\n";
 
@@ -890,10 +890,6 @@ sub h2_page {
 __DATA__
 
 === TEST 1: a page, plain: its type, length, validators, no-cache, one Vary
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- response_headers eval
@@ -905,10 +901,6 @@ plain('bj-sociorg-2020-01')
 [error]
 
 === TEST 2: a page, gzip, for a browser's Accept-Encoding
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -922,10 +914,6 @@ gz('bj-sociorg-2020-01')
 [error]
 
 === TEST 3: gzip, inflated, is the plain page
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -935,10 +923,6 @@ Accept-Encoding: gzip
 plain('bj-sociorg-2020-01')
 
 === TEST 4: gzip;q=0 is a refusal: plain
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -949,10 +933,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 5: no gzip among the encodings: plain
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -961,10 +941,6 @@ Accept-Encoding: deflate, br
 page_headers('bj-sociorg-2020-01', 0)
 
 === TEST 6: HTTP/1.0 gets plain (ngx_http_gzip_ok: gzip_http_version 1.1)
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01 HTTP/1.0
 --- more_headers
@@ -975,10 +951,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 7: bulletin_gzip off: plain to a gzip client, Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /plain/bj-sociorg-2020-01
 --- more_headers
@@ -989,10 +961,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 8: gzip on in the location does not compress the stored gzip again
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-on/bj-sociorg-2020-01
 --- more_headers
@@ -1003,10 +971,6 @@ page_headers('bj-sociorg-2020-01', 1)
 gz('bj-sociorg-2020-01')
 
 === TEST 9: gzip on in the location, a client without gzip: plain, Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-on/bj-sociorg-2020-01
 --- response_headers eval
@@ -1015,10 +979,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 10: bulletin_gzip off with gzip on: nginx's filter compresses, Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-filter/bj-sociorg-2020-01
 --- more_headers
@@ -1034,20 +994,12 @@ Cache-Control: no-cache
 plain('bj-sociorg-2020-01')
 
 === TEST 11: gzip_vary on, gzip off, plain: Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary/bj-sociorg-2020-01
 --- response_headers eval
 page_headers('bj-sociorg-2020-01', 0)
 
 === TEST 12: gzip_vary on, gzip off, gzip: Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary/bj-sociorg-2020-01
 --- more_headers
@@ -1058,10 +1010,6 @@ page_headers('bj-sociorg-2020-01', 1)
 gz('bj-sociorg-2020-01')
 
 === TEST 13: gzip_vary on, gzip on, gzip: Vary once, not compressed again
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary-on/bj-sociorg-2020-01
 --- more_headers
@@ -1072,20 +1020,12 @@ page_headers('bj-sociorg-2020-01', 1)
 gz('bj-sociorg-2020-01')
 
 === TEST 14: gzip_vary on, gzip on, plain: Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary-on/bj-sociorg-2020-01
 --- response_headers eval
 page_headers('bj-sociorg-2020-01', 0)
 
 === TEST 15: gzip_vary on, gzip on, bulletin_gzip off: nginx compresses, Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary-filter/bj-sociorg-2020-01
 --- more_headers
@@ -1098,10 +1038,6 @@ Vary: Accept-Encoding
 plain('bj-sociorg-2020-01')
 
 === TEST 16: If-None-Match with the weak tag: 304
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers eval
@@ -1112,10 +1048,6 @@ not_modified_headers('bj-sociorg-2020-01')
 --- response_body chomp
 
 === TEST 17: If-None-Match with the tag without W/ (weak comparison): 304
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers eval
@@ -1125,10 +1057,6 @@ GET /bulletin/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 18: If-None-Match with a list holding the tag: 304
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers eval
@@ -1139,10 +1067,6 @@ GET /bulletin/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 19: If-None-Match: * is a match
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1150,10 +1074,6 @@ If-None-Match: *
 --- error_code: 304
 
 === TEST 20: If-None-Match of another page's tag: 200
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers eval
@@ -1164,10 +1084,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 21: 304 to a gzip client, gzip on and gzip_vary on: Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary-on/bj-sociorg-2020-01
 --- more_headers eval
@@ -1177,10 +1093,6 @@ GET /gzip-vary-on/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 22: 304 with gzip_vary on, gzip off: Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-vary/bj-sociorg-2020-01
 --- more_headers eval
@@ -1190,10 +1102,6 @@ GET /gzip-vary/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 23: 304 with bulletin_gzip off and gzip on: Vary once
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-filter/bj-sociorg-2020-01
 --- more_headers eval
@@ -1203,10 +1111,6 @@ GET /gzip-filter/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 24: If-Modified-Since the page's Last-Modified: 304
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers eval
@@ -1216,10 +1120,6 @@ GET /bulletin/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 25: If-Modified-Since another date: 200 (if_modified_since exact)
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1228,10 +1128,6 @@ If-Modified-Since: Thu, 01 Jan 2004 00:00:00 GMT
 page_headers('bj-sociorg-2020-01', 0)
 
 === TEST 26: If-Match with a strong tag: 412 through the not modified filter
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1239,10 +1135,6 @@ If-Match: "0000000000000000"
 --- error_code: 412
 
 === TEST 27: Range gets the whole page, no Accept-Ranges
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1253,10 +1145,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 28: Range with gzip gets the whole gzip page
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1268,20 +1156,12 @@ page_headers('bj-sociorg-2020-01', 1)
 gz('bj-sociorg-2020-01')
 
 === TEST 29: HEAD: a GET's headers
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 HEAD /bulletin/bj-sociorg-2020-01
 --- response_headers eval
 page_headers('bj-sociorg-2020-01', 0)
 
 === TEST 30: HEAD with gzip: the gzip GET's headers
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 HEAD /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1290,10 +1170,6 @@ Accept-Encoding: gzip
 page_headers('bj-sociorg-2020-01', 1)
 
 === TEST 31: POST: 405 with Allow
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 POST /bulletin/bj-sociorg-2020-01
 --- request_body
@@ -1305,10 +1181,6 @@ Allow: GET, HEAD
 !Content-Encoding
 
 === TEST 32: PUT: 405 with Allow
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 PUT /bulletin/bj-sociorg-2020-01
 --- error_code: 405
@@ -1316,10 +1188,6 @@ PUT /bulletin/bj-sociorg-2020-01
 Allow: GET, HEAD
 
 === TEST 33: DELETE: 405 with Allow
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 DELETE /bulletin/bj-sociorg-2020-01
 --- error_code: 405
@@ -1327,10 +1195,6 @@ DELETE /bulletin/bj-sociorg-2020-01
 Allow: GET, HEAD
 
 === TEST 34: OPTIONS: 405 with Allow
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 OPTIONS /bulletin/bj-sociorg-2020-01
 --- error_code: 405
@@ -1338,10 +1202,6 @@ OPTIONS /bulletin/bj-sociorg-2020-01
 Allow: GET, HEAD
 
 === TEST 35: an unknown id: 404, logged at info
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/no-such-page
 --- error_code: 404
@@ -1354,10 +1214,6 @@ GET /bulletin/no-such-page
 [error]
 
 === TEST 36: an unknown id with log_not_found off: 404, nothing logged
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /nolog/no-such-page
 --- error_code: 404
@@ -1366,10 +1222,6 @@ not found
 [error]
 
 === TEST 37: an invalid id with log_not_found off: 404, nothing logged
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /nolog/no.such.page
 --- error_code: 404
@@ -1378,10 +1230,6 @@ invalid bulletin id
 [error]
 
 === TEST 38: an id of 65 characters is invalid
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request eval
 'GET /any/' . ('a' x 65)
 --- error_code: 404
@@ -1389,10 +1237,6 @@ $::SERVER
 /\[info\] .*invalid bulletin id of 65 bytes/
 
 === TEST 39: an id of 64 characters is valid, and unknown
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request eval
 'GET /any/' . ('a' x 64)
 --- error_code: 404
@@ -1400,10 +1244,6 @@ $::SERVER
 [qr/\[info\] .*bulletin "${\ ('a' x 64)}" not found/]
 
 === TEST 40: a dot is not an id character
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/bj-sociorg-2020-01.html
 --- error_code: 404
@@ -1411,10 +1251,6 @@ GET /any/bj-sociorg-2020-01.html
 /\[info\] .*invalid bulletin id of 23 bytes/
 
 === TEST 41: an id may not begin with a hyphen
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/-bj-sociorg-2020-01
 --- error_code: 404
@@ -1422,10 +1258,6 @@ GET /any/-bj-sociorg-2020-01
 invalid bulletin id of 19 bytes
 
 === TEST 42: a space (decoded %20) is not an id character
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/bj-sociorg%202020-01
 --- error_code: 404
@@ -1433,10 +1265,6 @@ GET /any/bj-sociorg%202020-01
 invalid bulletin id of 18 bytes
 
 === TEST 43: Chinese (decoded UTF-8) is not an id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/%E7%AE%80%E6%8A%A5
 --- error_code: 404
@@ -1444,10 +1272,6 @@ GET /any/%E7%AE%80%E6%8A%A5
 invalid bulletin id of 6 bytes
 
 === TEST 44: an empty id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/
 --- error_code: 404
@@ -1455,10 +1279,6 @@ GET /any/
 invalid bulletin id of 0 bytes
 
 === TEST 45: an id that differs in case is another id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/BJ-sociorg-2020-01
 --- error_code: 404
@@ -1466,10 +1286,6 @@ GET /any/BJ-sociorg-2020-01
 bulletin "BJ-sociorg-2020-01" not found
 
 === TEST 46: the reserved _index is a valid id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /any/_index
 --- response_headers eval
@@ -1478,10 +1294,6 @@ page_headers('_index', 0)
 plain('_index')
 
 === TEST 47: error_page 404 for an unknown id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /custom/no-such-page
 --- error_code: 404
@@ -1489,10 +1301,6 @@ GET /custom/no-such-page
 custom 404
 
 === TEST 48: error_page 404 for an invalid id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /custom/no.such.page
 --- error_code: 404
@@ -1500,10 +1308,6 @@ GET /custom/no.such.page
 custom 404
 
 === TEST 49: error_page 404 = @list: the list page, by a literal id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /fallback/no-such-page
 --- more_headers
@@ -1514,10 +1318,6 @@ page_headers('_index', 1)
 gz('_index')
 
 === TEST 50: limit_req in the location still serves
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /limited/bj-sociorg-2020-01
 --- more_headers
@@ -1528,10 +1328,6 @@ page_headers('bj-sociorg-2020-01', 1)
 gz('bj-sociorg-2020-01')
 
 === TEST 51: expires 1h replaces no-cache: one Cache-Control
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /expires/bj-sociorg-2020-01
 --- response_headers
@@ -1542,10 +1338,6 @@ Vary: Accept-Encoding
 plain('bj-sociorg-2020-01')
 
 === TEST 52: expires 1h on the gzip variant: one Cache-Control
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /expires/bj-sociorg-2020-01
 --- more_headers
@@ -1556,10 +1348,6 @@ Content-Encoding: gzip
 Vary: Accept-Encoding
 
 === TEST 53: expires 1h on a 304: one Cache-Control
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /expires/bj-sociorg-2020-01
 --- more_headers eval
@@ -1570,20 +1358,12 @@ Cache-Control: max-age=3600
 Vary: Accept-Encoding
 
 === TEST 54: add_header with $bulletin_generation: the builder's generation
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /generation/bj-sociorg-2020-01
 --- response_headers eval
 page_headers('bj-sociorg-2020-01', 0, "X-Gen: $::GENERATION")
 
 === TEST 55: $bulletin_generation on a 304
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /generation/bj-sociorg-2020-01
 --- more_headers eval
@@ -1593,10 +1373,6 @@ GET /generation/bj-sociorg-2020-01
 ["X-Gen: $::GENERATION"]
 
 === TEST 56: $bulletin_generation on a 404
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /generation/no-such-page
 --- error_code: 404
@@ -1604,10 +1380,6 @@ GET /generation/no-such-page
 ["X-Gen: $::GENERATION"]
 
 === TEST 57: charset koi8-r does not recode a page that has its charset
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /charset/bj-sociorg-2020-01
 --- response_headers eval
@@ -1618,10 +1390,6 @@ plain('bj-sociorg-2020-01')
 [error]
 
 === TEST 58: charset utf-8 with override_charset: one charset, same bytes
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /charset-utf8/bj-sociorg-2020-01
 --- response_headers eval
@@ -1632,10 +1400,6 @@ plain('bj-sociorg-2020-01')
 [error]
 
 === TEST 59: override_charset recodes the plain page (the charset set the nginx way)
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /recode/bj-sociorg-2020-01
 --- response_headers
@@ -1649,10 +1413,6 @@ recoded('bj-sociorg-2020-01')
 [error]
 
 === TEST 60: override_charset leaves the gzip variant alone
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /recode/bj-sociorg-2020-01
 --- more_headers
@@ -1665,10 +1425,6 @@ gz('bj-sociorg-2020-01')
 [error]
 
 === TEST 61: sub_filter with bulletin_gzip off sees the plain page
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /sub/bj-sociorg-2020-01
 --- more_headers
@@ -1680,10 +1436,6 @@ Vary: Accept-Encoding
 sub_filtered('bj-sociorg-2020-01')
 
 === TEST 62: a page in an SSI include (a subrequest) is plain
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /ssi.html
 --- more_headers
@@ -1694,20 +1446,12 @@ Accept-Encoding: gzip
 [error]
 
 === TEST 63: a 4-byte UTF-8 character in the title, plain
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/utf8-wide
 --- response_body_like
 <title>四字节字符 𠀀 😀 - 社会组织服务平台</title>
 
 === TEST 64: a 4-byte UTF-8 character in the title, gzip
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/utf8-wide
 --- more_headers
@@ -1717,10 +1461,6 @@ Accept-Encoding: gzip
 <title>四字节字符 𠀀 😀 - 社会组织服务平台</title>
 
 === TEST 65: a request from a proxy (Via) gets plain: gzip_proxied off
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01
 --- more_headers
@@ -1732,10 +1472,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 66: gzip_disable matches the User-Agent: plain
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-disable/bj-sociorg-2020-01
 --- more_headers
@@ -1747,10 +1483,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 67: gzip_disable, another User-Agent: gzip
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /gzip-disable/bj-sociorg-2020-01
 --- more_headers
@@ -1762,10 +1494,6 @@ page_headers('bj-sociorg-2020-01', 1)
 gz('bj-sociorg-2020-01')
 
 === TEST 68: a query string does not change the page
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj-sociorg-2020-01?from=timeline&id=other
 --- response_headers eval
@@ -1774,10 +1502,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 69: HEAD with If-None-Match: 304
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 HEAD /bulletin/bj-sociorg-2020-01
 --- more_headers eval
@@ -1787,10 +1511,6 @@ HEAD /bulletin/bj-sociorg-2020-01
 not_modified_headers('bj-sociorg-2020-01')
 
 === TEST 70: an id of 4000 characters: 404
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request eval
 'GET /any/' . ('a' x 4000)
 --- error_code: 404
@@ -1798,10 +1518,6 @@ $::SERVER
 invalid bulletin id of 4000 bytes
 
 === TEST 71: the id from an argument
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /by-arg?id=bj-sociorg-2020-01
 --- response_headers eval
@@ -1810,10 +1526,6 @@ page_headers('bj-sociorg-2020-01', 0)
 plain('bj-sociorg-2020-01')
 
 === TEST 72: the id from a missing argument: 404
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /by-arg
 --- error_code: 404
@@ -1821,10 +1533,6 @@ GET /by-arg
 invalid bulletin id of 0 bytes
 
 === TEST 73: the id made of two captures
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /issue/2020/03
 --- more_headers
@@ -1835,10 +1543,6 @@ page_headers('bj-sociorg-2020-03', 1)
 gz('bj-sociorg-2020-03')
 
 === TEST 74: a literal id
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /literal
 --- response_headers eval
@@ -1847,10 +1551,6 @@ page_headers('bj-sociorg-2020-02', 0)
 plain('bj-sociorg-2020-02')
 
 === TEST 75: a percent-encoded id is decoded first
---- http_config eval
-$::HTTP
---- config eval
-$::SERVER
 --- request
 GET /bulletin/bj%2Dsociorg%2D2020%2D01
 --- response_headers eval

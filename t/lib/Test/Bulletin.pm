@@ -1114,6 +1114,18 @@ sub gunzip {
 
 #### data blocks
 
+# Sections for every block that lacks them: block_defaults(config =>
+# $text, ...); see Test::Bulletin::Blocks.
+
+sub block_defaults {
+    my ($self, %sections) = @_;
+
+    $self->{block_defaults} = \%sections;
+
+    return $self;
+}
+
+
 sub run_blocks {
     my ($self, $text) = @_;
 

@@ -11,7 +11,10 @@ Test::Bulletin::Blocks - Test::Nginx-style data blocks for Test::Bulletin
     value, up to the next "---" or "===" line
     --- SECTION: inline value
 
-Text before the first C<===> is a comment.  A multi-line value keeps one
+Text before the first C<===> is a comment.  C<< $t->block_defaults(NAME
+=> TEXT, ...) >>, before C<run_blocks>, gives every block that lacks a
+section that section's text: a file's blocks then say only what differs
+(an empty section in a block overrides a default).  A multi-line value keeps one
 final newline (trailing blank lines are dropped); C<chomp> removes it;
 C<eval> evaluates the value as Perl (in package main, with C<$t> and
 C<$block>) and uses the result.  Placeholders (C<%%PORT%%>, ...) are
@@ -100,6 +103,8 @@ sub run {
 
     my @blocks = eval { parse($text) };
 
+    defaults($_, $t->{block_defaults}) for @blocks;
+
     if ($@ || !@blocks) {
         fail('data blocks');
         diag $@ || 'no "=== TEST" block in __DATA__';
@@ -152,6 +157,19 @@ sub parse {
     }
 
     return @blocks;
+}
+
+
+# Sections a block does not have come from the file's defaults
+# ($t->block_defaults), as if the block had them (placeholders and all).
+
+sub defaults {
+    my ($block, $defaults) = @_;
+
+    for my $name (keys %{ $defaults // {} }) {
+        $block->{raw}{$name} //= { value => $defaults->{$name}, mods => [],
+                                   line => $block->{line} };
+    }
 }
 
 
