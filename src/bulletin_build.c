@@ -14,11 +14,10 @@
 
 #define _GNU_SOURCE
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +30,8 @@
 
 #include "bulletin_arena.h"
 #include "bulletin_file.h"
+#include "bulletin_inputs.h"
+#include "bulletin_pipeline.h"
 #include "bulletin_render.h"
 #include "bulletin_source.h"
 #include "bulletin_store.h"
@@ -46,18 +47,8 @@
  */
 #define BULLETIN_INDEX_MAX         1000
 
-#define BULLETIN_THREADS_MAX       16
-
-#define BULLETIN_JOB_FREE          0
-#define BULLETIN_JOB_BUSY          1
-#define BULLETIN_JOB_DONE          2
 
 
-typedef struct {
-    char                   **paths;
-    size_t                   n;
-    size_t                   nalloc;
-} bulletin_files_t;
 
 
 /* what is kept of each page: for the list page and the duplicate check */
@@ -74,36 +65,11 @@ typedef struct {
 
 
 typedef struct {
-    int                      state;         /* BULLETIN_JOB_* */
-    size_t                   file;
-    int                      parsed;
-    int                      rendered;      /* BULLETIN_OK, or an error */
-    bulletin_record_t        rec;
-    bulletin_errors_t        errs;
-    bulletin_render_t       *render;
-    bulletin_wpage_t         page;
-} bulletin_job_t;
-
-
-typedef struct {
-    pthread_mutex_t          mutex;
-    pthread_cond_t           free_cond;
-    pthread_cond_t           done_cond;
-    bulletin_job_t          *jobs;
-    size_t                   njobs;
-    size_t                   next;          /* the next file to claim */
-    bulletin_files_t        *files;
-    const bulletin_template_t  *tpl;
-    int                      failed;        /* render nothing more */
-    int                      stop;
-} bulletin_pipeline_t;
-
-
-typedef struct {
     const char              *output;
     const char              *template;
     const char              *channels;
-    bulletin_files_t         files;
+    bulletin_inputs_t         files;
+    bulletin_writer_t       *writer;        /* while pages are added */
 
     char                    *channel_buf;
     const char              *channel[BULLETIN_CHANNELS_MAX];
@@ -137,22 +103,13 @@ static int bulletin_verify(const char *path, int list);
 static int bulletin_map(const char *path, bulletin_map_t *m, int *err);
 static void bulletin_unmap(bulletin_map_t *m);
 static int bulletin_build(bulletin_build_t *b);
-static int bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
-    const bulletin_template_t *tpl);
 static int bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w);
-static int bulletin_consume(bulletin_build_t *b, bulletin_pipeline_t *p,
-    bulletin_writer_t *w, bulletin_job_t *job, int *fatal);
-static void *bulletin_worker(void *data);
+static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_parse_channels(bulletin_build_t *b);
-static int bulletin_collect(bulletin_build_t *b, const char *input);
-static int bulletin_files_add(bulletin_files_t *f, const char *dir,
-    const char *name);
 static int bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec,
     size_t file);
 static int bulletin_entry_cmp(const void *one, const void *two);
-static int bulletin_strcmp(const void *one, const void *two);
-static size_t bulletin_threads(void);
-static void bulletin_progress(bulletin_build_t *b, size_t done, size_t total,
+static void bulletin_progress(void *data, size_t done, size_t total,
     int last);
 static void bulletin_error(bulletin_build_t *b, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -176,6 +133,7 @@ int
 main(int argc, char **argv)
 {
     int               c, rc;
+    char              msg[PATH_MAX + 128];
     size_t            i;
     const char       *verify, *list;
     bulletin_build_t  b;
@@ -288,7 +246,10 @@ main(int argc, char **argv)
     /* every bad input is reported, then every bad file among the rest */
 
     for (i = (size_t) optind; i < (size_t) argc; i++) {
-        if (bulletin_collect(&b, argv[i]) != 0) {
+        if (bulletin_inputs_collect(&b.files, argv[i], msg, sizeof(msg))
+            != 0)
+        {
+            bulletin_error(&b, "%s", msg);
             b.nbad++;
         }
     }
@@ -301,11 +262,7 @@ main(int argc, char **argv)
         rc = bulletin_build(&b);
     }
 
-    for (i = 0; i < b.files.n; i++) {
-        free(b.files.paths[i]);
-    }
-
-    free(b.files.paths);
+    bulletin_inputs_free(&b.files);
     free(b.channel_buf);
     free(b.entries);
     free(b.table);
@@ -473,8 +430,10 @@ bulletin_build(bulletin_build_t *b)
 {
     int                       err, rc, prev_ok;
     char                      msg[512];
+    const char               *err_text;
     struct stat               sb;
     bulletin_map_t            prev;
+    bulletin_pipeline_conf_t  pc;
     bulletin_writer_t        *w;
     bulletin_template_t      *tpl;
     bulletin_wsummary_t       sum;
@@ -545,7 +504,24 @@ bulletin_build(bulletin_build_t *b)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    rc = bulletin_build_pages(b, w, tpl);
+    pc.paths = b->files.paths;
+    pc.n = b->files.n;
+    pc.tpl = tpl;
+    pc.channels = b->channel;
+    pc.nchannels = b->nchannels;
+    pc.render = b->nerrors == 0;
+    pc.consume = bulletin_consume;
+    pc.progress = bulletin_progress;
+    pc.ctx = b;
+    pc.interrupted = &bulletin_signo;
+
+    b->writer = w;
+
+    rc = bulletin_pipeline_run(&pc, &err_text);
+
+    if (err_text != NULL) {
+        fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME, err_text);
+    }
 
     bulletin_template_free(tpl);
 
@@ -586,133 +562,6 @@ bulletin_build(bulletin_build_t *b)
 }
 
 
-static int
-bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
-    const bulletin_template_t *tpl)
-{
-    int                   rc, fatal;
-    size_t                i, nthreads, started;
-    pthread_t            *threads;
-    bulletin_job_t       *job;
-    bulletin_pipeline_t   p;
-
-    memset(&p, 0, sizeof(bulletin_pipeline_t));
-
-    nthreads = bulletin_threads();
-
-    if (nthreads > b->files.n) {
-        nthreads = b->files.n;
-    }
-
-    /* a few pages ahead of the writer per thread, no more */
-    p.njobs = nthreads * 2 + 2;
-    p.files = &b->files;
-    p.tpl = tpl;
-    p.failed = b->nerrors != 0;
-
-    p.jobs = calloc(p.njobs, sizeof(bulletin_job_t));
-    threads = calloc(nthreads, sizeof(pthread_t));
-
-    if (p.jobs == NULL || threads == NULL) {
-        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
-        free(p.jobs);
-        free(threads);
-        return -1;
-    }
-
-    rc = -1;
-    started = 0;
-
-    for (i = 0; i < p.njobs; i++) {
-        p.jobs[i].render = bulletin_render_create(b->channel, b->nchannels);
-
-        if (p.jobs[i].render == NULL) {
-            fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
-            goto done;
-        }
-    }
-
-    pthread_mutex_init(&p.mutex, NULL);
-    pthread_cond_init(&p.free_cond, NULL);
-    pthread_cond_init(&p.done_cond, NULL);
-
-    for (started = 0; started < nthreads; started++) {
-        if (pthread_create(&threads[started], NULL, bulletin_worker, &p)
-            != 0)
-        {
-            break;
-        }
-    }
-
-    if (started == 0) {
-        fprintf(stderr, "%s: cannot start a thread\n", BULLETIN_BUILD_NAME);
-        goto destroy;
-    }
-
-    fatal = 0;
-
-    for (i = 0; i < b->files.n && !fatal && !bulletin_signo; i++) {
-        job = &p.jobs[i % p.njobs];
-
-        pthread_mutex_lock(&p.mutex);
-
-        while (!(job->state == BULLETIN_JOB_DONE && job->file == i)) {
-            pthread_cond_wait(&p.done_cond, &p.mutex);
-        }
-
-        pthread_mutex_unlock(&p.mutex);
-
-        if (bulletin_consume(b, &p, w, job, &fatal) != 0) {
-            pthread_mutex_lock(&p.mutex);
-            p.failed = 1;
-            pthread_mutex_unlock(&p.mutex);
-        }
-
-        bulletin_record_free(&job->rec);
-        bulletin_errors_clear(&job->errs);
-
-        pthread_mutex_lock(&p.mutex);
-        job->state = BULLETIN_JOB_FREE;
-        pthread_cond_broadcast(&p.free_cond);
-        pthread_mutex_unlock(&p.mutex);
-
-        bulletin_progress(b, i + 1, b->files.n, 0);
-    }
-
-    bulletin_progress(b, i, b->files.n, 1);
-
-    rc = (fatal || bulletin_signo) ? -1 : 0;
-
-    pthread_mutex_lock(&p.mutex);
-    p.stop = 1;
-    pthread_cond_broadcast(&p.free_cond);
-    pthread_mutex_unlock(&p.mutex);
-
-destroy:
-
-    for (i = 0; i < started; i++) {
-        pthread_join(threads[i], NULL);
-    }
-
-    pthread_cond_destroy(&p.done_cond);
-    pthread_cond_destroy(&p.free_cond);
-    pthread_mutex_destroy(&p.mutex);
-
-done:
-
-    for (i = 0; i < p.njobs; i++) {
-        bulletin_record_free(&p.jobs[i].rec);
-        bulletin_errors_clear(&p.jobs[i].errs);
-        bulletin_render_free(p.jobs[i].render);
-    }
-
-    free(p.jobs);
-    free(threads);
-
-    return rc;
-}
-
-
 /*
  * A page done by a worker: its messages, or its entry and its bytes to
  * the writer.  Returns -1 when the build can no longer succeed; *fatal
@@ -720,12 +569,16 @@ done:
  */
 
 static int
-bulletin_consume(bulletin_build_t *b, bulletin_pipeline_t *p,
-    bulletin_writer_t *w, bulletin_job_t *job, int *fatal)
+bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
 {
-    int          rc;
-    size_t       i;
-    const char  *path;
+    bulletin_build_t  *b = data;
+
+    int                 rc;
+    size_t              i;
+    const char         *path;
+    bulletin_writer_t  *w;
+
+    w = b->writer;
 
     path = b->files.paths[job->file];
 
@@ -781,66 +634,6 @@ bulletin_consume(bulletin_build_t *b, bulletin_pipeline_t *p,
     }
 
     return -1;
-}
-
-
-static void *
-bulletin_worker(void *data)
-{
-    int                   render;
-    size_t                i;
-    sigset_t              set;
-    bulletin_job_t       *job;
-    bulletin_pipeline_t  *p;
-
-    p = data;
-
-    /* signals are the main thread's to see */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-
-    pthread_mutex_lock(&p->mutex);
-
-    for ( ;; ) {
-        while (!p->stop && p->next < p->files->n
-               && p->jobs[p->next % p->njobs].state != BULLETIN_JOB_FREE)
-        {
-            pthread_cond_wait(&p->free_cond, &p->mutex);
-        }
-
-        if (p->stop || p->next >= p->files->n) {
-            break;
-        }
-
-        i = p->next++;
-        job = &p->jobs[i % p->njobs];
-        job->state = BULLETIN_JOB_BUSY;
-        job->file = i;
-        render = !p->failed;
-
-        pthread_mutex_unlock(&p->mutex);
-
-        job->rendered = BULLETIN_OK;
-        job->parsed = bulletin_source_load(&job->rec, p->files->paths[i],
-                                           &job->errs) == 0;
-
-        if (job->parsed && render) {
-            job->rendered = bulletin_render_page(job->render, p->tpl,
-                                                 &job->rec, &job->page);
-        }
-
-        pthread_mutex_lock(&p->mutex);
-
-        job->state = BULLETIN_JOB_DONE;
-        pthread_cond_broadcast(&p->done_cond);
-    }
-
-    pthread_mutex_unlock(&p->mutex);
-
-    return NULL;
 }
 
 
@@ -1036,149 +829,10 @@ nomem:
 }
 
 
-/* inputs: .json files, and folders read for *.json in sorted order */
-
-static int
-bulletin_collect(bulletin_build_t *b, const char *input)
-{
-    size_t          n, len, first;
-    DIR            *dir;
-    char          **names;
-    struct stat     sb;
-    struct dirent  *de;
-
-    if (lstat(input, &sb) == -1) {
-        bulletin_error(b, "%s: %s", input, strerror(errno));
-        return -1;
-    }
-
-    if (S_ISLNK(sb.st_mode)) {
-        bulletin_error(b, "%s: is a symbolic link, which is not followed",
-                       input);
-        return -1;
-    }
-
-    if (!S_ISDIR(sb.st_mode)) {
-        len = strlen(input);
-
-        if (len < 5 || strcmp(input + len - 5, ".json") != 0) {
-            bulletin_error(b, "%s: not a .json file or a folder", input);
-            return -1;
-        }
-
-        if (bulletin_files_add(&b->files, NULL, input) != 0) {
-            goto nomem;
-        }
-
-        return 0;
-    }
-
-    dir = opendir(input);
-    if (dir == NULL) {
-        bulletin_error(b, "%s: %s", input, strerror(errno));
-        return -1;
-    }
-
-    first = b->files.n;
-
-    for ( ;; ) {
-        errno = 0;
-        de = readdir(dir);
-
-        if (de == NULL) {
-            break;
-        }
-
-        len = strlen(de->d_name);
-
-        /* hidden files: editors' backups and locks */
-        if (de->d_name[0] == '.' || len < 5
-            || strcmp(de->d_name + len - 5, ".json") != 0)
-        {
-            continue;
-        }
-
-        if (bulletin_files_add(&b->files, input, de->d_name) != 0) {
-            closedir(dir);
-            goto nomem;
-        }
-    }
-
-    if (errno != 0) {
-        bulletin_error(b, "%s: %s", input, strerror(errno));
-        closedir(dir);
-        return -1;
-    }
-
-    closedir(dir);
-
-    n = b->files.n - first;
-
-    if (n == 0) {
-        bulletin_error(b, "%s: no .json files in this folder", input);
-        return -1;
-    }
-
-    names = b->files.paths + first;
-    qsort(names, n, sizeof(char *), bulletin_strcmp);
-
-    return 0;
-
-nomem:
-
-    bulletin_error(b, "%s: out of memory", BULLETIN_BUILD_NAME);
-
-    return -1;
-}
 
 
-static int
-bulletin_files_add(bulletin_files_t *f, const char *dir, const char *name)
-{
-    char    *path, **paths;
-    size_t   n, dlen, nlen;
-
-    if (f->n == f->nalloc) {
-        n = f->nalloc ? f->nalloc * 2 : 64;
-
-        paths = realloc(f->paths, n * sizeof(char *));
-        if (paths == NULL) {
-            return -1;
-        }
-
-        f->paths = paths;
-        f->nalloc = n;
-    }
-
-    dlen = dir ? strlen(dir) : 0;
-    nlen = strlen(name);
-
-    path = malloc(dlen + nlen + 2);
-    if (path == NULL) {
-        return -1;
-    }
-
-    if (dlen) {
-        memcpy(path, dir, dlen);
-
-        if (dir[dlen - 1] != '/') {
-            path[dlen++] = '/';
-        }
-    }
-
-    memcpy(path + dlen, name, nlen + 1);
-
-    f->paths[f->n++] = path;
-
-    return 0;
-}
 
 
-static int
-bulletin_strcmp(const void *one, const void *two)
-{
-    return strcmp(*(char *const *) one, *(char *const *) two);
-}
 
 
 static int
@@ -1231,39 +885,13 @@ bulletin_parse_channels(bulletin_build_t *b)
 }
 
 
-/*
- * Threads for the pages: one a core (deflate at the best level is most of
- * the work), or BULLETIN_BUILD_THREADS, for measurements.
- */
-
-static size_t
-bulletin_threads(void)
-{
-    long         n;
-    const char  *env;
-
-    env = getenv("BULLETIN_BUILD_THREADS");
-
-    n = env != NULL ? strtol(env, NULL, 10)
-                    : sysconf(_SC_NPROCESSORS_ONLN);
-
-    if (n < 1) {
-        n = 1;
-    }
-
-    if (n > BULLETIN_THREADS_MAX) {
-        n = BULLETIN_THREADS_MAX;
-    }
-
-    return (size_t) n;
-}
-
-
 /* on a terminal only, for builds of a second or more, in place */
 
 static void
-bulletin_progress(bulletin_build_t *b, size_t done, size_t total, int last)
+bulletin_progress(void *data, size_t done, size_t total, int last)
 {
+    bulletin_build_t  *b = data;
+
     double           since, elapsed;
     struct timespec  now;
 

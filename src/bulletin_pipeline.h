@@ -1,0 +1,68 @@
+
+/*
+ * Copyright (C) bulletin authors
+ *
+ * The builder's pages: read, checked, rendered and deflated by worker
+ * threads, a window of pages ahead, and handed to one consumer in input
+ * order, in the calling thread.  Memory grows with the window, not with
+ * the pages.
+ */
+
+
+#ifndef _BULLETIN_PIPELINE_H_INCLUDED_
+#define _BULLETIN_PIPELINE_H_INCLUDED_
+
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "bulletin_render.h"
+#include "bulletin_source.h"
+#include "bulletin_store.h"
+
+
+typedef struct {
+    size_t                   file;          /* its index in paths */
+    int                      parsed;
+    int                      rendered;      /* BULLETIN_OK, or an error */
+    bulletin_record_t        rec;
+    bulletin_errors_t        errs;          /* of the parse */
+    bulletin_wpage_t         page;          /* when rendered */
+
+    int                      state;         /* the pipeline's */
+    bulletin_render_t       *render;
+} bulletin_job_t;
+
+
+/*
+ * consume: 0, or -1 to render no more pages (they are still parsed and
+ * consumed, for their messages); *stop ends the run at once.
+ */
+typedef int (*bulletin_consume_pt)(void *ctx, bulletin_job_t *job,
+    int *stop);
+typedef void (*bulletin_progress_pt)(void *ctx, size_t done, size_t total,
+    int last);
+
+typedef struct {
+    char *const                 *paths;
+    size_t                       n;
+    const bulletin_template_t   *tpl;
+    const char *const           *channels;
+    size_t                       nchannels;
+    int                          render;    /* 0: parse only */
+    bulletin_consume_pt          consume;
+    bulletin_progress_pt         progress;  /* may be NULL */
+    void                        *ctx;
+    volatile sig_atomic_t       *interrupted;   /* checked between pages */
+} bulletin_pipeline_conf_t;
+
+
+/*
+ * 0 when every page was consumed; -1 after a stop or an interruption,
+ * or with *err set when the pipeline could not run (memory, threads).
+ */
+int bulletin_pipeline_run(const bulletin_pipeline_conf_t *conf,
+    const char **err);
+
+
+#endif /* _BULLETIN_PIPELINE_H_INCLUDED_ */
