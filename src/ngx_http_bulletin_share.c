@@ -114,13 +114,17 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
     ngx_http_bulletin_agent_t    *a;
     ngx_http_bulletin_exclude_t  *ex;
 
+    static ngx_str_t              none = ngx_string("");
+
     ex = blcf->exclude;
 
-    if (ex == NULL || r->headers_in.user_agent == NULL) {
+    if (ex == NULL) {
         return 0;
     }
 
-    ua = &r->headers_in.user_agent->value;
+    /* no User-Agent is the empty one, which "^$" may exclude */
+
+    ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &none;
 
     if (ua->len > NGX_HTTP_BULLETIN_AGENT_MAX) {
         return ngx_regex_exec_array(ex->regex, ua, r->connection->log)
@@ -146,7 +150,9 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
 
     a = &ex->agents[h % NGX_HTTP_BULLETIN_AGENTS];
 
-    if (a->len == ua->len && a->hash == h
+    /* the empty agent hashes to 0, as an unused slot would */
+
+    if (a->valid && a->len == ua->len && a->hash == h
         && ngx_memcmp(a->agent, ua->data, ua->len) == 0)
     {
         return a->excluded;
@@ -160,6 +166,7 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
 
     a->hash = h;
     a->len = ua->len;
+    a->valid = 1;
     a->excluded = (rc == NGX_OK);
     ngx_memcpy(a->agent, ua->data, ua->len);
 

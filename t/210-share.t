@@ -41,6 +41,7 @@ shares();
 not_shares();
 bodies();
 excluded();
+empty_agents();
 variables();
 concurrent();
 limit_req();
@@ -117,6 +118,16 @@ location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)/share$ {
 
 location = /status {
     bulletin_status;
+}
+
+location ~ ^/strict/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
+    bulletin_page $bulletin_id;
+    bulletin_count_exclude "^$|bot";
+}
+
+location ~ ^/strict/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)/share$ {
+    bulletin_share $bulletin_id;
+    bulletin_count_exclude "^$|bot";
 }
 EOF
 }
@@ -294,6 +305,56 @@ sub excluded {
          ->status, 204, 'a browser: 204');
     is(now($A)->{page}{ch}{qq}, $before->{page}{ch}{qq} + 1,
        'a browser: counted');
+}
+
+
+# An empty or absent User-Agent is the empty string to the expressions:
+# "^$" excludes it, "bot" does not; each is sent twice, so that the
+# second meets the worker's verdict on the first.
+
+sub empty_agents {
+    my @agents = (['an empty User-Agent', ['User-Agent' => '']],
+                  ['no User-Agent', []]);
+
+    for my $a (@agents) {
+        my ($what, $headers) = @$a;
+        my $before = now($A);
+
+        for (1 .. 2) {
+            is($t->http_get("/strict/$A", headers => $headers)->status, 200,
+               "\"^\$|bot\", $what: 200");
+            is(share("/strict/$A/share?channel=link", headers => $headers)
+                 ->status, 204, "\"^\$|bot\", $what: share 204");
+        }
+
+        my $after = now($A);
+
+        is($after->{page}{views}, $before->{page}{views},
+           "\"^\$|bot\", $what: no view counted");
+        is($after->{totals}{excluded}, $before->{totals}{excluded} + 2,
+           "\"^\$|bot\", $what: counted as excluded");
+        is($after->{page}{ch}{link}, $before->{page}{ch}{link},
+           "\"^\$|bot\", $what: no share counted");
+
+        for (1 .. 2) {
+            $t->http_get("/bulletin/$A", headers => $headers);
+            share("$SHARE?channel=link", headers => $headers);
+        }
+
+        my $plain = now($A);
+
+        is($plain->{page}{views}, $after->{page}{views} + 2,
+           "\"bot|spider\", $what: views counted");
+        is($plain->{totals}{excluded}, $after->{totals}{excluded},
+           "\"bot|spider\", $what: nothing excluded");
+        is($plain->{page}{ch}{link}, $after->{page}{ch}{link} + 2,
+           "\"bot|spider\", $what: shares counted");
+    }
+
+    my $before = now($A)->{page}{views};
+
+    $t->http_get("/strict/$A", headers => ['User-Agent' => 'Mozilla/5.0']);
+    is(now($A)->{page}{views}, $before + 1, '"^$|bot", a browser: a view');
 }
 
 
