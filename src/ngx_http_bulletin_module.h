@@ -88,6 +88,7 @@ typedef struct {
                                                     bulletin_share */
     ngx_flag_t                      gzip;
     ngx_uint_t                      status_top;
+    ngx_uint_t                      status_max;
 #if (NGX_PCRE)
     ngx_http_bulletin_exclude_t    *exclude;
 #endif
