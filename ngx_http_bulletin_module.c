@@ -29,8 +29,12 @@ static void ngx_http_bulletin_needs(ngx_conf_t *cf,
     ngx_http_bulletin_where_t *where);
 
 
-static ngx_conf_num_bounds_t  ngx_http_bulletin_status_top_bounds = {
-    ngx_conf_check_num_bounds, 0, 999999999
+static char *ngx_http_bulletin_check_pages(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+static ngx_conf_post_t  ngx_http_bulletin_pages_post = {
+    ngx_http_bulletin_check_pages
 };
 
 
@@ -90,7 +94,14 @@ static ngx_command_t  ngx_http_bulletin_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_bulletin_loc_conf_t, status_top),
-      &ngx_http_bulletin_status_top_bounds },
+      &ngx_http_bulletin_pages_post },
+
+    { ngx_string("bulletin_status_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_bulletin_loc_conf_t, status_max),
+      &ngx_http_bulletin_pages_post },
 
       ngx_null_command
 };
@@ -220,6 +231,7 @@ ngx_http_bulletin_create_loc_conf(ngx_conf_t *cf)
 
     blcf->gzip = NGX_CONF_UNSET;
     blcf->status_top = NGX_CONF_UNSET_UINT;
+    blcf->status_max = NGX_CONF_UNSET_UINT;
 #if (NGX_PCRE)
     blcf->exclude = NGX_CONF_UNSET_PTR;
 #endif
@@ -235,7 +247,27 @@ ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_bulletin_loc_conf_t  *conf = child;
 
     ngx_conf_merge_value(conf->gzip, prev->gzip, 1);
-    ngx_conf_merge_uint_value(conf->status_top, prev->status_top, 100);
+
+    /*
+     * bulletin_status_max bounds a status document, and a worker's memory;
+     * an unset bulletin_status_top stays unset, as its default, 100, falls
+     * to a lower maximum set further in
+     */
+
+    ngx_conf_merge_uint_value(conf->status_max, prev->status_max, 10000);
+    ngx_conf_merge_uint_value(conf->status_top, prev->status_top,
+                              NGX_CONF_UNSET_UINT);
+
+    if (conf->status_top != NGX_CONF_UNSET_UINT
+        && conf->status_top > conf->status_max)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"bulletin_status_top %ui\" is more than "
+                           "\"bulletin_status_max %ui\"",
+                           conf->status_top, conf->status_max);
+        return NGX_CONF_ERROR;
+    }
+
 #if (NGX_PCRE)
     ngx_conf_merge_ptr_value(conf->exclude, prev->exclude, NULL);
 #endif
@@ -386,6 +418,21 @@ ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
     return NGX_CONF_ERROR;
 
 #endif
+}
+
+
+/* as ngx_conf_check_num_bounds(), in a message that names the directive */
+
+static char *
+ngx_http_bulletin_check_pages(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    if (*np > BULLETIN_TOP_MAX) {
+        return "must be a number of pages from 0 to 999999999";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -70,8 +70,9 @@ struct ngx_http_bulletin_main_conf_s {
 
 typedef struct {
     uint64_t                        hash;
-    uint32_t                        len;         /* 0: empty */
-    uint32_t                        excluded;
+    uint32_t                        len;
+    unsigned                        valid:1;     /* 0: never used */
+    unsigned                        excluded:1;
     u_char                          agent[NGX_HTTP_BULLETIN_AGENT_MAX];
 } ngx_http_bulletin_agent_t;
 
@@ -87,6 +88,7 @@ typedef struct {
                                                     bulletin_share */
     ngx_flag_t                      gzip;
     ngx_uint_t                      status_top;
+    ngx_uint_t                      status_max;
 #if (NGX_PCRE)
     ngx_http_bulletin_exclude_t    *exclude;
 #endif

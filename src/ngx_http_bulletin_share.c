@@ -11,6 +11,13 @@
 #include "ngx_http_bulletin_module.h"
 
 
+static ngx_int_t ngx_http_bulletin_share_foreign(ngx_http_request_t *r);
+static ngx_int_t ngx_http_bulletin_header_is(ngx_table_elt_t *h,
+    const char *lowcase);
+static ngx_int_t ngx_http_bulletin_value_is(ngx_str_t *value,
+    const char *s);
+
+
 ngx_int_t
 ngx_http_bulletin_share_handler(ngx_http_request_t *r)
 {
@@ -32,6 +39,10 @@ ngx_http_bulletin_share_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_bulletin_share_foreign(r)) {
+        return NGX_HTTP_FORBIDDEN;
     }
 
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
@@ -84,6 +95,151 @@ ngx_http_bulletin_share_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * Any page on the web can make a browser POST here (a form, or a fetch
+ * of text/plain, needs no CORS preflight): a share counts only from this
+ * site's own pages.  Browsers say who made the request in Sec-Fetch-Site,
+ * older ones only in Origin, compared with this request's own scheme
+ * and Host.  "same-site" is a sibling host, that is another site's
+ * content: it needs this site's Origin too.  A client that sends neither
+ * header is no browser a page could drive, and limit_req is for it.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_share_foreign(ngx_http_request_t *r)
+{
+    ngx_str_t        *site, *origin, scheme, host;
+    ngx_uint_t        i, repeated;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    site = NULL;
+    origin = NULL;
+    repeated = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_bulletin_header_is(&h[i], "sec-fetch-site")) {
+            repeated |= (site != NULL);
+            site = &h[i].value;
+
+        } else if (ngx_http_bulletin_header_is(&h[i], "origin")) {
+            repeated |= (origin != NULL);
+            origin = &h[i].value;
+        }
+    }
+
+    if (repeated) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "bulletin share refused: a repeated "
+                      "\"Sec-Fetch-Site\" or \"Origin\" header");
+        return 1;
+    }
+
+    if (site != NULL) {
+
+        if (ngx_http_bulletin_value_is(site, "same-origin")
+            || ngx_http_bulletin_value_is(site, "none"))
+        {
+            return 0;
+        }
+
+        if (ngx_http_bulletin_value_is(site, "cross-site")) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "bulletin share refused: "
+                          "\"Sec-Fetch-Site: %V\"", site);
+            return 1;
+        }
+
+        if (ngx_http_bulletin_value_is(site, "same-site") && origin == NULL)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "bulletin share refused: "
+                          "\"Sec-Fetch-Site: %V\" without \"Origin\"",
+                          site);
+            return 1;
+        }
+
+        /* "same-site" and values to come: as the Origin says */
+    }
+
+    if (origin == NULL) {
+        return 0;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+
+    } else
+#endif
+    {
+        ngx_str_set(&scheme, "http");
+    }
+
+    if (r->headers_in.host != NULL) {
+        host = r->headers_in.host->value;
+
+    } else {
+        ngx_str_null(&host);
+    }
+
+    if (host.len
+        && origin->len == scheme.len + sizeof("://") - 1 + host.len
+        && ngx_strncasecmp(origin->data, scheme.data, scheme.len) == 0
+        && ngx_strncmp(origin->data + scheme.len, "://",
+                       sizeof("://") - 1) == 0
+        && ngx_strncasecmp(origin->data + scheme.len + sizeof("://") - 1,
+                           host.data, host.len) == 0)
+    {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "bulletin share refused: \"Origin: %V\" is not "
+                  "\"%V://%V\"", origin, &scheme, &host);
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_header_is(ngx_table_elt_t *h, const char *lowcase)
+{
+    size_t  len;
+
+    len = ngx_strlen(lowcase);
+
+    return h->key.len == len
+           && ngx_strncmp(h->lowcase_key, lowcase, len) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_value_is(ngx_str_t *value, const char *s)
+{
+    size_t  len;
+
+    len = ngx_strlen(s);
+
+    return value->len == len
+           && ngx_strncasecmp(value->data, (u_char *) s, len) == 0;
+}
+
+
 uint64_t
 ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
     bulletin_counters_slot_t *slot)
@@ -114,13 +270,17 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
     ngx_http_bulletin_agent_t    *a;
     ngx_http_bulletin_exclude_t  *ex;
 
+    static ngx_str_t              none = ngx_string("");
+
     ex = blcf->exclude;
 
-    if (ex == NULL || r->headers_in.user_agent == NULL) {
+    if (ex == NULL) {
         return 0;
     }
 
-    ua = &r->headers_in.user_agent->value;
+    /* no User-Agent is the empty one, which "^$" may exclude */
+
+    ua = r->headers_in.user_agent ? &r->headers_in.user_agent->value : &none;
 
     if (ua->len > NGX_HTTP_BULLETIN_AGENT_MAX) {
         return ngx_regex_exec_array(ex->regex, ua, r->connection->log)
@@ -146,7 +306,9 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
 
     a = &ex->agents[h % NGX_HTTP_BULLETIN_AGENTS];
 
-    if (a->len == ua->len && a->hash == h
+    /* the empty agent hashes to 0, as an unused slot would */
+
+    if (a->valid && a->len == ua->len && a->hash == h
         && ngx_memcmp(a->agent, ua->data, ua->len) == 0)
     {
         return a->excluded;
@@ -160,6 +322,7 @@ ngx_http_bulletin_excluded(ngx_http_request_t *r,
 
     a->hash = h;
     a->len = ua->len;
+    a->valid = 1;
     a->excluded = (rc == NGX_OK);
     ngx_memcpy(a->agent, ua->data, ua->len);
 

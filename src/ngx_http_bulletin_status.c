@@ -51,6 +51,9 @@ static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
     const char *reason);
+static ngx_int_t ngx_http_bulletin_too_many(ngx_http_request_t *r,
+    uint32_t top, uint32_t pages, ngx_uint_t max);
+static ngx_int_t ngx_http_bulletin_out_nginx(ngx_http_bulletin_status_t *st);
 static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
 static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
@@ -98,6 +101,7 @@ ngx_int_t
 ngx_http_bulletin_status_handler(ngx_http_request_t *r)
 {
     ngx_str_t                       id;
+    uint32_t                        pages;
     const char                     *reason;
     int64_t                         page;
     ngx_int_t                       rc;
@@ -120,7 +124,9 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
 
     args.format = BULLETIN_FORMAT_JSON;
-    args.top = (uint32_t) blcf->status_top;
+    args.top = (uint32_t) (blcf->status_top != NGX_CONF_UNSET_UINT
+                           ? blcf->status_top
+                           : ngx_min(100, blcf->status_max));
     args.id = NULL;
 
     reason = bulletin_status_args(r->args.data, r->args.len, &args);
@@ -135,6 +141,16 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     st.main = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
     st.zone = st.main->zone;
     st.store = &st.main->store;
+
+    pages = st.store->header->page_count;
+
+    if (args.id == NULL
+        && (args.top == BULLETIN_TOP_ALL ? pages : args.top)
+           > blcf->status_max)
+    {
+        return ngx_http_bulletin_too_many(r, args.top, pages,
+                                          blcf->status_max);
+    }
 
     ngx_http_bulletin_out_init(&st.out, r->pool);
 
@@ -258,6 +274,35 @@ ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
 
     return ngx_http_bulletin_status_send(r, &out, NGX_HTTP_BAD_REQUEST,
                                          &ngx_http_bulletin_text_type);
+}
+
+
+/*
+ * A document of more pages than bulletin_status_max is refused rather than
+ * built, as it would be built whole in this worker's memory.  ?top=N over
+ * the maximum is refused whatever the store's size: a script that asks
+ * for it fails at once, not the day the store grows.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_too_many(ngx_http_request_t *r, uint32_t top,
+    uint32_t pages, ngx_uint_t max)
+{
+    u_char  *p, reason[128];
+
+    if (top == BULLETIN_TOP_ALL) {
+        p = ngx_snprintf(reason, sizeof(reason) - 1,
+                         "top=all would list %uD pages, more than "
+                         "bulletin_status_max %ui", pages, max);
+
+    } else {
+        p = ngx_snprintf(reason, sizeof(reason) - 1,
+                         "top is more than bulletin_status_max %ui", max);
+    }
+
+    *p = '\0';
+
+    return ngx_http_bulletin_bad_request(r, (char *) reason);
 }
 
 
@@ -443,10 +488,11 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     h = st->store->header;
 
     if (ngx_http_bulletin_out_str(out, "{\"module\":\""
-                                  NGX_HTTP_BULLETIN_VERSION
-                                  "\",\"nginx\":\"" NGINX_VERSION
-                                  "\",\n\"store\":{\"path\":")
+                                  NGX_HTTP_BULLETIN_VERSION "\",\"nginx\":")
         != NGX_OK
+        || ngx_http_bulletin_out_nginx(st) != NGX_OK
+        || ngx_http_bulletin_out_str(out, ",\n\"store\":{\"path\":")
+           != NGX_OK
         || ngx_http_bulletin_out_json(out, st->main->path.data,
                                       st->main->path.len)
            != NGX_OK)
@@ -574,6 +620,35 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_append(out, &pages);
 
     return ngx_http_bulletin_out_str(out, "]}\n");
+}
+
+
+/* nginx's version as its Server header shows it: none with server_tokens off */
+
+static ngx_int_t
+ngx_http_bulletin_out_nginx(ngx_http_bulletin_status_t *st)
+{
+    ngx_str_t                  ver;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(st->request, ngx_http_core_module);
+
+    switch (clcf->server_tokens) {
+
+    case NGX_HTTP_SERVER_TOKENS_OFF:
+        return ngx_http_bulletin_out_str(&st->out, "null");
+
+    case NGX_HTTP_SERVER_TOKENS_BUILD:
+        ngx_str_set(&ver, NGINX_VER_BUILD);
+        break;
+
+    default:
+        ngx_str_set(&ver, NGINX_VER);
+    }
+
+    return ngx_http_bulletin_out_json(&st->out,
+                                      ver.data + sizeof("nginx/") - 1,
+                                      ver.len - (sizeof("nginx/") - 1));
 }
 
 

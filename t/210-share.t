@@ -7,8 +7,11 @@
 # keep-alive connection going on); excluded agents not counted;
 # $bulletin_shares; the store's channels mapped by name into a counters
 # file; exact under concurrency; the README's limit_req recipe (6 quick
-# shares through, the rest 503 and not counted); bulletin_share without
-# bulletin_counters refused by nginx -t.
+# shares through, the rest 503 and not counted), keyed on an IPv6
+# client's /64 however its addresses are written, behind realip; shares
+# from other sites' pages (Sec-Fetch-Site, Origin, over http and https)
+# 403 and not counted; an empty or absent User-Agent matched as "";
+# bulletin_share without bulletin_counters refused by nginx -t.
 
 use strict;
 use warnings;
@@ -32,7 +35,11 @@ my $SHARE = "/bulletin/$A/share";
 site($t, 'site.blt');
 site($t, 'douyin.blt', channels => 'wechat,douyin');
 
-my ($recipe_zone, $recipe_location) = recipe();
+my $NGINX_V = ($t->capture([$Test::Bulletin::NGINX, '-V'], 1))[1];
+my $REALIP = $NGINX_V =~ /--with-http_realip_module/;
+my $NO_SSL = ssl_setup();
+
+my ($recipe_http, $recipe_location, $recipe_realip) = recipe();
 
 config();
 $t->run;
@@ -41,16 +48,22 @@ shares();
 not_shares();
 bodies();
 excluded();
+empty_agents();
+origins();
+https_origins();
 variables();
 concurrent();
 limit_req();
+limit_by_client();
 channels_by_name();
 needs_counters();
 
 
 #### configuration
 
-# The README's recipe: its limit_req_zone, and its location, verbatim.
+# The README's recipe, verbatim: what goes in http{} (the map and the
+# limit_req_zone), its location, and its realip lines, with the test's
+# own address for the proxies'.
 
 sub recipe {
     my $readme = do {
@@ -60,21 +73,58 @@ sub recipe {
         <$fh>;
     };
 
-    my ($block) = $readme =~ /```nginx\n(limit_req_zone[^`]*?)```/s;
+    my $nginx = '(?ms)```nginx\n((?:(?!```).)*?^%s(?:(?!```).)*)```';
+    my ($block) = $readme =~ sprintf($nginx, 'limit_req_zone ');
+    my ($realip) = $readme =~ sprintf($nginx, 'real_ip_header ');
 
     ok(defined $block, 'README: the limit_req recipe is there')
-        or return ('', '');
+        or return ('', '', '');
 
-    my ($zone) = $block =~ /^(limit_req_zone .*;)$/m;
     my ($location) = $block =~ /^(location .*?^\})/ms;
+    (my $http = $block) =~ s/^location .*?^\}\n?//ms;
+    my ($zone) = $http =~ /^(limit_req_zone .*;)$/m;
+    my ($key) = $http =~ /^map \$binary_remote_addr \$(\w+) \{$/m;
 
     like($zone // '', qr/rate=1r\/s;/, 'README: the recipe: 1r/s');
+    ok(defined $key && ($zone // '') =~ /^limit_req_zone \$\Q$key\E /,
+       'README: the recipe: keyed on its map of $binary_remote_addr');
     like($location // '', qr/limit_req zone=\S+ burst=5 nodelay;/,
          'README: the recipe: burst=5 nodelay');
     like($location // '', qr/bulletin_share \$bulletin_id;/,
          'README: the recipe: bulletin_share');
 
-    return ($zone // '', $location // '');
+    ok(defined $realip, 'README: the realip lines are there');
+    $realip //= '';
+
+    like($realip, qr/^real_ip_header X-Forwarded-For;$/m,
+         'README: realip: X-Forwarded-For');
+    like($realip, qr/^real_ip_recursive on;$/m, 'README: realip: recursive');
+
+    $realip =~ s/^set_real_ip_from .*\n//mg;
+    $realip = "set_real_ip_from 127.0.0.1;\n$realip";
+
+    return ($http, $location // '', $REALIP ? $realip : '');
+}
+
+
+# A certificate for the https server, when nginx has TLS and openssl and
+# curl are here: the reason why not, or ''
+
+sub ssl_setup {
+    return 'nginx without --with-http_ssl_module'
+        unless $NGINX_V =~ /--with-http_ssl_module/;
+
+    for my $tool (qw(openssl curl)) {
+        return "no $tool" unless Test::Bulletin::find_in_path($tool);
+    }
+
+    my ($rc, $out) = $t->capture([
+        'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+        'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+        '-subj', '/CN=localhost', '-keyout', $t->path('key.pem'),
+        '-out', $t->path('cert.pem')], 1);
+
+    return $rc ? "openssl req: $out" : '';
 }
 
 
@@ -84,6 +134,20 @@ sub config {
     my $zone = 'bulletin_counters zone=bulletin:1m'
              . ($o{file} ? " file=$o{file}" : '') . ';';
     my $store = $o{store} // 'site.blt';
+    my $https = $NO_SSL ? '' : <<'EOF';
+
+server {
+    listen 127.0.0.1:%%PORT_4%% ssl;
+    server_name localhost;
+
+    ssl_certificate %%PREFIX%%/cert.pem;
+    ssl_certificate_key %%PREFIX%%/key.pem;
+
+    location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)/share$ {
+        bulletin_share $bulletin_id;
+    }
+}
+EOF
 
     $t->config(http => <<"EOF", server => <<'EOF');
 log_format shares '\$pid \$request_method \$uri \$status \$bulletin_views '
@@ -93,7 +157,7 @@ bulletin_store $store;
 $zone
 bulletin_count_exclude "bot|spider";
 
-$recipe_zone
+$recipe_http
 
 # the recipe, on its own port
 server {
@@ -102,8 +166,10 @@ server {
 
     access_log logs/shares.log shares;
 
+$recipe_realip
 $recipe_location
 }
+$https
 EOF
 access_log logs/shares.log shares;
 
@@ -117,6 +183,16 @@ location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)/share$ {
 
 location = /status {
     bulletin_status;
+}
+
+location ~ ^/strict/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
+    bulletin_page $bulletin_id;
+    bulletin_count_exclude "^$|bot";
+}
+
+location ~ ^/strict/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)/share$ {
+    bulletin_share $bulletin_id;
+    bulletin_count_exclude "^$|bot";
 }
 EOF
 }
@@ -297,6 +373,177 @@ sub excluded {
 }
 
 
+# An empty or absent User-Agent is the empty string to the expressions:
+# "^$" excludes it, "bot" does not; each is sent twice, so that the
+# second meets the worker's verdict on the first.
+
+sub empty_agents {
+    my @agents = (['an empty User-Agent', ['User-Agent' => '']],
+                  ['no User-Agent', []]);
+
+    for my $a (@agents) {
+        my ($what, $headers) = @$a;
+        my $before = now($A);
+
+        for (1 .. 2) {
+            is($t->http_get("/strict/$A", headers => $headers)->status, 200,
+               "\"^\$|bot\", $what: 200");
+            is(share("/strict/$A/share?channel=link", headers => $headers)
+                 ->status, 204, "\"^\$|bot\", $what: share 204");
+        }
+
+        my $after = now($A);
+
+        is($after->{page}{views}, $before->{page}{views},
+           "\"^\$|bot\", $what: no view counted");
+        is($after->{totals}{excluded}, $before->{totals}{excluded} + 2,
+           "\"^\$|bot\", $what: counted as excluded");
+        is($after->{page}{ch}{link}, $before->{page}{ch}{link},
+           "\"^\$|bot\", $what: no share counted");
+
+        for (1 .. 2) {
+            $t->http_get("/bulletin/$A", headers => $headers);
+            share("$SHARE?channel=link", headers => $headers);
+        }
+
+        my $plain = now($A);
+
+        is($plain->{page}{views}, $after->{page}{views} + 2,
+           "\"bot|spider\", $what: views counted");
+        is($plain->{totals}{excluded}, $after->{totals}{excluded},
+           "\"bot|spider\", $what: nothing excluded");
+        is($plain->{page}{ch}{link}, $after->{page}{ch}{link} + 2,
+           "\"bot|spider\", $what: shares counted");
+    }
+
+    my $before = now($A)->{page}{views};
+
+    $t->http_get("/strict/$A", headers => ['User-Agent' => 'Mozilla/5.0']);
+    is(now($A)->{page}{views}, $before + 1, '"^$|bot", a browser: a view');
+}
+
+
+# Shares from other sites' pages: 403, logged, not counted; this site's
+# pages, and clients that say nothing of where they come from, counted.
+
+sub origins {
+    my $port = $t->port;
+    my $from = $t->error_log_size;
+    my $before = now($A);
+
+    my @cases = (
+        ['Sec-Fetch-Site: cross-site', 403, 'Sec-Fetch-Site' => 'cross-site'],
+        ['cross-site, in capitals', 403, 'Sec-Fetch-Site' => 'Cross-Site'],
+        ['cross-site with this site\'s Origin', 403,
+         'Sec-Fetch-Site' => 'cross-site', Origin => 'http://localhost'],
+        ['cross-site with a foreign Origin', 403,
+         'Sec-Fetch-Site' => 'cross-site', Origin => 'https://evil.example'],
+        ['same-site without Origin', 403, 'Sec-Fetch-Site' => 'same-site'],
+        ['same-site with a sibling\'s Origin', 403,
+         'Sec-Fetch-Site' => 'same-site', Origin => 'http://news.localhost'],
+        ['a foreign Origin', 403, Origin => 'https://evil.example'],
+        ['Origin: null', 403, Origin => 'null'],
+        ['an Origin that begins as this site', 403,
+         Origin => 'http://localhost.evil.example'],
+        ['this host, another port', 403,
+         Origin => "http://localhost:$port"],
+        ['this host, https', 403, Origin => 'https://localhost'],
+        ['an Origin with a path', 403, Origin => 'http://localhost/'],
+        ['no scheme', 403, Origin => 'localhost'],
+        ['two Origins', 403,
+         Origin => 'http://localhost', Origin => 'http://evil.example'],
+        ['two Sec-Fetch-Site', 403,
+         'Sec-Fetch-Site' => 'same-origin', 'Sec-Fetch-Site' => 'cross-site'],
+        ['HTTP/1.0, no Host, an Origin', 403, Host => undef,
+         Origin => 'http://localhost'],
+
+        ['same-origin', 204, 'Sec-Fetch-Site' => 'same-origin'],
+        ['same-origin with this site\'s Origin', 204,
+         'Sec-Fetch-Site' => 'same-origin', Origin => 'http://localhost'],
+        ['none (typed by the reader)', 204, 'Sec-Fetch-Site' => 'none'],
+        ['same-site with this site\'s Origin', 204,
+         'Sec-Fetch-Site' => 'same-site', Origin => 'http://localhost'],
+        ['this site\'s Origin', 204, Origin => 'http://localhost'],
+        ['this site\'s Origin with its port', 204,
+         Host => "localhost:$port", Origin => "http://localhost:$port"],
+        ['this site\'s Origin, other capitals', 204,
+         Host => 'LocalHost', Origin => 'HTTP://LOCALHOST'],
+        ['an unknown Sec-Fetch-Site, this site\'s Origin', 204,
+         'Sec-Fetch-Site' => 'same-planet', Origin => 'http://localhost'],
+        ['neither header', 204],
+        ['HTTP/1.0, no Host, no Origin', 204, Host => undef],
+    );
+
+    my %got = (204 => 0, 403 => 0);
+
+    for my $case (@cases) {
+        my ($what, $code, @headers) = @$case;
+        my $res = share("$SHARE?channel=qq", headers => \@headers,
+                        ($what =~ /HTTP\/1\.0/ ? (protocol => 'HTTP/1.0')
+                                                : ()));
+
+        is($res->status, $code, "$what: $code");
+        $got{ $res->status // 0 }++;
+    }
+
+    my $after = now($A);
+
+    is($after->{page}{ch}{qq}, $before->{page}{ch}{qq} + $got{204},
+       "origins: the $got{204} shares from this site counted, the "
+       . "$got{403} others not");
+    is($after->{totals}{shares}, $before->{totals}{shares} + $got{204},
+       'origins: totals.shares');
+
+    my $log = $t->error_log_since($from);
+    my @refused = $log =~ /\[info\].*bulletin share refused/g;
+
+    is(scalar @refused, $got{403}, 'origins: each refusal logged at info');
+    like($log, qr/refused: "Sec-Fetch-Site: cross-site"/,
+         'origins: the log says Sec-Fetch-Site');
+    like($log, qr/refused: "Origin: null" is not "http:\/\/localhost"/,
+         'origins: the log says which Origin, and this site\'s');
+
+    # views are not shares: a link from another site is a view
+
+    is($t->http_get("/bulletin/$A", headers => ['Sec-Fetch-Site'
+                                               => 'cross-site'])->status,
+       200, 'a view from another site: 200');
+    is(now($A)->{page}{views}, $after->{page}{views} + 1,
+       'a view from another site: counted');
+}
+
+
+# Over https the site's Origin is https://HOST: curl, with the Host it
+# sends, 127.0.0.1:PORT
+
+sub https_origins {
+    SKIP: {
+        skip "https: $NO_SSL", 4 if $NO_SSL;
+
+        my $port = $t->port(4);
+        my $before = now($A)->{page}{ch}{weibo};
+        my $post = sub {
+            my (@headers) = @_;
+            my ($rc, $out) = $t->capture([
+                'curl', '-sk', '--max-time', '10', '-o', '/dev/null',
+                '-w', '%{http_code}', '-X', 'POST',
+                (map { ('-H', $_) } @headers),
+                "https://127.0.0.1:$port$SHARE?channel=weibo"]);
+            return $out;
+        };
+
+        is($post->("Origin: https://127.0.0.1:$port"), 204,
+           'https: this site\'s Origin: 204');
+        is($post->("Origin: http://127.0.0.1:$port"), 403,
+           'https: the http Origin of this host: 403');
+        is($post->('Sec-Fetch-Site: same-origin'), 204,
+           'https: same-origin: 204');
+        is(now($A)->{page}{ch}{weibo}, $before + 2,
+           'https: the two shares counted');
+    }
+}
+
+
 sub variables {
     my $views = now($A)->{page}{views};
 
@@ -416,6 +663,73 @@ sub limit_req {
 
 # A counters file keeps each channel by name: a store with other
 # channels counts on in the same slots for the ones they share.
+
+# The recipe keys an IPv6 client on its /64, whatever the text of its
+# addresses, an IPv4 one on its address, an IPv4-mapped one as that
+# IPv4: through realip (X-Forwarded-For from 127.0.0.1), the quick
+# shares of many addresses of one /64 meet one limit, while the first
+# shares of neighbours pass.
+
+sub limit_by_client {
+    my @cases = (
+        ['2001:db8::/64',
+         [qw(2001:db8::1 2001:db8::abcd:1 2001:DB8:0:0:1:: 2001:db8::1:0:0:1
+             2001:0db8:0000:0000:ffff:ffff:ffff:ffff 2001:db8:0:0:0:0:0:2
+             2001:db8::2:3:4:5)],
+         [qw(2001:db8:0:1::1 2001:db8:1::1 2001:db9::1)]],
+        ['::/64', [qw(::1 ::2:3:4:5 0:0:0:0:ffff:: ::abcd 0::0:1:0:1)],
+         [qw(0:0:0:1::1 1::1 ::1:0:0:0:1)]],
+        ['a /64 of newline bytes',
+         [qw(a0a:a0a:a0a:a0a::a0a A0A:A0A:A0A:A0A:a0a:a0a:a0a:a0a
+             0a0a:0a0a:0a0a:0a0a:ffff::a)],
+         [qw(a0a:a0a:a0a:a0b::a0a a0a::a0a)]],
+        ['192.0.2.7 as IPv4 and IPv4-mapped IPv6',
+         [qw(192.0.2.7 ::ffff:192.0.2.7 ::FFFF:c000:207)],
+         [qw(192.0.2.8 ::ffff:192.0.2.9 192.0.3.7)]],
+    );
+
+    SKIP: {
+        skip 'nginx without the realip module', 3 * @cases unless $REALIP;
+
+        for my $case (@cases) {
+            my ($what, $same, $others) = @$case;
+            my $c = $t->keepalive(port => $t->port(2));
+            my %codes;
+            my $start = time;
+
+            for my $i (0 .. 19) {
+                my $res = $c->request(method => 'POST',
+                                      uri => "$SHARE?channel=link",
+                                      headers => ['X-Forwarded-For'
+                                                  => $same->[$i % @$same]]);
+
+                $codes{ $res->status // 'none' }++;
+
+                $c = $t->keepalive(port => $t->port(2))
+                    if ($res->header('Connection') // '') =~ /close/i;
+            }
+
+            my $took = time - $start;
+            my $ok = $codes{204} // 0;
+
+            ok($ok >= 6 && $ok <= 6 + int($took),
+               "$what: $ok of 20 quick shares through, as one client")
+                or diag explain \%codes;
+            is(($codes{503} // 0) + $ok, 20, "$what: the rest 503");
+
+            my @others = map {
+                $c->request(method => 'POST', uri => "$SHARE?channel=link",
+                            headers => ['X-Forwarded-For' => $_])->status
+                    // 'none'
+            } @$others;
+
+            is_deeply(\@others, [(204) x @others],
+                      "$what: the neighbours' first shares pass");
+            $c->close;
+        }
+    }
+}
+
 
 sub channels_by_name {
     $t->stop;

@@ -2,11 +2,15 @@
 
 # bulletin_status (issue 6): the JSON document field by field after
 # known traffic, totals over ids that left the store, ?top, ?id and
-# bulletin_status_top, bad arguments, methods and headers, titles that
-# try to break JSON, the Prometheus text (promtool, families, values
-# equal to the JSON's), consistency under concurrent traffic, access
-# control the nginx way, and a store of 100,000 pages (validity, and
-# the times of ?top=10, the default and ?top=all, reported with diag).
+# bulletin_status_top, bulletin_status_max (?top=all and ?top=N over
+# it 400, bulletin_status_top over it refused by nginx -t), the nginx
+# version hidden by server_tokens off, bad arguments, methods and
+# headers, titles that try to break JSON, the Prometheus text (promtool,
+# families, values equal to the JSON's), consistency under concurrent
+# traffic, access control the nginx way, the largest document at the
+# default maximum (long titles; sizes reported with diag), and a store
+# of 100,000 pages (refused by default; then validity, and the times of
+# ?top=10, the default and ?top=all, reported with diag).
 
 use strict;
 use warnings;
@@ -60,6 +64,8 @@ fields();
 file_zone();
 no_zone();
 top();
+status_max();
+tokens();
 by_id();
 bad_arguments();
 departed_reload();
@@ -69,6 +75,7 @@ channels();
 prometheus();
 concurrent();
 denied_address();
+at_max();
 big_store();
 
 
@@ -834,7 +841,7 @@ EOF
     is_deeply([map { $_->{id} } @{ $default->{pages} // [] }],
               [@order[0 .. 99]], 'default: the first 100');
 
-    for my $n (0, 1, 5, 99, 100, 101, 121, 122, 999999999) {
+    for my $n (0, 1, 5, 99, 100, 101, 121, 122, 10000) {
         my $doc = status_doc("top=$n", "?top=$n");
         my $want = $n < 121 ? $n : 121;
 
@@ -888,6 +895,152 @@ EOF
 
     isnt($rc, 0, 'bulletin_status_top -1: nginx -t fails');
     $t->expect_errors(qr/bulletin_status_top/);
+}
+
+
+#### bulletin_status_max
+
+# top.blt has 121 pages: a maximum of 120 refuses ?top=all and ?top=121,
+# 121 lets them through; the default is 10000
+
+sub status_max {
+    my $conf = <<'EOF';
+location = /status120 {
+    bulletin_status;
+    bulletin_status_max 120;
+}
+location = /status121 {
+    bulletin_status;
+    bulletin_status_max 121;
+}
+location = /status50 {
+    bulletin_status;
+    bulletin_status_max 50;
+}
+EOF
+
+    $t->stop->config(http => "bulletin_store top.blt;\n"
+                           . "bulletin_counters zone=bulletin:1m;\n",
+                     server => $LOCATIONS . $conf)->run;
+
+    my $too_many = sub {
+        my ($uri, $what) = @_;
+        my $res = $t->http_get($uri);
+        my $body = $res->body // '';
+
+        is($res->status, 400, "$what: 400");
+        like($body, qr/\A[^\n]*bulletin_status_max[^\n]*\n\z/,
+             "$what: one line naming bulletin_status_max") or diag $body;
+        like(scalar $res->header('Content-Type') // '', qr{\Atext/plain},
+             "$what: text/plain");
+
+        return $body;
+    };
+
+    my $body = $too_many->('/status120?top=all',
+                           'bulletin_status_max 120, ?top=all of 121');
+
+    like($body, qr/\b121 pages\b.*\b120\b/,
+         'bulletin_status_max 120, ?top=all: says how many, and the max');
+    $too_many->('/status120?format=prometheus&top=all',
+                'bulletin_status_max 120, Prometheus ?top=all');
+    $too_many->('/status120?top=121', 'bulletin_status_max 120, ?top=121');
+    $too_many->('/status?top=10001', 'the default maximum, ?top=10001');
+    $too_many->('/status?top=999999999',
+                'the default maximum, ?top=999999999');
+
+    my $res = $t->request(method => 'HEAD', uri => '/status120?top=all');
+
+    is($res->status, 400, 'bulletin_status_max 120, HEAD ?top=all: 400');
+    is($res->body, '', 'bulletin_status_max 120, HEAD ?top=all: no body');
+
+    my $doc = status_doc('top=all', 'the default maximum, ?top=all of 121');
+
+    is(scalar @{ $doc->{pages} // [] }, 121,
+       'the default maximum, ?top=all: every page');
+
+    for my $case (['/status121?top=all', 121], ['/status120?top=120', 120],
+                  ['/status120?top=7', 7], ['/status120', 100],
+                  ['/status50', 50], ['/status?top=10000', 121],
+                  ['/status120?id=p001&top=all', undef])
+    {
+        my ($uri, $n) = @$case;
+        my $res = $t->http_get($uri);
+        my $doc = eval { $JSON->decode($res->body // '') } // {};
+
+        is($res->status, 200, "$uri: 200");
+        is(scalar @{ $doc->{pages} // [] }, $n, "$uri: $n pages")
+            if defined $n;
+    }
+
+    # nginx -t: a default top over the maximum, an inherited one, bounds
+
+    my @refused = (
+        ['bulletin_status_top 10001', "bulletin_status_top 10001;\n", ''],
+        ['bulletin_status_top 51, bulletin_status_max 50',
+         "bulletin_status_max 50;\nbulletin_status_top 51;\n", ''],
+        ['bulletin_status_top 500 in http, max 200 in a location',
+         "bulletin_status_top 500;\n",
+         "location = /s {\n    bulletin_status;\n"
+         . "    bulletin_status_max 200;\n}\n"],
+    );
+
+    my $more = qr/"bulletin_status_top \d+" is more than /;
+
+    for my $case (@refused) {
+        my ($what, $http, $server) = @$case;
+        my ($rc, $out) = $t->test_config(
+            http => "bulletin_store top.blt;\n$http", server => $server);
+
+        isnt($rc, 0, "$what: nginx -t fails");
+        like($out, qr/$more"bulletin_status_max \d+"/, "$what: says so")
+            or diag $out;
+    }
+
+    my ($rc, $out) = $t->test_config(
+        http => "bulletin_store top.blt;\nbulletin_status_max 1000000000;\n");
+
+    isnt($rc, 0, 'bulletin_status_max 1000000000: nginx -t fails');
+    like($out, qr/"bulletin_status_max" directive must be a number of (?#
+                 )pages from 0 to 999999999 in \S+test\.conf:\d+/,
+         'bulletin_status_max 1000000000: names the directive, the file');
+
+    ($rc, $out) = $t->test_config(
+        http => "bulletin_store top.blt;\nbulletin_status_max 20;\n"
+              . "bulletin_status_top 20;\n");
+
+    is($rc, 0, 'bulletin_status_top 20, bulletin_status_max 20: nginx -t')
+        or diag $out;
+
+    $t->expect_errors(qr/bulletin_status_max|bulletin_status_top/);
+}
+
+
+#### server_tokens
+
+sub tokens {
+    for my $tokens (qw(off on build)) {
+        restart(status_config('fields.blt', 'zone=bulletin:1m',
+                              "server_tokens $tokens;\n"));
+
+        my ($res, $doc, $err) = status('');
+        my $prom = $t->http_get('/status?format=prometheus')->body // '';
+
+        if ($tokens eq 'off') {
+            ok($doc && exists $doc->{nginx} && !defined $doc->{nginx},
+               'server_tokens off: "nginx":null');
+            unlike($res->body // '', qr/\Q${\ nginx_version()}\E/,
+                   'server_tokens off: no version in the JSON');
+            unlike($prom, qr/\Q${\ nginx_version()}\E/,
+                   'server_tokens off: no version in the Prometheus text');
+            is(scalar $res->header('Server'), 'nginx',
+               'server_tokens off: as the Server header');
+
+        } else {
+            is($doc->{nginx}, nginx_version(),
+               "server_tokens $tokens: the version");
+        }
+    }
 }
 
 
@@ -1614,6 +1767,103 @@ sub big_document {
 }
 
 
+# The largest document at the default maximum: 10,000 pages (9,999 and
+# the list) with 64-byte ids, titles of 100 Chinese characters and 8
+# channels of 15-byte names, every page and channel counted.  Its sizes
+# are reported; they must stay a few MB.
+
+sub at_max {
+    return pass('at the maximum: not in valgrind mode') if $t->valgrind;
+
+    my $n = 9_999;
+    my $path = $t->path('src-max');
+    my @channels = map { sprintf 'channel-%07d', $_ } 1 .. 8;
+    my $title = '长' x 99;
+
+    mkdir $path or die "mkdir $path: $!";
+
+    for my $i (0 .. $n - 1) {
+        my $id = sprintf 'm%063d', $i;
+
+        open my $fh, '>:raw', "$path/$id.json" or die "$id: $!";
+        print $fh JSON::PP->new->utf8->encode({
+            id => $id, title => "$title$i", published => '2020-05-20',
+            blocks => [{ paragraph => "Text $i." }] }), "\n";
+        close $fh;
+    }
+
+    build('max.blt', 'src-max', { template => small_template(),
+                                  channels => join ',', @channels });
+
+    restart(http => "bulletin_store max.blt;\n"
+                  . "bulletin_counters zone=bulletin:8m;\n",
+            server => $LOCATIONS);
+
+    # one view and one share per channel of every page, pipelined
+
+    my @req = map {
+        my $id = sprintf 'm%063d', $_;
+        ("GET /bulletin/$id HTTP/1.1\r\nHost: localhost\r\n\r\n",
+         map { "POST /bulletin/$id/share?channel=$_ HTTP/1.1\r\n"
+               . "Host: localhost\r\nContent-Length: 0\r\n\r\n" }
+             @channels)
+    } 0 .. $n - 1;
+
+    my $sent = 0;
+
+    # keepalive_requests is 1000
+
+    while (my @batch = splice @req, 0, 1000) {
+        $batch[-1] =~ s/\r\n\r\n\z/\r\nConnection: close\r\n\r\n/;
+
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                         PeerPort => $t->port)
+            or die "connect: $!";
+        my $pid = fork // die "fork: $!";
+
+        if ($pid == 0) {
+            print $sock join '', @batch;
+            POSIX::_exit(0);
+        }
+
+        my $in = '';
+
+        1 while sysread $sock, $in, 1 << 20, length $in;
+
+        waitpid $pid, 0;
+        close $sock;
+
+        $sent += () = $in =~ m{^HTTP/1\.1 20[04] }mg;
+    }
+
+    is($sent, 9 * $n, 'at the maximum: every view and share served');
+
+    # JSON::PP would take a minute over it: the page objects are counted
+
+    my $res = $t->http_get('/status?top=all');
+    my $body = $res->body // '';
+    my $json = length $body;
+    my $listed = () = $body =~ /^\{"id":"/mg;
+
+    is($res->status, 200, 'at the maximum: ?top=all 200');
+    is($listed, $n + 1, 'at the maximum: ?top=all lists 10,000 pages');
+    like($body, qr/"views":1,"shares":8,/,
+         'at the maximum: pages with their counts');
+
+    my $prom = $t->http_get('/status?format=prometheus&top=all');
+    my $text = length($prom->body // '');
+
+    is($prom->status, 200, 'at the maximum: Prometheus ?top=all 200');
+
+    diag sprintf "at bulletin_status_max 10000 (64-byte ids, 300-byte "
+               . "titles, 8 channels): JSON %d bytes, Prometheus %d bytes",
+                 $json, $text;
+
+    ok($json < 8 << 20, 'at the maximum: JSON under 8 MB');
+    ok($text < 16 << 20, 'at the maximum: Prometheus under 16 MB');
+}
+
+
 sub big_store {
     my $n = 100_000;
 
@@ -1634,8 +1884,27 @@ location ~ ^/big/(?<bulletin_id>[A-Za-z0-9_][A-Za-z0-9_-]*)$ {
 }
 location = /status {
     bulletin_status;
+    bulletin_status_max 100001;
+}
+location = /status_default {
+    bulletin_status;
 }
 EOF
+
+    # the default maximum refuses every page, and builds nothing
+
+    for my $q ('top=all', 'format=prometheus&top=all') {
+        my $res = $t->http_get("/status_default?$q");
+
+        is($res->status, 400,
+           "100,000 pages, the default maximum, ?$q: 400");
+        like($res->body // '',
+             qr/100001 pages, more than bulletin_status_max 10000/,
+             "100,000 pages, the default maximum, ?$q: says why");
+    }
+
+    is($t->http_get('/status_default?top=10000')->status, 200,
+       '100,000 pages, the default maximum, ?top=10000: 200');
 
     # sparse traffic: 300 pages viewed once, 100 of them twice
 
@@ -1728,6 +1997,8 @@ EOF
         $time->('dense default (100)', '/status', 9);
         $time->('dense ?top=1000', '/status?top=1000', 5);
         $time->('dense ?top=10000', '/status?top=10000', 1);
+        $time->('dense Prometheus ?top=10000',
+                '/status?format=prometheus&top=10000', 1);
 
         my $all = $time->('dense ?top=all', '/status?top=all', 1);
 
