@@ -222,7 +222,7 @@ test-asan: $(ASAN_UNIT_BINS) $(BUILD)/asan/bulletin-build
 # memcheck (TEST_NGINX_VALGRIND=1: master_process off; what needs a
 # master skips, saying so); any error or definite leak fails.
 
-SOAK_TESTS   := t/500-reload.t t/510-hostile.t t/520-limits.t
+SOAK_TESTS   := t/500-reload.t t/510-hostile.t t/520-limits.t t/530-scale.t
 VALGRIND_RUN := valgrind --quiet --error-exitcode=99 --leak-check=full \
                 --show-leak-kinds=definite --errors-for-leak-kinds=definite \
                 --suppressions=t/lib/valgrind.supp
