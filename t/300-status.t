@@ -59,7 +59,10 @@ location = /status {
 EOF
 
 
-$t->run_blocks;
+$t->block_defaults(http_config => "bulletin_store sample.blt;\n"
+                                . "bulletin_counters zone=bulletin:1m;\n",
+                   config => "location = /status {\n"
+                           . "    bulletin_status;\n}\n")->run_blocks;
 
 fields();
 file_zone();
@@ -1728,13 +1731,6 @@ __DATA__
 === TEST 1: a GET: application/json, no-store
 --- init
 $t->build_store(inputs => ["$FindBin::Bin/../sample"], output => 'sample.blt');
---- http_config
-bulletin_store sample.blt;
-bulletin_counters zone=bulletin:1m;
---- config
-location = /status {
-    bulletin_status;
-}
 --- request
 GET /status
 --- response_headers
@@ -1745,13 +1741,6 @@ Cache-Control: no-store
 [error]
 
 === TEST 2: HEAD: the headers, no body
---- http_config
-bulletin_store sample.blt;
-bulletin_counters zone=bulletin:1m;
---- config
-location = /status {
-    bulletin_status;
-}
 --- request
 HEAD /status
 --- response_headers
@@ -1761,13 +1750,6 @@ Content-Length
 --- response_body chomp
 
 === TEST 3: POST is 405 with Allow: GET, HEAD
---- http_config
-bulletin_store sample.blt;
-bulletin_counters zone=bulletin:1m;
---- config
-location = /status {
-    bulletin_status;
-}
 --- request
 POST /status
 a=1
@@ -1776,13 +1758,6 @@ a=1
 Allow: GET, HEAD
 
 === TEST 4: ?format=prometheus: the text format's Content-Type
---- http_config
-bulletin_store sample.blt;
-bulletin_counters zone=bulletin:1m;
---- config
-location = /status {
-    bulletin_status;
-}
 --- request
 GET /status?format=prometheus
 --- response_headers
@@ -1791,13 +1766,6 @@ Cache-Control: no-store
 --- response_body_like: (?m)^bulletin_views_total 0$
 
 === TEST 5: a bad argument: 400, one line, text/plain
---- http_config
-bulletin_store sample.blt;
-bulletin_counters zone=bulletin:1m;
---- config
-location = /status {
-    bulletin_status;
-}
 --- request
 GET /status?top=-1
 --- error_code: 400
