@@ -21,8 +21,6 @@ static char *ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static ngx_http_complex_value_t *ngx_http_bulletin_id(ngx_conf_t *cf,
     ngx_str_t *value);
 static void ngx_http_bulletin_needs(ngx_conf_t *cf,
@@ -232,9 +230,7 @@ ngx_http_bulletin_create_loc_conf(ngx_conf_t *cf)
     blcf->gzip = NGX_CONF_UNSET;
     blcf->status_top = NGX_CONF_UNSET_UINT;
     blcf->status_max = NGX_CONF_UNSET_UINT;
-#if (NGX_PCRE)
     blcf->exclude = NGX_CONF_UNSET_PTR;
-#endif
 
     return blcf;
 }
@@ -268,9 +264,7 @@ ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-#if (NGX_PCRE)
     ngx_conf_merge_ptr_value(conf->exclude, prev->exclude, NULL);
-#endif
 
     return NGX_CONF_OK;
 }
@@ -351,73 +345,6 @@ ngx_http_bulletin_id(ngx_conf_t *cf, ngx_str_t *value)
     }
 
     return cv;
-}
-
-
-static char *
-ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-#if (NGX_PCRE)
-    ngx_http_bulletin_loc_conf_t *blcf = conf;
-
-    u_char               errstr[NGX_MAX_CONF_ERRSTR];
-    ngx_str_t           *value;
-    ngx_uint_t           i;
-    ngx_regex_elt_t     *re;
-    ngx_regex_compile_t  rc;
-
-    if (blcf->exclude == NGX_CONF_UNSET_PTR) {
-        blcf->exclude = ngx_pcalloc(cf->pool,
-                                    sizeof(ngx_http_bulletin_exclude_t));
-        if (blcf->exclude == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        blcf->exclude->regex = ngx_array_create(cf->pool, 2,
-                                                sizeof(ngx_regex_elt_t));
-        if (blcf->exclude->regex == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    value = cf->args->elts;
-
-    ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
-
-    rc.pool = cf->pool;
-    rc.err.len = NGX_MAX_CONF_ERRSTR;
-    rc.err.data = errstr;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        re = ngx_array_push(blcf->exclude->regex);
-        if (re == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        rc.pattern = value[i];
-        rc.options = NGX_REGEX_CASELESS;
-
-        if (ngx_regex_compile(&rc) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
-            return NGX_CONF_ERROR;
-        }
-
-        re->regex = rc.regex;
-        re->name = value[i].data;
-    }
-
-    return NGX_CONF_OK;
-
-#else
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"bulletin_count_exclude\" requires PCRE library");
-
-    return NGX_CONF_ERROR;
-
-#endif
 }
 
 

@@ -60,27 +60,7 @@ struct ngx_http_bulletin_main_conf_s {
 };
 
 
-/*
- * bulletin_count_exclude: the expressions, and a worker's verdicts on the
- * User-Agents it saw last, as browsers send the same one again and again
- */
-
-#define NGX_HTTP_BULLETIN_AGENTS     64
-#define NGX_HTTP_BULLETIN_AGENT_MAX  240
-
-typedef struct {
-    uint64_t                        hash;
-    uint32_t                        len;
-    unsigned                        valid:1;     /* 0: never used */
-    unsigned                        excluded:1;
-    u_char                          agent[NGX_HTTP_BULLETIN_AGENT_MAX];
-} ngx_http_bulletin_agent_t;
-
-
-typedef struct {
-    ngx_array_t                    *regex;       /* of ngx_regex_elt_t */
-    ngx_http_bulletin_agent_t       agents[NGX_HTTP_BULLETIN_AGENTS];
-} ngx_http_bulletin_exclude_t;
+typedef struct ngx_http_bulletin_exclude_s  ngx_http_bulletin_exclude_t;
 
 
 typedef struct {
@@ -89,9 +69,7 @@ typedef struct {
     ngx_flag_t                      gzip;
     ngx_uint_t                      status_top;
     ngx_uint_t                      status_max;
-#if (NGX_PCRE)
     ngx_http_bulletin_exclude_t    *exclude;
-#endif
 } ngx_http_bulletin_loc_conf_t;
 
 
@@ -119,6 +97,8 @@ uint64_t ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
     bulletin_counters_slot_t *slot);
 ngx_int_t ngx_http_bulletin_share_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_bulletin_status_handler(ngx_http_request_t *r);
+char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,
     ngx_http_bulletin_loc_conf_t *blcf);
 ngx_int_t ngx_http_bulletin_page_handler(ngx_http_request_t *r);
