@@ -21,9 +21,9 @@ static char *ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_http_complex_value_t *ngx_http_bulletin_id(ngx_conf_t *cf,
-    ngx_str_t *value);
-static void ngx_http_bulletin_needs(ngx_conf_t *cf,
+static ngx_http_complex_value_t *ngx_http_bulletin_compile_id(
+    ngx_conf_t *cf, ngx_str_t *value);
+static void ngx_http_bulletin_remember_where(ngx_conf_t *cf,
     ngx_http_bulletin_where_t *where);
 
 
@@ -283,7 +283,7 @@ ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    blcf->id = ngx_http_bulletin_id(cf, cf->args->elts);
+    blcf->id = ngx_http_bulletin_compile_id(cf, cf->args->elts);
     if (blcf->id == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -292,10 +292,10 @@ ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = (ngx_http_handler_pt) cmd->post;
 
     bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
-    ngx_http_bulletin_needs(cf, &bmcf->needs_store);
+    ngx_http_bulletin_remember_where(cf, &bmcf->needs_store);
 
     if (clcf->handler == ngx_http_bulletin_share_handler) {
-        ngx_http_bulletin_needs(cf, &bmcf->needs_zone);
+        ngx_http_bulletin_remember_where(cf, &bmcf->needs_zone);
     }
 
     return NGX_CONF_OK;
@@ -317,14 +317,14 @@ ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_bulletin_status_handler;
 
     bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
-    ngx_http_bulletin_needs(cf, &bmcf->needs_store);
+    ngx_http_bulletin_remember_where(cf, &bmcf->needs_store);
 
     return NGX_CONF_OK;
 }
 
 
 static ngx_http_complex_value_t *
-ngx_http_bulletin_id(ngx_conf_t *cf, ngx_str_t *value)
+ngx_http_bulletin_compile_id(ngx_conf_t *cf, ngx_str_t *value)
 {
     ngx_http_complex_value_t          *cv;
     ngx_http_compile_complex_value_t   ccv;
@@ -363,8 +363,11 @@ ngx_http_bulletin_check_pages(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* where the first directive that needs the store (or the zone) stands */
+
 static void
-ngx_http_bulletin_needs(ngx_conf_t *cf, ngx_http_bulletin_where_t *where)
+ngx_http_bulletin_remember_where(ngx_conf_t *cf,
+    ngx_http_bulletin_where_t *where)
 {
     if (where->line == 0) {
         where->file = cf->conf_file->file.name;
