@@ -35,6 +35,7 @@
 #include "bulletin_render.h"
 #include "bulletin_source.h"
 #include "bulletin_store.h"
+#include "bulletin_version.h"
 
 
 #define BULLETIN_BUILD_NAME        "bulletin-build"
@@ -143,8 +144,12 @@ main(int argc, char **argv)
         { "verify",   required_argument, NULL, 'V' },
         { "list",     required_argument, NULL, 'L' },
         { "help",     no_argument,       NULL, 'h' },
+        { "version",  no_argument,       NULL, 'v' },
         { NULL, 0, NULL, 0 }
     };
+
+    /* getopt's messages name the program as every other message does */
+    argv[0] = (char *) BULLETIN_BUILD_NAME;
 
     memset(&b, 0, sizeof(bulletin_build_t));
     verify = NULL;
@@ -161,6 +166,10 @@ main(int argc, char **argv)
 
         case 'h':
             bulletin_usage(stdout);
+            return 0;
+
+        case 'v':
+            printf(BULLETIN_BUILD_NAME " " BULLETIN_VERSION "\n");
             return 0;
 
         case 'o':
@@ -989,7 +998,8 @@ bulletin_usage(FILE *f)
         "  --verify STORE   exit 0 only when STORE is sound\n"
         "  --list STORE     one page a line: id, published, title, "
         "tab-separated\n"
-        "  -h, --help       this text\n",
+        "  -h, --help       this text\n"
+        "  --version        the version\n",
         BULLETIN_CHANNELS_MAX);
 }
 

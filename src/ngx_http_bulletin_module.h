@@ -15,9 +15,10 @@
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
 #include "bulletin_args.h"
+#include "bulletin_version.h"
 
 
-#define NGX_HTTP_BULLETIN_VERSION  "0.1.0"
+#define NGX_HTTP_BULLETIN_VERSION  BULLETIN_VERSION
 
 
 typedef struct {

@@ -1117,6 +1117,20 @@ sub gunzip {
 # Sections for every block that lacks them: block_defaults(config =>
 # $text, ...); see Test::Bulletin::Blocks.
 
+# The version, as src/bulletin_version.h says.
+
+sub version {
+    my $file = "$LIB/../../src/bulletin_version.h";
+
+    open my $fh, '<', $file or croak "$file: $!";
+    local $/;
+    my ($v) = <$fh> =~ /^#define BULLETIN_VERSION\s+"([^"]+)"/m
+        or croak "$file: no BULLETIN_VERSION";
+
+    return $v;
+}
+
+
 sub block_defaults {
     my ($self, %sections) = @_;
 
