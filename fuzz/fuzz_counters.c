@@ -5,7 +5,8 @@
  * The counters region check with arbitrary bytes (a counters file is
  * read by `nginx -t` and by every master), then what the module does
  * with a region it accepted: commit a state, append an id as an
- * interrupted append leaves it, and check again.
+ * interrupted append leaves it, name a region that has no zone name,
+ * and check again.
  *
  * Each input is checked twice: as it is, and with both state copies'
  * checksums made right, so that the checks past the checksum see the
@@ -144,6 +145,29 @@ fuzz_counters_again(uint8_t *region, size_t size,
                       sizeof(again.channels)) == 0);
     fuzz_check(again.capacity == before->capacity);
     fuzz_check(again.created == before->created);
+    fuzz_check(strcmp(again.zone, before->zone) == 0);
+
+    /* a region with no zone name is named, as the master does */
+
+    if (again.zone[0] == '\0') {
+        bulletin_counters_name(region, &again, "fuzz-zone", 9);
+
+        rc = bulletin_counters_check(region, size, &info, detail);
+
+        fuzz_check(rc == BULLETIN_COUNTERS_OK);
+        fuzz_check(info.zone[0] == '\0');
+        fuzz_check(info.used == again.used);
+
+        bulletin_counters_commit(region, &again);
+
+        rc = bulletin_counters_check(region, size, &info, detail);
+
+        fuzz_check(rc == BULLETIN_COUNTERS_OK);
+        fuzz_check(strcmp(info.zone, "fuzz-zone") == 0);
+        fuzz_check(info.used == again.used);
+
+        again = info;
+    }
 
     if (again.used == again.capacity) {
         return;
@@ -191,6 +215,13 @@ fuzz_counters_info(const uint8_t *region, size_t size,
     fuzz_check(h->state[info->state].used <= info->used);
     fuzz_check(info->nchannels <= BULLETIN_CHANNELS_MAX);
     fuzz_check(bulletin_counters_size(info->capacity) <= size);
+
+    /* a zone name the module may print: terminated, and valid if any */
+
+    len = strnlen(info->zone, sizeof(info->zone));
+    fuzz_check(len < sizeof(info->zone));
+    fuzz_check(len == 0 || bulletin_counters_zone_valid(info->zone, len));
+    fuzz_check(len == 0 || memcmp(h->zone, info->zone, len) == 0);
 
     for (i = 0; i < info->nchannels; i++) {
         len = strnlen(info->channels[i], 16);

@@ -22,15 +22,21 @@ bulletin_counters_assert(slot,
                          sizeof(bulletin_counters_slot_t) == 192);
 bulletin_counters_assert(state,
                          sizeof(bulletin_counters_state_t) == 152);
+bulletin_counters_assert(zone,
+                         offsetof(bulletin_counters_header_t, zone) == 32);
 bulletin_counters_assert(header,
                          sizeof(bulletin_counters_header_t)
                          <= BULLETIN_COUNTERS_HEADER);
 
 
 static uint32_t bulletin_counters_crc(const void *region,
-    const bulletin_counters_state_t *state);
+    const bulletin_counters_state_t *state, int unnamed);
 static int bulletin_counters_state_valid(const void *region,
     const bulletin_counters_state_t *state);
+static void bulletin_counters_put_zone(bulletin_counters_header_t *h,
+    const char *zone);
+static int bulletin_counters_zone_check(const bulletin_counters_header_t *h,
+    bulletin_counters_info_t *info, char *detail);
 
 
 static const char  *bulletin_counters_errors[] = {
@@ -43,6 +49,7 @@ static const char  *bulletin_counters_errors[] = {
     "counters state out of range",
     "counters zone full",
     "too many share channels",
+    "invalid zone name in the counters header",
 };
 
 
@@ -82,8 +89,30 @@ bulletin_counters_size(uint32_t n)
 }
 
 
+int
+bulletin_counters_zone_valid(const char *name, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > BULLETIN_COUNTERS_ZONE_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (name[i] < '!' || name[i] > '~' || name[i] == '"'
+            || name[i] == '\\')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 void
-bulletin_counters_format(void *region, size_t size, int64_t created)
+bulletin_counters_format(void *region, size_t size, int64_t created,
+    const char *zone, size_t len)
 {
     bulletin_counters_header_t  *h = region;
 
@@ -96,8 +125,12 @@ bulletin_counters_format(void *region, size_t size, int64_t created)
     h->slot_size = sizeof(bulletin_counters_slot_t);
     h->created = created;
 
+    if (len) {
+        memcpy(h->zone, zone, len);
+    }
+
     h->state[0].seq = 1;
-    h->state[0].crc = bulletin_counters_crc(region, &h->state[0]);
+    h->state[0].crc = bulletin_counters_crc(region, &h->state[0], 0);
 }
 
 
@@ -105,6 +138,7 @@ int
 bulletin_counters_check(const void *region, size_t size,
     bulletin_counters_info_t *info, char *detail)
 {
+    int                                valid, named;
     uint32_t                           i, n, capacity;
     const bulletin_counters_slot_t    *slot;
     const bulletin_counters_state_t   *st, *cut;
@@ -150,6 +184,7 @@ bulletin_counters_check(const void *region, size_t size,
 
     st = NULL;
     cut = NULL;
+    named = 0;
 
     for (i = 0; i < 2; i++) {
 
@@ -168,13 +203,16 @@ bulletin_counters_check(const void *region, size_t size,
             continue;
         }
 
-        if (!bulletin_counters_state_valid(region, &h->state[i])) {
+        valid = bulletin_counters_state_valid(region, &h->state[i]);
+
+        if (valid == 0) {
             continue;
         }
 
         if (st == NULL || h->state[i].seq > st->seq) {
             st = &h->state[i];
             info->state = i;
+            named = (valid == 1);
         }
     }
 
@@ -189,6 +227,14 @@ bulletin_counters_check(const void *region, size_t size,
         snprintf(detail, 160, "neither copy of the state matches its "
                  "checksum");
         return BULLETIN_COUNTERS_ERR_CHECKSUM;
+    }
+
+    /* a name no copy in force covers is a naming cut short: none */
+
+    info->zone[0] = '\0';
+
+    if (named && bulletin_counters_zone_check(h, info, detail) != 0) {
+        return BULLETIN_COUNTERS_ERR_ZONE;
     }
 
     if (st->nchannels > BULLETIN_CHANNELS_MAX) {
@@ -256,6 +302,8 @@ bulletin_counters_commit(void *region, bulletin_counters_info_t *info)
     next = info->state ^ 1;
     st = &h->state[next];
 
+    bulletin_counters_put_zone(h, info->zone);
+
     /* a copy cut short fails its checksum: the other copy stays in force */
 
     st->seq = h->state[info->state].seq + 1;
@@ -263,9 +311,20 @@ bulletin_counters_commit(void *region, bulletin_counters_info_t *info)
     st->nchannels = info->nchannels;
     memcpy(st->channels, info->channels, sizeof(st->channels));
     st->reserved = 0;
-    st->crc = bulletin_counters_crc(region, st);
+    st->crc = bulletin_counters_crc(region, st, 0);
 
     info->state = next;
+}
+
+
+void
+bulletin_counters_name(void *region, bulletin_counters_info_t *info,
+    const char *zone, size_t len)
+{
+    memcpy(info->zone, zone, len);
+    info->zone[len] = '\0';
+
+    bulletin_counters_put_zone(region, info->zone);
 }
 
 
@@ -285,23 +344,94 @@ bulletin_counters_id_len(const bulletin_counters_slot_t *slot)
 }
 
 
+/* 1: valid; 2: valid with the zone name read as zeros; 0: not valid */
+
 static int
 bulletin_counters_state_valid(const void *region,
     const bulletin_counters_state_t *state)
 {
-    return bulletin_counters_crc(region, state) == state->crc;
+    size_t                             i;
+    const bulletin_counters_header_t  *h = region;
+
+    if (bulletin_counters_crc(region, state, 0) == state->crc) {
+        return 1;
+    }
+
+    for (i = 0; i < sizeof(h->zone); i++) {
+        if (h->zone[i] != '\0') {
+            return bulletin_counters_crc(region, state, 1) == state->crc
+                   ? 2 : 0;
+        }
+    }
+
+    return 0;
+}
+
+
+/* unchanged bytes are not written: "nginx -t" may be reading them */
+
+static void
+bulletin_counters_put_zone(bulletin_counters_header_t *h, const char *zone)
+{
+    char  name[BULLETIN_COUNTERS_ZONE_MAX];
+
+    /* a naming cut short may have left bytes past this name's end */
+
+    memset(name, 0, sizeof(name));
+    memcpy(name, zone, strnlen(zone, sizeof(name)));
+
+    if (memcmp(h->zone, name, sizeof(name)) != 0) {
+        memcpy(h->zone, name, sizeof(name));
+    }
+}
+
+
+static int
+bulletin_counters_zone_check(const bulletin_counters_header_t *h,
+    bulletin_counters_info_t *info, char *detail)
+{
+    size_t  i, len;
+
+    len = strnlen(h->zone, sizeof(h->zone));
+
+    for (i = len; i < sizeof(h->zone); i++) {
+        if (h->zone[i] != '\0') {
+            snprintf(detail, 160, "byte %zu of the zone name follows its "
+                     "end", i);
+            return -1;
+        }
+    }
+
+    if (len && !bulletin_counters_zone_valid(h->zone, len)) {
+        snprintf(detail, 160, "the zone name holds a byte that is not a "
+                 "printable ASCII character");
+        return -1;
+    }
+
+    memcpy(info->zone, h->zone, len);
+    info->zone[len] = '\0';
+
+    return 0;
 }
 
 
 static uint32_t
 bulletin_counters_crc(const void *region,
-    const bulletin_counters_state_t *state)
+    const bulletin_counters_state_t *state, int unnamed)
 {
+    uint8_t                          identity[BULLETIN_COUNTERS_IDENTITY];
     uint32_t                         i, crc;
     bulletin_counters_state_t        copy;
     const bulletin_counters_slot_t  *slot;
 
-    crc = bulletin_crc32(0, region, BULLETIN_COUNTERS_IDENTITY);
+    memcpy(identity, region, sizeof(identity));
+
+    if (unnamed) {
+        memset(identity + offsetof(bulletin_counters_header_t, zone), 0,
+               BULLETIN_COUNTERS_ZONE_MAX);
+    }
+
+    crc = bulletin_crc32(0, identity, sizeof(identity));
 
     copy = *state;
     copy.crc = 0;

@@ -9,6 +9,13 @@
  *   header   4096 bytes: identity, then two copies of the mutable state
  *   slots    bulletin_counters_slot_t [capacity], capacity from the size
  *
+ * The identity holds the name of the zone the file counts for, so that
+ * another nginx cannot take the file by mistake.  Files made before the
+ * name was recorded have zeros there, and are named by the first master
+ * that loads them: until a state copy covers the name, a copy is also
+ * valid with the name read as zeros, so a naming cut short by a crash
+ * leaves the file as it was, unnamed.
+ *
  * Slots are appended and never reused.  A slot's id is written before
  * the state that covers it: an append cut short leaves ids past "used"
  * that the next check adopts, and a state copy cut short leaves the
@@ -31,6 +38,7 @@
 #define BULLETIN_COUNTERS_MAGIC      "BLTCOUNT"
 #define BULLETIN_COUNTERS_VERSION    1
 #define BULLETIN_COUNTERS_HEADER     4096
+#define BULLETIN_COUNTERS_ZONE_MAX   32
 
 
 typedef struct {
@@ -61,7 +69,9 @@ typedef struct {
     uint32_t                header_size;    /* BULLETIN_COUNTERS_HEADER */
     uint32_t                slot_size;      /* sizeof(slot) */
     int64_t                 created;        /* unix time: counting since */
-    uint8_t                 reserved[32];
+    char                    zone[BULLETIN_COUNTERS_ZONE_MAX];
+                                            /* NUL-padded; empty: not
+                                               named yet */
     bulletin_counters_state_t  state[2];
 } bulletin_counters_header_t;
 
@@ -75,6 +85,8 @@ typedef struct {
     uint32_t                nchannels;
     char                    channels[BULLETIN_CHANNELS_MAX][16];
     int64_t                 created;
+    char                    zone[BULLETIN_COUNTERS_ZONE_MAX + 1];
+                                            /* "": not named yet */
 } bulletin_counters_info_t;
 
 
@@ -89,6 +101,7 @@ enum {
     BULLETIN_COUNTERS_ERR_STATE,
     BULLETIN_COUNTERS_ERR_FULL,
     BULLETIN_COUNTERS_ERR_CHANNELS,
+    BULLETIN_COUNTERS_ERR_ZONE,
     BULLETIN_COUNTERS_ERR_LAST
 };
 
@@ -101,8 +114,12 @@ uint32_t bulletin_counters_capacity(size_t size);
 /* the region size that holds n slots */
 size_t bulletin_counters_size(uint32_t n);
 
-/* formats a zeroed region */
-void bulletin_counters_format(void *region, size_t size, int64_t created);
+/* a zone name a region can record: 1 to 32 of '!' to '~' but '"' and '\' */
+int bulletin_counters_zone_valid(const char *name, size_t len);
+
+/* formats a zeroed region, for the zone name (len 0: unnamed) */
+void bulletin_counters_format(void *region, size_t size, int64_t created,
+    const char *zone, size_t len);
 
 /*
  * Checks a region: identity, one valid state copy, ids; adopts the ids
@@ -114,9 +131,18 @@ int bulletin_counters_check(const void *region, size_t size,
 
 /*
  * Makes info's state durable: writes it into the copy not in force,
- * covering ids [0, info->used).  The caller has written those ids.
+ * covering ids [0, info->used) and info's zone name (none clears what a
+ * naming cut short left).  The caller has written those ids.
  */
 void bulletin_counters_commit(void *region, bulletin_counters_info_t *info);
+
+/*
+ * Records the zone name in a region that has none (info->zone empty):
+ * the next commit covers it, and until then the copy in force stays
+ * valid, with no name.  The caller holds the region as for a commit.
+ */
+void bulletin_counters_name(void *region, bulletin_counters_info_t *info,
+    const char *zone, size_t len);
 
 /* the slot of index i */
 bulletin_counters_slot_t *bulletin_counters_slot(void *region, uint32_t i);

@@ -18,6 +18,19 @@ static ngx_int_t ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_int_t ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone);
 static ngx_int_t ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone);
+static ngx_int_t ngx_http_bulletin_counters_open(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t *fdp);
+static u_char *ngx_http_bulletin_counters_base(ngx_str_t *path);
+static ngx_int_t ngx_http_bulletin_counters_folder(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, u_char *dir,
+    struct stat *st);
+static ngx_int_t ngx_http_bulletin_counters_owned(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, ngx_file_info_t *fi);
+static void ngx_http_bulletin_counters_not_file(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, struct stat *st);
+static ngx_int_t ngx_http_bulletin_counters_fits(
+    ngx_http_bulletin_zone_t *zone, ngx_log_t *log, size_t size);
+static u_char *ngx_http_bulletin_counters_mode(u_char *buf, mode_t mode);
 static ngx_int_t ngx_http_bulletin_counters_map_file(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone, ngx_fd_t fd, size_t size, int prot);
 static ngx_int_t ngx_http_bulletin_counters_assign(
@@ -28,7 +41,10 @@ static ngx_int_t ngx_http_bulletin_counters_channels(
     ngx_log_t *log);
 static ngx_int_t ngx_http_bulletin_counters_precheck(
     ngx_http_bulletin_zone_t *zone, ngx_log_t *log, ngx_fd_t fd,
-    size_t size);
+    size_t fsize, size_t size);
+static ngx_int_t ngx_http_bulletin_counters_identity(
+    ngx_http_bulletin_zone_t *zone, bulletin_counters_info_t *info,
+    ngx_log_t *log);
 static void ngx_http_bulletin_counters_refuse(ngx_http_bulletin_zone_t *zone,
     ngx_log_t *log, int rc, char *detail);
 static void ngx_http_bulletin_counters_too_small(
@@ -114,7 +130,7 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             file.data = value[i].data + 5;
             file.len = value[i].len - 5;
 
-            if (file.len == 0) {
+            if (file.len == 0 || file.data[file.len - 1] == '/') {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid parameter \"%V\"", &value[i]);
                 return NGX_CONF_ERROR;
@@ -136,6 +152,19 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" must have \"zone\" parameter",
                            &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a counters file records its zone's name */
+
+    if (file.len
+        && !bulletin_counters_zone_valid((char *) name.data, name.len))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone name \"%V\" cannot go with \"file=\": the "
+                           "counters file records 1 to %d printable ASCII "
+                           "characters, no quote or backslash", &name,
+                           BULLETIN_COUNTERS_ZONE_MAX);
         return NGX_CONF_ERROR;
     }
 
@@ -239,7 +268,7 @@ ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     zone->region_size = size;
     shpool->data = zone->region;
 
-    bulletin_counters_format(zone->region, size, ngx_time());
+    bulletin_counters_format(zone->region, size, ngx_time(), NULL, 0);
 
     if (ngx_http_bulletin_zone_adopt(shm_zone) != NGX_OK) {
         return NGX_ERROR;
@@ -344,48 +373,32 @@ ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone)
  * The file is created and grown by the master, as the user that starts
  * nginx, with its space reserved, so that a worker can never fault on
  * a full disk; new ids are appended under flock(), since two masters
- * run during a binary upgrade.  "nginx -t" reads and writes nothing.
+ * run during a binary upgrade.  Every check runs, on a read-only
+ * mapping, before the file is grown or written; "nginx -t" runs the
+ * checks alone, and reads and writes nothing else.
  */
 
 static ngx_int_t
 ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone)
 {
-    int                err, create;
-    size_t             size, fsize;
-    ngx_uint_t         locked;
-    u_char            *name;
-    ngx_fd_t           fd;
-    ngx_int_t          rc;
-    ngx_file_info_t    fi;
+    int               err;
+    size_t            size, fsize;
+    u_char           *name;
+    ngx_fd_t          fd;
+    ngx_int_t         rc;
+    ngx_uint_t        locked;
+    ngx_file_info_t   fi;
 
     name = zone->file.data;
 
-    create = ngx_test_config ? NGX_FILE_OPEN : NGX_FILE_CREATE_OR_OPEN;
+    rc = ngx_http_bulletin_counters_open(cf, zone, &fd);
 
-    fd = ngx_open_file(name, NGX_FILE_RDWR, create, NGX_FILE_DEFAULT_ACCESS);
+    if (rc == NGX_DONE) {
+        return NGX_OK;
+    }
 
-    if (fd == NGX_INVALID_FILE) {
-        err = ngx_errno;
-
-        if (ngx_test_config && err == NGX_ENOENT) {
-
-            /* a new file would hold the store: that is all to check */
-
-            if (zone->main->store.header->page_count
-                > bulletin_counters_capacity(zone->size))
-            {
-                ngx_http_bulletin_counters_too_small(zone, cf->log,
-                                  zone->main->store.header->page_count);
-                return NGX_ERROR;
-            }
-
-            return NGX_OK;
-        }
-
-        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
-                      "counters file \"%s\": " ngx_open_file_n " failed",
-                      name);
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -408,50 +421,21 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
         goto done;
     }
 
-    if (!ngx_is_file(&fi)) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "counters file \"%s\" is not a regular file", name);
+    if (ngx_http_bulletin_counters_owned(zone, cf->log, &fi) != NGX_OK) {
         goto done;
     }
 
     fsize = (size_t) ngx_file_size(&fi);
     size = ngx_max(fsize, zone->size);
 
-    if (ngx_test_config) {
-
-        if (fsize == 0) {
-            zone->region = NULL;
-            rc = NGX_OK;
-
-            if (zone->main->store.header->page_count
-                > bulletin_counters_capacity(size))
-            {
-                ngx_http_bulletin_counters_too_small(zone, cf->log,
-                                  zone->main->store.header->page_count);
-                rc = NGX_ERROR;
-            }
-
-            goto done;
-        }
-
-        if (ngx_http_bulletin_counters_map_file(cf, zone, fd, fsize,
-                                                PROT_READ)
-            != NGX_OK)
-        {
-            goto done;
-        }
-
-        rc = ngx_http_bulletin_counters_assign(zone, cf->log,
-                                             bulletin_counters_capacity(size),
-                                             0);
+    if (ngx_http_bulletin_counters_precheck(zone, cf->log, fd, fsize, size)
+        != NGX_OK)
+    {
         goto done;
     }
 
-    /* a file that fails its checks is refused before it is grown */
-
-    if (fsize && ngx_http_bulletin_counters_precheck(zone, cf->log, fd, fsize)
-                 != NGX_OK)
-    {
+    if (ngx_test_config) {
+        rc = NGX_OK;
         goto done;
     }
 
@@ -477,7 +461,8 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     }
 
     if (fsize == 0) {
-        bulletin_counters_format(zone->region, size, ngx_time());
+        bulletin_counters_format(zone->region, size, ngx_time(),
+                                 (char *) zone->name.data, zone->name.len);
     }
 
     rc = ngx_http_bulletin_counters_assign(zone, cf->log, 0, 1);
@@ -498,6 +483,360 @@ done:
     }
 
     return rc;
+}
+
+
+/*
+ * Opens the file in its folder, never through a symbolic link: whoever
+ * can put a link or a file there could otherwise make the master, as
+ * root, create, grow or format any file.  The folder is opened first
+ * and checked, and the file is opened relative to it, so that both
+ * checks hold for the same folder.  NGX_DONE: "nginx -t", no file yet,
+ * and one could be made and would hold the store.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_open(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t *fdp)
+{
+    int           flags;
+    u_char       *name, *base, *dir;
+    size_t        len;
+    ngx_fd_t      dirfd, fd;
+    ngx_err_t     err;
+    ngx_int_t     rc;
+    ngx_uint_t    n;
+    struct stat   st;
+
+    name = zone->file.data;
+
+    base = ngx_http_bulletin_counters_base(&zone->file);
+    len = base - name - 1;
+
+    dir = ngx_pnalloc(cf->pool, len + 2);
+    if (dir == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the path is absolute: the file of "/x" is in "/" */
+
+    *ngx_cpymem(dir, name, len ? len : 1) = '\0';
+
+    dirfd = open((char *) dir, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+    if (dirfd == -1) {
+        err = ngx_errno;
+
+        if (err == NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "counters file \"%s\": its folder \"%s\" does not "
+                          "exist", name, dir);
+
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                          "counters file \"%s\": its folder \"%s\" cannot be "
+                          "opened", name, dir);
+        }
+
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+    fd = NGX_INVALID_FILE;
+
+    if (fstat(dirfd, &st) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                      "counters file \"%s\": fstat() of its folder \"%s\" "
+                      "failed", name, dir);
+        goto done;
+    }
+
+    if (ngx_http_bulletin_counters_folder(zone, cf->log, dir, &st)
+        != NGX_OK)
+    {
+        goto done;
+    }
+
+    flags = (ngx_test_config ? O_RDONLY : O_RDWR)
+            |O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK;
+
+    /* a file made or removed meanwhile by another master: look again */
+
+    for (n = 0; /* void */ ; n++) {
+
+        if (fstatat(dirfd, (char *) base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+
+            /* a FIFO or a device is never opened: that could block */
+
+            if (!S_ISREG(st.st_mode)) {
+                ngx_http_bulletin_counters_not_file(zone, cf->log, &st);
+                goto done;
+            }
+
+            fd = openat(dirfd, (char *) base, flags);
+
+            if (fd != -1) {
+                break;
+            }
+
+            err = ngx_errno;
+
+            if (err == NGX_ENOENT && n < 2) {
+                continue;
+            }
+
+            if (err == NGX_ELOOP) {
+                ngx_http_bulletin_counters_not_file(zone, cf->log, NULL);
+
+            } else {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                              "counters file \"%s\": open() failed", name);
+            }
+
+            goto done;
+        }
+
+        err = ngx_errno;
+
+        if (err != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                          "counters file \"%s\": fstatat() failed", name);
+            goto done;
+        }
+
+        /* no file: a new one must hold the store */
+
+        if (ngx_http_bulletin_counters_fits(zone, cf->log, zone->size)
+            != NGX_OK)
+        {
+            goto done;
+        }
+
+        if (ngx_test_config) {
+
+            if (faccessat(dirfd, ".", W_OK|X_OK, 0) == -1) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                              "counters file \"%s\" cannot be created: its "
+                              "folder \"%s\" is not writable", name, dir);
+                goto done;
+            }
+
+            rc = NGX_DONE;
+            goto done;
+        }
+
+        fd = openat(dirfd, (char *) base,
+                    O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
+
+        if (fd != -1) {
+
+            /*
+             * 0600 whatever the umask: no one else needs it, as the
+             * workers inherit the mapping
+             */
+
+            if (fchmod(fd, 0600) == -1) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                              "counters file \"%s\": fchmod(0600) failed",
+                              name);
+                goto done;
+            }
+
+            break;
+        }
+
+        err = ngx_errno;
+
+        if (err == NGX_EEXIST && n < 2) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                      "counters file \"%s\" cannot be created in its folder "
+                      "\"%s\"", name, dir);
+        goto done;
+    }
+
+    *fdp = fd;
+    fd = NGX_INVALID_FILE;
+    rc = NGX_OK;
+
+done:
+
+    if (fd != NGX_INVALID_FILE && close(fd) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      "counters file \"%s\": close() failed", name);
+    }
+
+    if (close(dirfd) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      "counters file \"%s\": close() of its folder failed",
+                      name);
+    }
+
+    return rc;
+}
+
+
+/* the last part of an absolute path: what follows its last "/" */
+
+static u_char *
+ngx_http_bulletin_counters_base(ngx_str_t *path)
+{
+    u_char  *p;
+
+    p = path->data + path->len;
+
+    while (p > path->data && p[-1] != '/') {
+        p--;
+    }
+
+    return p;
+}
+
+
+/*
+ * Whoever may write into the folder may replace the file by a link, or
+ * by another file, between two starts: only root or the master's user
+ * may own it, and group and others may not write there, unless the
+ * sticky bit keeps them from renaming or removing what is not theirs.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_folder(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, u_char *dir, struct stat *st)
+{
+    u_char  mode[5];
+
+    if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "counters file \"%V\" is refused: its folder \"%s\" "
+                      "belongs to uid %d, who could replace the file; the "
+                      "folder must belong to root or to nginx's master "
+                      "(uid %d)", &zone->file, dir, (int) st->st_uid,
+                      (int) geteuid());
+        return NGX_ERROR;
+    }
+
+    if ((st->st_mode & (S_IWGRP|S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "counters file \"%V\" is refused: its folder \"%s\" "
+                      "is writable by group or others (mode %s), who "
+                      "could replace the file; make it 0700", &zone->file,
+                      dir, ngx_http_bulletin_counters_mode(mode,
+                                                           st->st_mode));
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The file the master maps and writes as root: its own, which nobody else
+ * may write, and with no other name (a hard link planted in the folder
+ * could name another of its files).  The workers inherit the mapping and
+ * need no access: group and others need none, and are told so.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_owned(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, ngx_file_info_t *fi)
+{
+    u_char  mode[5];
+
+    if (!ngx_is_file(fi)) {
+        ngx_http_bulletin_counters_not_file(zone, log, fi);
+        return NGX_ERROR;
+    }
+
+    if (fi->st_uid != geteuid()) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "counters file \"%V\" is refused: it belongs to uid "
+                      "%d, not to nginx's master (uid %d)", &zone->file,
+                      (int) fi->st_uid, (int) geteuid());
+        return NGX_ERROR;
+    }
+
+    if (fi->st_mode & (S_IWGRP|S_IWOTH)) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "counters file \"%V\" is refused: it is writable by "
+                      "group or others (mode %s); chmod 0600 it",
+                      &zone->file,
+                      ngx_http_bulletin_counters_mode(mode, fi->st_mode));
+        return NGX_ERROR;
+    }
+
+    if (fi->st_nlink != 1) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "counters file \"%V\" is refused: it has %d hard "
+                      "links, not 1", &zone->file, (int) fi->st_nlink);
+        return NGX_ERROR;
+    }
+
+    if (fi->st_mode & (S_IRGRP|S_IROTH)) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "counters file \"%V\" is readable by group or others "
+                      "(mode %s), who need not read it; chmod 0600 it",
+                      &zone->file,
+                      ngx_http_bulletin_counters_mode(mode, fi->st_mode));
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_bulletin_counters_not_file(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, struct stat *st)
+{
+    if (st == NULL || S_ISLNK(st->st_mode)) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "counters file \"%V\" is refused: it is a symbolic "
+                      "link, and nginx follows none there; give file= the "
+                      "file's own path", &zone->file);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "counters file \"%V\" is refused: it is not a regular "
+                  "file", &zone->file);
+}
+
+
+/* a new zone of size bytes must hold the store alone */
+
+static ngx_int_t
+ngx_http_bulletin_counters_fits(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, size_t size)
+{
+    uint32_t  n;
+
+    n = zone->main->store.header->page_count;
+
+    if (n > bulletin_counters_capacity(size)) {
+        ngx_http_bulletin_counters_too_small(zone, log, n);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* four octal digits, as chmod takes them: ngx_sprintf() has no "%o" */
+
+static u_char *
+ngx_http_bulletin_counters_mode(u_char *buf, mode_t mode)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 4; i++) {
+        buf[i] = (u_char) ('0' + ((mode >> (9 - 3 * i)) & 7));
+    }
+
+    buf[4] = '\0';
+
+    return buf;
 }
 
 
@@ -570,6 +909,10 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
 
     if (capacity == 0) {
         capacity = info.capacity;
+    }
+
+    if (ngx_http_bulletin_counters_identity(zone, &info, log) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (ngx_http_bulletin_counters_channels(zone, &info, log) != NGX_OK) {
@@ -658,6 +1001,22 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
 
     info.used += fresh;
 
+    if (zone->file.len && info.zone[0] == '\0') {
+
+        /*
+         * both copies cover the name: until then, a damaged name would
+         * pass for none, as a copy that does not cover it stays valid
+         */
+
+        bulletin_counters_name(zone->region, &info, (char *) zone->name.data,
+                               zone->name.len);
+        bulletin_counters_commit(zone->region, &info);
+
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "counters file \"%V\" now belongs to zone \"%V\"",
+                      &zone->file, &zone->name);
+    }
+
     bulletin_counters_commit(zone->region, &info);
 
     zone->info = info;
@@ -669,6 +1028,37 @@ done:
     ngx_destroy_pool(pool);
 
     return ret;
+}
+
+
+/*
+ * A file counts for one zone name: another nginx, or another http{},
+ * that names its zone otherwise is refused it.  The masters of a binary
+ * upgrade, and nginx instances that share the name on purpose, share
+ * the counts: appends take the lock, and counts are atomic adds.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_identity(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_info_t *info, ngx_log_t *log)
+{
+    if (zone->file.len == 0 || info->zone[0] == '\0') {
+        return NGX_OK;
+    }
+
+    if (ngx_strlen(info->zone) == zone->name.len
+        && ngx_strncmp(info->zone, zone->name.data, zone->name.len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, log, 0,
+                  "counters file \"%V\" belongs to zone \"%s\", not \"%V\": "
+                  "give this zone a file of its own, or the name \"%s\" "
+                  "to share the counts", &zone->file, info->zone, &zone->name,
+                  info->zone);
+
+    return NGX_ERROR;
 }
 
 
@@ -718,38 +1108,49 @@ ngx_http_bulletin_counters_channels(ngx_http_bulletin_zone_t *zone,
 }
 
 
+/*
+ * Everything ngx_http_bulletin_counters_assign() checks, on a read-only
+ * mapping of the file as it is, with the capacity the file will have:
+ * a file that fails is refused before a byte of it changes.
+ */
+
 static ngx_int_t
 ngx_http_bulletin_counters_precheck(ngx_http_bulletin_zone_t *zone,
-    ngx_log_t *log, ngx_fd_t fd, size_t size)
+    ngx_log_t *log, ngx_fd_t fd, size_t fsize, size_t size)
 {
-    int                        rc;
-    char                       detail[160];
-    void                      *addr;
-    bulletin_counters_info_t   info;
+    void       *addr;
+    ngx_int_t   rc;
 
-    addr = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (fsize == 0) {
+        return ngx_http_bulletin_counters_fits(zone, log, size);
+    }
+
+    addr = mmap(NULL, fsize, PROT_READ, MAP_SHARED, fd, 0);
 
     if (addr == MAP_FAILED) {
         ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
                       "counters file \"%V\": mmap(%uz) failed",
-                      &zone->file, size);
+                      &zone->file, fsize);
         return NGX_ERROR;
     }
 
-    rc = bulletin_counters_check(addr, size, &info, detail);
+    zone->region = addr;
+    zone->region_size = fsize;
 
-    if (munmap(addr, size) == -1) {
+    rc = ngx_http_bulletin_counters_assign(zone, log,
+                                           bulletin_counters_capacity(size),
+                                           0);
+
+    zone->region = NULL;
+    zone->region_size = 0;
+
+    if (munmap(addr, fsize) == -1) {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
                       "counters file \"%V\": munmap(%uz) failed",
-                      &zone->file, size);
+                      &zone->file, fsize);
     }
 
-    if (rc != BULLETIN_COUNTERS_OK) {
-        ngx_http_bulletin_counters_refuse(zone, log, rc, detail);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return rc;
 }
 
 

@@ -5,9 +5,11 @@
  * commit, ids an interrupted append left past "used", the two state
  * copies (a torn newer copy falls back to the older one, both bad is a
  * checksum error), a crash at every byte of a commit, foreign regions
- * (magic, version, byte order, slot size) and truncated ones.  The
- * checksum is recomputed here with zlib, from the layout the header
- * documents, not with the code under test.
+ * (magic, version, byte order, slot size) and truncated ones; the zone
+ * name: recorded, checked, given to a file that has none (an earlier
+ * version's), a naming cut short at every byte.  The checksum is
+ * recomputed here with zlib, from the layout the header documents, not
+ * with the code under test.
  */
 
 
@@ -32,6 +34,8 @@
 #define NSLOTS      16
 
 #define IDENTITY    64              /* header bytes before the states */
+#define ZONE        "bulletin"
+#define ZONE_AT     32              /* the zone name in the header */
 
 
 typedef bulletin_counters_header_t  header_t;
@@ -84,7 +88,7 @@ teardown(void **state)
 }
 
 
-/* a zeroed, formatted region of n slots */
+/* a zeroed, formatted region of n slots, of zone ZONE */
 
 static void *
 region_new(uint32_t n, size_t *size)
@@ -95,7 +99,24 @@ region_new(uint32_t n, size_t *size)
 
     r = tracked(calloc(1, *size));
 
-    bulletin_counters_format(r, *size, CREATED);
+    bulletin_counters_format(r, *size, CREATED, ZONE, strlen(ZONE));
+
+    return r;
+}
+
+
+/* the same, with no zone name, as earlier versions made them */
+
+static void *
+region_unnamed(uint32_t n, size_t *size)
+{
+    void  *r;
+
+    *size = bulletin_counters_size(n);
+
+    r = tracked(calloc(1, *size));
+
+    bulletin_counters_format(r, *size, CREATED, NULL, 0);
 
     return r;
 }
@@ -228,6 +249,9 @@ test_layout(void **state)
     assert_int_equal(offsetof(header_t, header_size), 16);
     assert_int_equal(offsetof(header_t, slot_size), 20);
     assert_int_equal(offsetof(header_t, created), 24);
+    assert_int_equal(offsetof(header_t, zone), ZONE_AT);
+    assert_int_equal(sizeof(((header_t *) 0)->zone), 32);
+    assert_int_equal(BULLETIN_COUNTERS_ZONE_MAX, 32);
     assert_int_equal(offsetof(header_t, state), IDENTITY);
     assert_int_equal(offsetof(header_t, state[1]), IDENTITY + 152);
     assert_true(sizeof(header_t) <= BULLETIN_COUNTERS_HEADER);
@@ -328,7 +352,11 @@ test_format(void **state)
         assert_memory_equal(r + 16, "\x00\x10\x00\x00\xc0\x00\x00\x00", 8);
     }
 
-    for (i = 32; i < IDENTITY; i++) {
+    /* the zone name, NUL-padded */
+
+    assert_memory_equal(r + ZONE_AT, ZONE, strlen(ZONE));
+
+    for (i = ZONE_AT + strlen(ZONE); i < IDENTITY; i++) {
         assert_int_equal(r[i], 0);
     }
 
@@ -350,6 +378,7 @@ test_format(void **state)
     assert_int_equal(info.state, 0);
     assert_int_equal(info.nchannels, 0);
     assert_true(info.created == CREATED);
+    assert_string_equal(info.zone, ZONE);
 
     /* the slots are left as they were: zeroed */
 
@@ -872,7 +901,7 @@ test_foreign(void **state)
 
     /* a header whose identity is right and whose states are zero */
 
-    bulletin_counters_format(r, size, CREATED);
+    bulletin_counters_format(r, size, CREATED, ZONE, strlen(ZONE));
     memset(&h->state, 0, sizeof(h->state));
     assert_int_equal(check_fails(r, size, detail),
                      BULLETIN_COUNTERS_ERR_CHECKSUM);
@@ -1134,7 +1163,7 @@ test_read_only(void **state)
              -1, 0);
     assert_true(r != MAP_FAILED);
 
-    bulletin_counters_format(r, size, CREATED);
+    bulletin_counters_format(r, size, CREATED, ZONE, strlen(ZONE));
     append(r, size, 3);
     put_id(r, 3, ids[3]);
     put_id(r, 4, ids[4]);
@@ -1147,6 +1176,295 @@ test_read_only(void **state)
     assert_int_equal(info.state, 0);
 
     assert_int_equal(munmap(r, len), 0);
+}
+
+
+static void
+test_zone_valid(void **state)
+{
+    size_t       i;
+    char         name[40];
+    const char  *good[] = { "bulletin", "a", "Z9", "my.zone-1_x", "a:b",
+                            "~!#$%&'()*+,-./;<=>?@[]^`{|}" };
+    const char  *bad[] = { "a b", "a\"b", "a\\b", "a\tb", "a\177",
+                           "\xe7\xae\x80", "a\nb" };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (!bulletin_counters_zone_valid(good[i], strlen(good[i]))) {
+            fail_msg("zone name \"%s\" refused", good[i]);
+        }
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (bulletin_counters_zone_valid(bad[i], strlen(bad[i]))) {
+            fail_msg("zone name %zu taken", i);
+        }
+    }
+
+    assert_false(bulletin_counters_zone_valid("", 0));
+    assert_false(bulletin_counters_zone_valid("a\0b", 3));
+
+    memset(name, 'z', sizeof(name));
+    assert_true(bulletin_counters_zone_valid(name, 32));
+    assert_false(bulletin_counters_zone_valid(name, 33));
+}
+
+
+/*
+ * A region of an earlier version has zeros for a name: it is valid, and
+ * unnamed, until the master names it; a name no copy in force covers is
+ * none, so a naming cut short leaves the region unnamed.
+ */
+
+static void
+test_zone_naming(void **state)
+{
+    char       detail[160];
+    size_t     size, i;
+    header_t  *h;
+    info_t     info, found;
+    uint8_t   *r;
+
+    (void) state;
+
+    r = region_unnamed(NSLOTS, &size);
+    h = (header_t *) r;
+
+    append(r, size, 3);
+
+    for (i = ZONE_AT; i < IDENTITY; i++) {
+        assert_int_equal(r[i], 0);
+    }
+
+    check_ok(r, size, &info);
+    assert_string_equal(info.zone, "");
+    assert_int_equal(info.used, 3);
+
+    /* named, not yet committed: the copy in force covers no name */
+
+    bulletin_counters_name(r, &info, ZONE, strlen(ZONE));
+    assert_string_equal(info.zone, ZONE);
+    assert_memory_equal(r + ZONE_AT, ZONE, strlen(ZONE) + 1);
+
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "");
+    assert_int_equal(found.used, 3);
+    assert_int_equal(found.state, info.state);
+
+    /* committed once: the newer copy covers it, the older does not */
+
+    bulletin_counters_commit(r, &info);
+
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, ZONE);
+    assert_int_equal(found.state, info.state);
+    assert_int_equal(h->state[info.state].crc, state_crc(r, info.state));
+    assert_int_not_equal(h->state[info.state ^ 1].crc,
+                         state_crc(r, info.state ^ 1));
+
+    /* the newer copy torn: the older one, which knows no name */
+
+    h->state[info.state].crc ^= 1;
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "");
+    assert_int_equal(found.used, 3);
+    h->state[info.state].crc ^= 1;
+
+    /* committed twice: a damaged name is a damaged file */
+
+    bulletin_counters_commit(r, &info);
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, ZONE);
+
+    for (i = ZONE_AT; i < IDENTITY; i++) {
+        r[i] ^= 0x01;
+        assert_int_equal(check_fails(r, size, detail),
+                         BULLETIN_COUNTERS_ERR_CHECKSUM);
+        r[i] ^= 0x01;
+    }
+
+    memset(r + ZONE_AT, 0, 32);
+    assert_int_equal(check_fails(r, size, detail),
+                     BULLETIN_COUNTERS_ERR_CHECKSUM);
+
+    memcpy(r + ZONE_AT, ZONE, strlen(ZONE));
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, ZONE);
+
+    /* an unnamed region with bytes in its name that nothing covers */
+
+    r = region_unnamed(NSLOTS, &size);
+    append(r, size, 2);
+
+    memcpy(r + ZONE_AT, "\xff garbage \"\\", 12);
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "");
+
+    /* named over them: no byte of them is left */
+
+    bulletin_counters_name(r, &found, "a", 1);
+    bulletin_counters_commit(r, &found);
+
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "a");
+    assert_int_equal(found.used, 2);
+
+    for (i = ZONE_AT + 1; i < IDENTITY; i++) {
+        assert_int_equal(r[i], 0);
+    }
+
+    /* a commit with no name clears what a naming cut short left */
+
+    r = region_unnamed(NSLOTS, &size);
+    memcpy(r + ZONE_AT, "\xff garbage \"\\", 12);
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "");
+
+    bulletin_counters_commit(r, &found);
+
+    for (i = ZONE_AT; i < IDENTITY; i++) {
+        assert_int_equal(r[i], 0);
+    }
+
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "");
+
+    /* 32 bytes, no NUL */
+
+    r = region_unnamed(NSLOTS, &size);
+    check_ok(r, size, &found);
+    bulletin_counters_name(r, &found, "0123456789abcdef0123456789ABCDEF",
+                           32);
+    bulletin_counters_commit(r, &found);
+
+    check_ok(r, size, &found);
+    assert_string_equal(found.zone, "0123456789abcdef0123456789ABCDEF");
+}
+
+
+/*
+ * A crash at any byte of a naming (the name written, then a commit):
+ * the region is valid, keeps its ids, and is either unnamed or named in
+ * full.
+ */
+
+static void
+test_torn_naming(void **state)
+{
+    size_t      size, k;
+    header_t   *h;
+    info_t      info, found;
+    uint8_t    *r, *before, *done;
+    uint32_t    next;
+
+    (void) state;
+
+    r = region_unnamed(NSLOTS, &size);
+    h = (header_t *) r;
+
+    append(r, size, 3);
+    put_id(r, 3, ids[3]);               /* an append cut short too */
+
+    /* a naming cut short before: garbage in the name */
+
+    memcpy(r + ZONE_AT, "previous-name-cut-sh", 20);
+
+    before = tracked(malloc(size));
+    memcpy(before, r, size);
+
+    check_ok(r, size, &info);
+    assert_string_equal(info.zone, "");
+    assert_int_equal(info.used, 4);
+
+    done = tracked(malloc(size));
+    memcpy(done, r, size);
+    bulletin_counters_name(done, &info, ZONE, strlen(ZONE));
+    bulletin_counters_commit(done, &info);
+    next = info.state;
+
+    /* every byte of the name, over the garbage */
+
+    for (k = 0; k <= 32; k++) {
+        memcpy(r, before, size);
+        memcpy(r + ZONE_AT, done + ZONE_AT, k);
+
+        check_ok(r, size, &found);
+        assert_string_equal(found.zone, "");
+        assert_int_equal(found.used, 4);
+    }
+
+    /* then every byte of the commit */
+
+    for (k = 0; k <= sizeof(bulletin_counters_state_t); k++) {
+        memcpy(r, before, size);
+        memcpy(r + ZONE_AT, done + ZONE_AT, 32);
+        memcpy(&h->state[next], &((header_t *) done)->state[next], k);
+
+        check_ok(r, size, &found);
+        assert_int_equal(found.used, 4);
+
+        if (found.state == next) {
+            assert_string_equal(found.zone, ZONE);
+            assert_true(k >= offsetof(bulletin_counters_state_t, reserved));
+
+        } else {
+            assert_string_equal(found.zone, "");
+        }
+    }
+
+    assert_int_equal(found.state, next);
+}
+
+
+/* a name the copies cover, but that no master writes: refused */
+
+static void
+test_zone_invalid(void **state)
+{
+    char          detail[160];
+    size_t        size, i;
+    info_t        info;
+    header_t     *h;
+    uint8_t      *r;
+    const char   *bad[] = { "a b", "a\"b", "a\\b", "\x01", "\xe7\xae\x80" };
+
+    (void) state;
+
+    r = region_new(NSLOTS, &size);
+    h = (header_t *) r;
+
+    append(r, size, 2);
+    append(r, size, 2);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(r + ZONE_AT, 0, 32);
+        memcpy(r + ZONE_AT, bad[i], strlen(bad[i]));
+        h->state[0].crc = state_crc(r, 0);
+        h->state[1].crc = state_crc(r, 1);
+
+        assert_int_equal(check_fails(r, size, detail),
+                         BULLETIN_COUNTERS_ERR_ZONE);
+    }
+
+    /* bytes after the name's end */
+
+    memset(r + ZONE_AT, 0, 32);
+    memcpy(r + ZONE_AT, "ab\0x", 4);
+    h->state[0].crc = state_crc(r, 0);
+    h->state[1].crc = state_crc(r, 1);
+
+    assert_int_equal(check_fails(r, size, detail),
+                     BULLETIN_COUNTERS_ERR_ZONE);
+    assert_non_null(strstr(detail, "byte 3"));
+
+    r[ZONE_AT + 3] = '\0';
+    h->state[0].crc = state_crc(r, 0);
+    h->state[1].crc = state_crc(r, 1);
+
+    check_ok(r, size, &info);
+    assert_string_equal(info.zone, "ab");
 }
 
 
@@ -1208,6 +1526,10 @@ main(void)
         cmocka_unit_test_teardown(test_damaged_used, teardown),
         cmocka_unit_test_teardown(test_channels, teardown),
         cmocka_unit_test_teardown(test_read_only, teardown),
+        cmocka_unit_test_teardown(test_zone_valid, teardown),
+        cmocka_unit_test_teardown(test_zone_naming, teardown),
+        cmocka_unit_test_teardown(test_torn_naming, teardown),
+        cmocka_unit_test_teardown(test_zone_invalid, teardown),
         cmocka_unit_test_teardown(test_strerror, teardown),
     };
 
