@@ -49,8 +49,8 @@ static void ngx_http_bulletin_counters_refuse(ngx_http_bulletin_zone_t *zone,
     ngx_log_t *log, int rc, char *detail);
 static void ngx_http_bulletin_counters_too_small(
     ngx_http_bulletin_zone_t *zone, ngx_log_t *log, uint32_t need);
-static u_char *ngx_http_bulletin_counters_what(ngx_http_bulletin_zone_t *zone,
-    u_char *buf, size_t len);
+static u_char *ngx_http_bulletin_counters_describe(
+    ngx_http_bulletin_zone_t *zone, u_char *buf, size_t len);
 static void ngx_http_bulletin_counters_unmap(void *data);
 
 
@@ -234,6 +234,25 @@ ngx_http_bulletin_counters_init(ngx_conf_t *cf,
 }
 
 
+/* the shares of a slot, over the channels the zone counts */
+
+uint64_t
+ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_slot_t *slot)
+{
+    uint32_t  k;
+    uint64_t  n;
+
+    n = 0;
+
+    for (k = 0; k < zone->info.nchannels; k++) {
+        n += ngx_http_bulletin_read(&slot->shares[k]);
+    }
+
+    return n;
+}
+
+
 static ngx_int_t
 ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -347,7 +366,7 @@ ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone)
     capacity = bulletin_counters_capacity(zone->region_size);
 
     if (info.used > capacity) {
-        (void) ngx_http_bulletin_counters_what(zone, what, sizeof(what));
+        (void) ngx_http_bulletin_counters_describe(zone, what, sizeof(what));
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "%s cannot hold the %uD ids of the zone it resizes",
                       what, info.used);
@@ -1087,8 +1106,8 @@ ngx_http_bulletin_counters_channels(ngx_http_bulletin_zone_t *zone,
         if (k == info->nchannels) {
 
             if (k == BULLETIN_CHANNELS_MAX) {
-                (void) ngx_http_bulletin_counters_what(zone, what,
-                                                       sizeof(what));
+                (void) ngx_http_bulletin_counters_describe(zone, what,
+                                                           sizeof(what));
                 ngx_log_error(NGX_LOG_EMERG, log, 0,
                               "%s counts shares of %d channels already, "
                               "the store's channel \"%*s\" is one more",
@@ -1160,7 +1179,7 @@ ngx_http_bulletin_counters_refuse(ngx_http_bulletin_zone_t *zone,
 {
     u_char  what[NGX_MAX_ERROR_STR];
 
-    (void) ngx_http_bulletin_counters_what(zone, what, sizeof(what));
+    (void) ngx_http_bulletin_counters_describe(zone, what, sizeof(what));
 
     ngx_log_error(NGX_LOG_EMERG, log, 0, "%s is refused: %s: %s",
                   what, bulletin_counters_strerror(rc), detail);
@@ -1184,7 +1203,7 @@ ngx_http_bulletin_counters_too_small(ngx_http_bulletin_zone_t *zone,
                 + 16 * ngx_pagesize;
     }
 
-    (void) ngx_http_bulletin_counters_what(zone, what, sizeof(what));
+    (void) ngx_http_bulletin_counters_describe(zone, what, sizeof(what));
 
     ngx_log_error(NGX_LOG_EMERG, log, 0,
                   "%s is too small: the store and the ids the zone holds "
@@ -1194,7 +1213,7 @@ ngx_http_bulletin_counters_too_small(ngx_http_bulletin_zone_t *zone,
 
 
 static u_char *
-ngx_http_bulletin_counters_what(ngx_http_bulletin_zone_t *zone, u_char *buf,
+ngx_http_bulletin_counters_describe(ngx_http_bulletin_zone_t *zone, u_char *buf,
     size_t len)
 {
     u_char  *p;

@@ -238,20 +238,3 @@ ngx_http_bulletin_value_is(ngx_str_t *value, const char *s)
     return value->len == len
            && ngx_strncasecmp(value->data, (u_char *) s, len) == 0;
 }
-
-
-uint64_t
-ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
-    bulletin_counters_slot_t *slot)
-{
-    uint32_t  k;
-    uint64_t  n;
-
-    n = 0;
-
-    for (k = 0; k < zone->info.nchannels; k++) {
-        n += ngx_http_bulletin_read(&slot->shares[k]);
-    }
-
-    return n;
-}
