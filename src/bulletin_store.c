@@ -19,22 +19,29 @@
 
 #if defined(__GNUC__)
 #define bulletin_prefetch(p)  __builtin_prefetch(p)
-#define bulletin_barrier()    __asm__ __volatile__ ("" ::: "memory")
 #else
 #define bulletin_prefetch(p)
-#define bulletin_barrier()
 #endif
 
 /*
- * The request path copies what it reads of the mapping, which a file
- * rewritten in place changes under it: the barrier keeps the compiler
- * from reading a field of the mapping again where the code uses the copy.
+ * The request path reads the mapping, which a file rewritten in place
+ * changes under it, once: a record into a copy, a segment's or a slot's
+ * fields into locals.  The empty asm says the copy or the local may have
+ * changed, so that the compiler never reads the mapping again where the
+ * code uses what it checked (and nothing else is reloaded).  Other
+ * compilers are trusted not to read memory twice for one read.
  */
-#define bulletin_copy(dst, src, n)                                            \
+#if defined(__GNUC__)
+#define bulletin_copy(dst, src)                                               \
     do {                                                                      \
-        memcpy(dst, src, n);                                                  \
-        bulletin_barrier();                                                   \
+        memcpy(dst, src, sizeof(*(dst)));                                     \
+        __asm__ __volatile__ ("" : "+m" (*(dst)));                            \
     } while (0)
+#define bulletin_once(x)      __asm__ __volatile__ ("" : "+r" (x))
+#else
+#define bulletin_copy(dst, src)  memcpy(dst, src, sizeof(*(dst)))
+#define bulletin_once(x)
+#endif
 
 /* a segment's digits as a stored block, the most a slot takes */
 #define BULLETIN_SLOT_SCRATCH  (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
@@ -134,7 +141,15 @@ static const uint8_t  bulletin_gzip_header[BULLETIN_GZIP_HEADER_LEN] = {
 };
 
 
-static const char  bulletin_hex[] = "0123456789abcdef";
+static const char  bulletin_hex2[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 
 static const uint64_t  bulletin_pow10[BULLETIN_DIGITS_MAX] = {
@@ -1011,7 +1026,7 @@ bulletin_store_record(const bulletin_store_t *st, uint32_t page,
         return BULLETIN_ERR_BOUNDS;
     }
 
-    bulletin_copy(rec, &st->records[page], sizeof(bulletin_store_record_t));
+    bulletin_copy(rec, &st->records[page]);
 
     if (rec->id_len == 0 || rec->id_len > BULLETIN_ID_MAX
         || rec->title_len > BULLETIN_TITLE_MAX
@@ -1038,9 +1053,8 @@ int64_t
 bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len)
 {
-    uint32_t                        h, i, n, id_len;
+    uint32_t                        h, i, n, hash, record, id_len;
     uint64_t                        id_off;
-    bulletin_store_bucket_t         b;
     const bulletin_store_record_t  *r;
 
     if (len == 0 || len > BULLETIN_ID_MAX) {
@@ -1057,32 +1071,38 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 
     for (i = h & st->mask, n = 0; n <= st->mask; i = (i + 1) & st->mask, n++)
     {
-        bulletin_copy(&b, &st->index[i], sizeof(bulletin_store_bucket_t));
+        hash = st->index[i].hash;
+        record = st->index[i].record;
+        bulletin_once(hash);
+        bulletin_once(record);
 
-        if (b.record == 0) {
+        if (record == 0) {
             return -1;
         }
 
-        if (b.hash != h || b.record > st->header->page_count) {
+        if (hash != h || record > st->header->page_count) {
             continue;
         }
 
-        r = &st->records[b.record - 1];
-
-        bulletin_copy(&id_len, &r->id_len, sizeof(uint32_t));
-        bulletin_copy(&id_off, &r->id_off, sizeof(uint64_t));
+        r = &st->records[record - 1];
+        id_len = r->id_len;
+        id_off = r->id_off;
+        bulletin_once(id_len);
+        bulletin_once(id_off);
 
         if (id_len == len
             && bulletin_in_data(st->header, id_off, len)
             && memcmp(st->base + id_off, id, len) == 0)
         {
-            return b.record - 1;
+            return record - 1;
         }
     }
 
     return -1;
 }
 
+
+/* a byte's two hex digits a step: this runs for every page served */
 
 void
 bulletin_etag(uint8_t *buf, uint64_t hash)
@@ -1093,9 +1113,9 @@ bulletin_etag(uint8_t *buf, uint64_t hash)
     buf[1] = '/';
     buf[2] = '"';
 
-    for (j = 0; j < 16; j++) {
-        buf[18 - j] = (uint8_t) bulletin_hex[hash & 0xf];
-        hash >>= 4;
+    for (j = 0; j < 8; j++) {
+        memcpy(&buf[17 - 2 * j], &bulletin_hex2[2 * (hash & 0xff)], 2);
+        hash >>= 8;
     }
 
     buf[19] = '"';
@@ -1113,16 +1133,17 @@ bulletin_body_chunks_max(const bulletin_store_record_t *rec)
 /*
  * Room for each slot's digits as a stored block, the tail, and the short
  * segments bulletin_body() copies.  It reads the segments as they are
- * now; bulletin_body() copies none that would not fit.
+ * now, which only sizes scratch: bulletin_body() copies none that would
+ * not fit.
  */
 
 size_t
 bulletin_body_scratch_max(const bulletin_store_t *st,
     const bulletin_store_record_t *rec)
 {
-    size_t                    n, copy;
-    uint32_t                  i;
-    bulletin_store_segment_t  seg;
+    size_t                           n, copy;
+    uint32_t                         i;
+    const bulletin_store_segment_t  *seg;
 
     n = (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH + BULLETIN_GZIP_TAIL_LEN;
 
@@ -1132,17 +1153,17 @@ bulletin_body_scratch_max(const bulletin_store_t *st,
         return n;
     }
 
-    for (i = 0; i <= rec->nslots; i++) {
-        bulletin_copy(&seg, &st->segments[rec->segment_first + i],
-                      sizeof(bulletin_store_segment_t));
+    seg = &st->segments[rec->segment_first];
+
+    for (i = 0; i <= rec->nslots; i++, seg++) {
         copy = 0;
 
-        if (seg.plain_len <= BULLETIN_BODY_COPY_MAX) {
-            copy = seg.plain_len;
+        if (seg->plain_len <= BULLETIN_BODY_COPY_MAX) {
+            copy = seg->plain_len;
         }
 
-        if (seg.gzip_len <= BULLETIN_BODY_COPY_MAX && seg.gzip_len > copy) {
-            copy = seg.gzip_len;
+        if (seg->gzip_len <= BULLETIN_BODY_COPY_MAX && seg->gzip_len > copy) {
+            copy = seg->gzip_len;
         }
 
         n += copy;
@@ -1155,9 +1176,9 @@ bulletin_body_scratch_max(const bulletin_store_t *st,
 /*
  * Pieces of scratch that follow each other (digits around an empty
  * segment, the tail after the last digits) go out as one chunk.  Each
- * segment and slot is copied out of the mapping and checked against the
- * verified header; "reserve" is what the slots not yet shown and the
- * tail will need of scratch, which a copied segment never takes.
+ * field of a segment or slot is read once from the mapping and checked
+ * against the verified header; "reserve" is what the slots not yet shown
+ * and the tail will need of scratch, which a copied segment never takes.
  */
 
 int
@@ -1167,14 +1188,14 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     uint64_t *body_len)
 {
     int                              in_scratch;
-    size_t                           n, d, len, reserve;
+    size_t                           n, d, reserve;
     uint8_t                         *p, *end;
+    uint32_t                         i, crc, seg_crc, op, page, kind, len;
+    uint64_t                         total, plain, off, sum;
     const uint8_t                   *data;
-    uint32_t                         i, crc;
-    uint64_t                         total, plain, off, plain_sum, gzip_sum;
-    bulletin_store_slot_t            slot;
-    bulletin_store_segment_t         seg;
+    const bulletin_store_slot_t     *slot;
     const bulletin_store_header_t   *h;
+    const bulletin_store_segment_t  *seg;
 
     h = st->header;
     *nchunks = 0;
@@ -1190,6 +1211,9 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
         return BULLETIN_ERR_CHANGED;
     }
 
+    seg = &st->segments[rec->segment_first];
+    slot = &st->slots[rec->slot_first];
+
     n = 0;
     p = scratch;
     end = scratch + scratch_len;
@@ -1197,8 +1221,7 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     crc = 0;
     plain = 0;
     total = 0;
-    plain_sum = 0;
-    gzip_sum = 0;
+    sum = 0;
 
     if (gzip) {
         chunks[n].data = bulletin_gzip_header;
@@ -1207,37 +1230,37 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
         total = BULLETIN_GZIP_HEADER_LEN;
     }
 
-    for (i = 0; /* void */; i++) {
+    for (i = 0; /* void */; i++, seg++, slot++) {
 
-        bulletin_copy(&seg, &st->segments[rec->segment_first + i],
-                      sizeof(bulletin_store_segment_t));
+        if (gzip) {
+            off = seg->gzip_off;
+            len = seg->gzip_len;
+            seg_crc = seg->crc;
+            op = seg->crc_op;
+            bulletin_once(off);
+            bulletin_once(len);
+            bulletin_once(seg_crc);
+            bulletin_once(op);
 
-        if ((seg.plain_len == 0) != (seg.gzip_len == 0)) {
-            return BULLETIN_ERR_CHANGED;
+        } else {
+            off = seg->plain_off;
+            len = seg->plain_len;
+            bulletin_once(off);
+            bulletin_once(len);
         }
 
-        plain_sum += seg.plain_len;
-        gzip_sum += seg.gzip_len;
-
-        if (seg.plain_len != 0) {
-            if (gzip) {
-                off = seg.gzip_off;
-                len = seg.gzip_len;
-
-                crc = (crc == 0)
-                      ? seg.crc
-                      : bulletin_crc32_combine_op(crc, seg.crc, seg.crc_op);
-
-            } else {
-                off = seg.plain_off;
-                len = seg.plain_len;
-            }
-
+        if (len != 0) {
             if (!bulletin_in_data(h, off, len)) {
                 return BULLETIN_ERR_CHANGED;
             }
 
+            if (gzip) {
+                crc = (crc == 0) ? seg_crc
+                                 : bulletin_crc32_combine_op(crc, seg_crc, op);
+            }
+
             data = st->base + off;
+            sum += len;
             total += len;
 
             if (count != NULL && len <= BULLETIN_BODY_COPY_MAX
@@ -1273,18 +1296,20 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
             continue;
         }
 
-        bulletin_copy(&slot, &st->slots[rec->slot_first + i],
-                      sizeof(bulletin_store_slot_t));
+        page = slot->page;
+        kind = slot->kind;
+        bulletin_once(page);
+        bulletin_once(kind);
 
-        if (slot.page >= h->page_count
-            || slot.kind >= BULLETIN_SLOT_CHANNEL + h->nchannels)
+        if (page >= h->page_count
+            || kind >= BULLETIN_SLOT_CHANNEL + h->nchannels)
         {
             return BULLETIN_ERR_CHANGED;
         }
 
         if (gzip) {
             d = bulletin_format_u64(p + BULLETIN_GZIP_STORED_LEN,
-                                    count(ctx, slot.page, slot.kind));
+                                    count(ctx, page, kind));
 
             /* a stored block: the stream is byte-aligned after a flush */
             p[0] = 0x00;
@@ -1299,7 +1324,7 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
             d += BULLETIN_GZIP_STORED_LEN;
 
         } else {
-            d = bulletin_format_u64(p, count(ctx, slot.page, slot.kind));
+            d = bulletin_format_u64(p, count(ctx, page, kind));
         }
 
         reserve -= BULLETIN_SLOT_SCRATCH;
@@ -1318,9 +1343,9 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
         total += d;
     }
 
-    /* the trailer's ISIZE and the Content-Length come from the record */
+    /* the length of the variant sent, and the trailer, are the record's */
 
-    if (plain_sum != rec->plain_len || gzip_sum != rec->gzip_len) {
+    if (sum != (gzip ? rec->gzip_len : rec->plain_len)) {
         return BULLETIN_ERR_CHANGED;
     }
 

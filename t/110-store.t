@@ -615,14 +615,16 @@ sub rewritten_in_place {
 
     # what, where, the bytes; then the statuses of the page, plain and
     # gzip, and of the status document (200: the page as it was).  Each
-    # variant reads what it sends (a segment's plain or gzip bytes) and
-    # checks the lengths against the record's; a page whose id cannot be
-    # read is not found; the header the module reads is its own copy.
+    # variant reads only the segments' fields it sends (plain or gzip) and
+    # checks their lengths' sum against the record's; a page whose id
+    # cannot be read is not found; the header read is nginx's own copy.
     my @cases = (
         ["segment ${k}'s length 4 KB past the end", $s->{off} + 16,
-         pack('V', $size - $s->{plain_off} + 4096), 500, 500, 200],
+         pack('V', $size - $s->{plain_off} + 4096), 500, 200, 200],
         ["segment ${k}'s gzip length 4 KB past the end", $s->{off} + 20,
-         pack('V', $size - $s->{gzip_off} + 4096), 500, 500, 200],
+         pack('V', $size - $s->{gzip_off} + 4096), 200, 500, 200],
+        ["segment ${k}'s length 1 byte less", $s->{off} + 16,
+         pack('V', $s->{plain_len} - 1), 500, 200, 200],
         ["segment $k 8 bytes before the end", $s->{off},
          pack('Q<', $size - 8), 500, 200, 200],
         ["segment ${k}'s gzip bytes 8 bytes before the end", $s->{off} + 8,
