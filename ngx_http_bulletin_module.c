@@ -414,6 +414,52 @@ ngx_http_bulletin_find(ngx_http_request_t *r,
 }
 
 
+/*
+ * A page's record, copied out of the mapping and checked.  When the file
+ * was rewritten in place under nginx, the request is answered 500: the
+ * id is in the index, and a 404 would tell caches and crawlers that the
+ * page is gone.  One error a worker and store says so: every request
+ * would log it again until the store is replaced and nginx reloaded.
+ */
+
+ngx_int_t
+ngx_http_bulletin_record(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page,
+    bulletin_store_record_t *rec)
+{
+    int  rc;
+
+    rc = bulletin_store_record(&bmcf->store, page, rec);
+
+    if (rc == BULLETIN_OK) {
+        return NGX_OK;
+    }
+
+    ngx_http_bulletin_changed(r, bmcf, page, rc);
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_bulletin_changed(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err)
+{
+    static ngx_http_bulletin_main_conf_t  *logged;
+
+    if (logged == bmcf) {
+        return;
+    }
+
+    logged = bmcf;
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "bulletin store \"%V\", page %uD: %s: replace a store "
+                  "by rename, then reload (logged once a worker)",
+                  &bmcf->path, page, bulletin_strerror(err));
+}
+
+
 ngx_int_t
 ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow)
 {

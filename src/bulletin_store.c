@@ -23,6 +23,29 @@
 #define bulletin_prefetch(p)
 #endif
 
+/*
+ * The request path reads the mapping, which a file rewritten in place
+ * changes under it, once: a record into a copy, a segment's or a slot's
+ * fields into locals.  The empty asm says the copy or the local may have
+ * changed, so that the compiler never reads the mapping again where the
+ * code uses what it checked (and nothing else is reloaded).  Other
+ * compilers are trusted not to read memory twice for one read.
+ */
+#if defined(__GNUC__)
+#define bulletin_copy(dst, src)                                               \
+    do {                                                                      \
+        memcpy(dst, src, sizeof(*(dst)));                                     \
+        __asm__ __volatile__ ("" : "+m" (*(dst)));                            \
+    } while (0)
+#define bulletin_once(x)      __asm__ __volatile__ ("" : "+r" (x))
+#else
+#define bulletin_copy(dst, src)  memcpy(dst, src, sizeof(*(dst)))
+#define bulletin_once(x)
+#endif
+
+/* a segment's digits as a stored block, the most a slot takes */
+#define BULLETIN_SLOT_SCRATCH  (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
+
 
 typedef char  bulletin_header_size_check
     [sizeof(bulletin_store_header_t) == 280 ? 1 : -1];
@@ -45,6 +68,13 @@ typedef struct {
 } bulletin_section_t;
 
 
+/* what the record checks carry from one record to the next */
+typedef struct {
+    const bulletin_store_record_t  *prev;
+    uint64_t                        bytes;      /* the records refer to */
+} bulletin_records_t;
+
+
 static int bulletin_store_fail(bulletin_store_t *st, int err,
     const char *fmt, ...)
 #if defined(__GNUC__)
@@ -56,8 +86,15 @@ static int bulletin_store_check_channels(bulletin_store_t *st);
 static int bulletin_store_check_sections(bulletin_store_t *st);
 static int bulletin_store_check_records(bulletin_store_t *st);
 static int bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
-    const bulletin_store_record_t *prev);
+    bulletin_records_t *rs);
+static int bulletin_store_shared(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *r);
+static int bulletin_store_check_text(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *r);
+static int bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *r, bulletin_records_t *rs);
 static int bulletin_store_check_index(bulletin_store_t *st);
+static int bulletin_time_valid(int64_t t);
 static int bulletin_in_data(const bulletin_store_header_t *h, uint64_t off,
     uint64_t len);
 static int bulletin_is_lower_hex(const char *p, size_t len);
@@ -83,7 +120,10 @@ static const char  *bulletin_errors[] = {
     "bad channel name or list",
     "over a size limit",
     "slot refers to an id not in the store",
-    "inconsistent page record"
+    "inconsistent page record",
+    "time out of range (1970-01-01 to 9999-12-31)",
+    "title or published date not as the builder writes them",
+    "the store changed since it was verified (rewritten in place?)"
 };
 
 typedef char  bulletin_errors_check
@@ -101,7 +141,15 @@ static const uint8_t  bulletin_gzip_header[BULLETIN_GZIP_HEADER_LEN] = {
 };
 
 
-static const char  bulletin_hex[] = "0123456789abcdef";
+static const char  bulletin_hex2[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 
 static const uint64_t  bulletin_pow10[BULLETIN_DIGITS_MAX] = {
@@ -247,7 +295,9 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
                                    size, sizeof(bulletin_store_header_t));
     }
 
-    h = buf;
+    /* what is checked here is what requests will check against */
+    memcpy(&st->hdr, p, sizeof(bulletin_store_header_t));
+    h = &st->hdr;
 
     if (memcmp(h->magic, BULLETIN_STORE_MAGIC, sizeof(h->magic)) != 0) {
         return bulletin_store_fail(st, BULLETIN_ERR_MAGIC,
@@ -351,6 +401,14 @@ bulletin_store_check_header(bulletin_store_t *st)
         return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
                                    "generation is not 16 lowercase hex "
                                    "digits");
+    }
+
+    if (!bulletin_time_valid(h->built_at)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_TIME,
+                                   "built_at %lld is not a time from "
+                                   "1970-01-01T00:00:00Z to "
+                                   "9999-12-31T23:59:59Z",
+                                   (long long) h->built_at);
     }
 
     if (h->index_size == 0 || (h->index_size & (h->index_size - 1)) != 0
@@ -542,9 +600,11 @@ bulletin_store_check_records(bulletin_store_t *st)
 {
     int                             rc;
     uint32_t                        i, n;
-    const bulletin_store_record_t  *prev, *r;
+    bulletin_records_t              rs;
+    const bulletin_store_record_t  *r;
 
-    prev = NULL;
+    rs.prev = NULL;
+    rs.bytes = 0;
     n = st->header->page_count;
 
     for (i = 0; i < n; i++) {
@@ -571,12 +631,12 @@ bulletin_store_check_records(bulletin_store_t *st)
             }
         }
 
-        rc = bulletin_store_check_record(st, i, prev);
+        rc = bulletin_store_check_record(st, i, &rs);
         if (rc != BULLETIN_OK) {
             return rc;
         }
 
-        prev = &st->records[i];
+        rs.prev = &st->records[i];
     }
 
     return BULLETIN_OK;
@@ -585,21 +645,20 @@ bulletin_store_check_records(bulletin_store_t *st)
 
 static int
 bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
-    const bulletin_store_record_t *prev)
+    bulletin_records_t *rs)
 {
-    int                              cmp;
-    char                             etag[32];
+    int                              rc, cmp;
+    uint8_t                          etag[BULLETIN_ETAG_LEN];
     size_t                           n;
     uint32_t                         j, b, nchannels, hash32;
-    uint64_t                         plain, gzip, hash;
     const uint8_t                   *id;
     const bulletin_store_slot_t     *slot;
-    const bulletin_store_record_t   *r;
+    const bulletin_store_record_t   *r, *prev;
     const bulletin_store_header_t   *h;
-    const bulletin_store_segment_t  *seg;
 
     h = st->header;
     r = &st->records[i];
+    prev = rs->prev;
 
     if (!bulletin_in_data(h, r->id_off, r->id_len)) {
         return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
@@ -645,20 +704,10 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
                                    (int) r->id_len, (const char *) id);
     }
 
-    hash = r->hash;
-    etag[0] = 'W';
-    etag[1] = '/';
-    etag[2] = '"';
+    bulletin_etag(etag, r->hash);
 
-    for (j = 0; j < 16; j++) {
-        etag[18 - j] = bulletin_hex[hash & 0xf];
-        hash >>= 4;
-    }
-
-    etag[19] = '"';
-
-    if (r->etag_len != 20
-        || memcmp(st->base + r->etag_off, etag, 20) != 0)
+    if (r->etag_len != BULLETIN_ETAG_LEN
+        || memcmp(st->base + r->etag_off, etag, BULLETIN_ETAG_LEN) != 0)
     {
         return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
                                    "page %u \"%.*s\": the etag is not "
@@ -670,6 +719,33 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
         return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
                                    "page %u \"%.*s\": reserved is not zero",
                                    i, (int) r->id_len, (const char *) id);
+    }
+
+    if (!bulletin_time_valid(r->last_modified)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_TIME,
+                                   "page %u \"%.*s\": last_modified %lld is "
+                                   "not a time from 1970-01-01T00:00:00Z to "
+                                   "9999-12-31T23:59:59Z", i,
+                                   (int) r->id_len, (const char *) id,
+                                   (long long) r->last_modified);
+    }
+
+    /*
+     * The writer gives each page bytes of its own: bytes shared by pages
+     * would let a small file make the checks of each page's text and
+     * segments run for ever.
+     */
+
+    rs->bytes += (uint64_t) r->id_len + r->title_len + r->published_len
+                 + r->etag_len;
+
+    if (rs->bytes > h->data_size) {
+        return bulletin_store_shared(st, i, r);
+    }
+
+    rc = bulletin_store_check_text(st, i, r);
+    if (rc != BULLETIN_OK) {
+        return rc;
     }
 
     if (r->nslots > BULLETIN_SLOTS_MAX) {
@@ -698,43 +774,9 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
                                    r->slot_first, r->nslots);
     }
 
-    plain = 0;
-    gzip = 0;
-    seg = &st->segments[r->segment_first];
-
-    for (j = 0; j <= r->nslots; j++, seg++) {
-        if (!bulletin_in_data(h, seg->plain_off, seg->plain_len)
-            || !bulletin_in_data(h, seg->gzip_off, seg->gzip_len))
-        {
-            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                       "page %u \"%.*s\": segment %u outside "
-                                       "the data section", i,
-                                       (int) r->id_len, (const char *) id,
-                                       j);
-        }
-
-        if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
-            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                       "page %u \"%.*s\": segment %u has "
-                                       "%u plain and %u gzip bytes", i,
-                                       (int) r->id_len, (const char *) id,
-                                       j, seg->plain_len, seg->gzip_len);
-        }
-
-        plain += seg->plain_len;
-        gzip += seg->gzip_len;
-    }
-
-    if (plain != r->plain_len || gzip != r->gzip_len) {
-        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                   "page %u \"%.*s\": segments sum to %llu "
-                                   "plain and %llu gzip bytes, the record "
-                                   "says %llu and %llu", i,
-                                   (int) r->id_len, (const char *) id,
-                                   (unsigned long long) plain,
-                                   (unsigned long long) gzip,
-                                   (unsigned long long) r->plain_len,
-                                   (unsigned long long) r->gzip_len);
+    rc = bulletin_store_check_segments(st, i, r, rs);
+    if (rc != BULLETIN_OK) {
+        return rc;
     }
 
     /*
@@ -771,6 +813,160 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
                                        (int) r->id_len, (const char *) id,
                                        j, slot->kind, slot->page);
         }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_store_shared(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *r)
+{
+    return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                               "page %u \"%.*s\": the pages up to this one "
+                               "refer to more bytes than the data section's "
+                               "%llu: pages share bytes", i, (int) r->id_len,
+                               (const char *) st->base + r->id_off,
+                               (unsigned long long) st->header->data_size);
+}
+
+
+/* the status prints titles as JSON strings, --list both as text */
+
+static int
+bulletin_store_check_text(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *r)
+{
+    const uint8_t  *id;
+
+    id = st->base + r->id_off;
+
+    if (r->title_len > BULLETIN_TITLE_MAX) {
+        return bulletin_store_fail(st, BULLETIN_ERR_TOO_LARGE,
+                                   "page %u \"%.*s\": a title of %u bytes, "
+                                   "at most %d", i, (int) r->id_len,
+                                   (const char *) id, r->title_len,
+                                   BULLETIN_TITLE_MAX);
+    }
+
+    if (!bulletin_utf8_valid(st->base + r->title_off, r->title_len)) {
+        return bulletin_store_fail(st, BULLETIN_ERR_TEXT,
+                                   "page %u \"%.*s\": the title is not "
+                                   "valid UTF-8", i, (int) r->id_len,
+                                   (const char *) id);
+    }
+
+    if (!bulletin_published_valid(st->base + r->published_off,
+                                  r->published_len))
+    {
+        return bulletin_store_fail(st, BULLETIN_ERR_TEXT,
+                                   "page %u \"%.*s\": published is not "
+                                   "YYYY-MM-DD, then up to %d of "
+                                   "0-9 T Z : . + -", i, (int) r->id_len,
+                                   (const char *) id,
+                                   BULLETIN_PUBLISHED_MAX - 10);
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/*
+ * The gzip body's trailer is combined from the segments' CRCs and
+ * operators, so they are checked here, against the bytes: one CRC pass
+ * over the plain segments, once, at load.
+ */
+
+static int
+bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
+    const bulletin_store_record_t *r, bulletin_records_t *rs)
+{
+    uint32_t                         j, crc;
+    uint64_t                         plain, gzip;
+    const uint8_t                   *id, *end;
+    const bulletin_store_header_t   *h;
+    const bulletin_store_segment_t  *seg;
+
+    h = st->header;
+    id = st->base + r->id_off;
+    plain = 0;
+    gzip = 0;
+    seg = &st->segments[r->segment_first];
+
+    for (j = 0; j <= r->nslots; j++, seg++) {
+        if (!bulletin_in_data(h, seg->plain_off, seg->plain_len)
+            || !bulletin_in_data(h, seg->gzip_off, seg->gzip_len))
+        {
+            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
+                                       "page %u \"%.*s\": segment %u outside "
+                                       "the data section", i,
+                                       (int) r->id_len, (const char *) id,
+                                       j);
+        }
+
+        if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
+            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                       "page %u \"%.*s\": segment %u has "
+                                       "%u plain and %u gzip bytes", i,
+                                       (int) r->id_len, (const char *) id,
+                                       j, seg->plain_len, seg->gzip_len);
+        }
+
+        rs->bytes += (uint64_t) seg->plain_len + seg->gzip_len;
+
+        if (rs->bytes > h->data_size) {
+            return bulletin_store_shared(st, i, r);
+        }
+
+        if (seg->crc_op != bulletin_crc32_op(seg->plain_len)) {
+            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                       "page %u \"%.*s\": segment %u: "
+                                       "crc_op %08x is not the operator of "
+                                       "%u bytes, %08x", i, (int) r->id_len,
+                                       (const char *) id, j, seg->crc_op,
+                                       seg->plain_len,
+                                       bulletin_crc32_op(seg->plain_len));
+        }
+
+        crc = bulletin_crc32(0, st->base + seg->plain_off, seg->plain_len);
+
+        if (crc != seg->crc) {
+            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                       "page %u \"%.*s\": segment %u: its "
+                                       "plain bytes' CRC-32 is %08x, the "
+                                       "segment says %08x", i,
+                                       (int) r->id_len, (const char *) id,
+                                       j, crc, seg->crc);
+        }
+
+        end = st->base + seg->gzip_off + seg->gzip_len;
+
+        if (seg->gzip_len != 0
+            && (seg->gzip_len < 4
+                || memcmp(end - 4, "\x00\x00\xff\xff", 4) != 0))
+        {
+            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                       "page %u \"%.*s\": gzip segment %u "
+                                       "does not end on a full flush "
+                                       "(00 00 ff ff)", i, (int) r->id_len,
+                                       (const char *) id, j);
+        }
+
+        plain += seg->plain_len;
+        gzip += seg->gzip_len;
+    }
+
+    if (plain != r->plain_len || gzip != r->gzip_len) {
+        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
+                                   "page %u \"%.*s\": segments sum to %llu "
+                                   "plain and %llu gzip bytes, the record "
+                                   "says %llu and %llu", i,
+                                   (int) r->id_len, (const char *) id,
+                                   (unsigned long long) plain,
+                                   (unsigned long long) gzip,
+                                   (unsigned long long) r->plain_len,
+                                   (unsigned long long) r->gzip_len);
     }
 
     return BULLETIN_OK;
@@ -818,13 +1014,48 @@ bulletin_store_check_index(bulletin_store_t *st)
 }
 
 
+int
+bulletin_store_record(const bulletin_store_t *st, uint32_t page,
+    bulletin_store_record_t *rec)
+{
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+
+    if (page >= h->page_count) {
+        return BULLETIN_ERR_BOUNDS;
+    }
+
+    bulletin_copy(rec, &st->records[page]);
+
+    if (rec->id_len == 0 || rec->id_len > BULLETIN_ID_MAX
+        || rec->title_len > BULLETIN_TITLE_MAX
+        || rec->published_len > BULLETIN_PUBLISHED_MAX
+        || rec->etag_len != BULLETIN_ETAG_LEN
+        || !bulletin_in_data(h, rec->id_off, rec->id_len)
+        || !bulletin_in_data(h, rec->title_off, rec->title_len)
+        || !bulletin_in_data(h, rec->published_off, rec->published_len)
+        || !bulletin_in_data(h, rec->etag_off, rec->etag_len)
+        || !bulletin_time_valid(rec->last_modified)
+        || rec->plain_len > BULLETIN_PAGE_MAX
+        || rec->nslots > BULLETIN_SLOTS_MAX
+        || (uint64_t) rec->segment_first + rec->nslots + 1 > h->nsegments
+        || (uint64_t) rec->slot_first + rec->nslots > h->nslots)
+    {
+        return BULLETIN_ERR_CHANGED;
+    }
+
+    return BULLETIN_OK;
+}
+
+
 int64_t
 bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len)
 {
-    uint32_t                        h, i, n;
+    uint32_t                        h, i, n, hash, record, id_len;
+    uint64_t                        id_off;
     const bulletin_store_record_t  *r;
-    const bulletin_store_bucket_t  *b;
 
     if (len == 0 || len > BULLETIN_ID_MAX) {
         return -1;
@@ -840,24 +1071,54 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 
     for (i = h & st->mask, n = 0; n <= st->mask; i = (i + 1) & st->mask, n++)
     {
-        b = &st->index[i];
+        hash = st->index[i].hash;
+        record = st->index[i].record;
+        bulletin_once(hash);
+        bulletin_once(record);
 
-        if (b->record == 0) {
+        if (record == 0) {
             return -1;
         }
 
-        if (b->hash != h) {
+        if (hash != h || record > st->header->page_count) {
             continue;
         }
 
-        r = &st->records[b->record - 1];
+        r = &st->records[record - 1];
+        id_len = r->id_len;
+        id_off = r->id_off;
+        bulletin_once(id_len);
+        bulletin_once(id_off);
 
-        if (r->id_len == len && memcmp(st->base + r->id_off, id, len) == 0) {
-            return b->record - 1;
+        if (id_len == len
+            && bulletin_in_data(st->header, id_off, len)
+            && memcmp(st->base + id_off, id, len) == 0)
+        {
+            return record - 1;
         }
     }
 
     return -1;
+}
+
+
+/* a byte's two hex digits a step: this runs for every page served */
+
+void
+bulletin_etag(uint8_t *buf, uint64_t hash)
+{
+    int  j;
+
+    buf[0] = 'W';
+    buf[1] = '/';
+    buf[2] = '"';
+
+    for (j = 0; j < 8; j++) {
+        memcpy(&buf[17 - 2 * j], &bulletin_hex2[2 * (hash & 0xff)], 2);
+        hash >>= 8;
+    }
+
+    buf[19] = '"';
 }
 
 
@@ -869,6 +1130,13 @@ bulletin_body_chunks_max(const bulletin_store_record_t *rec)
 }
 
 
+/*
+ * Room for each slot's digits as a stored block, the tail, and the short
+ * segments bulletin_body() copies.  It reads the segments as they are
+ * now, which only sizes scratch: bulletin_body() copies none that would
+ * not fit.
+ */
+
 size_t
 bulletin_body_scratch_max(const bulletin_store_t *st,
     const bulletin_store_record_t *rec)
@@ -877,9 +1145,13 @@ bulletin_body_scratch_max(const bulletin_store_t *st,
     uint32_t                         i;
     const bulletin_store_segment_t  *seg;
 
-    n = (size_t) rec->nslots
-        * (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
-        + BULLETIN_GZIP_TAIL_LEN;
+    n = (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH + BULLETIN_GZIP_TAIL_LEN;
+
+    if ((uint64_t) rec->segment_first + rec->nslots + 1
+        > st->header->nsegments)
+    {
+        return n;
+    }
 
     seg = &st->segments[rec->segment_first];
 
@@ -903,32 +1175,53 @@ bulletin_body_scratch_max(const bulletin_store_t *st,
 
 /*
  * Pieces of scratch that follow each other (digits around an empty
- * segment, the tail after the last digits) go out as one chunk.
+ * segment, the tail after the last digits) go out as one chunk.  Each
+ * field of a segment or slot is read once from the mapping and checked
+ * against the verified header; "reserve" is what the slots not yet shown
+ * and the tail will need of scratch, which a copied segment never takes.
  */
 
-uint64_t
+int
 bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     int gzip, bulletin_count_pt count, void *ctx, uint8_t *scratch,
-    bulletin_chunk_t *chunks, size_t *nchunks)
+    size_t scratch_len, bulletin_chunk_t *chunks, size_t *nchunks,
+    uint64_t *body_len)
 {
     int                              in_scratch;
-    size_t                           n, d, len;
-    uint8_t                         *p;
+    size_t                           n, d, reserve;
+    uint8_t                         *p, *end;
+    uint32_t                         i, crc, seg_crc, op, page, kind, len;
+    uint64_t                         total, plain, off, sum;
     const uint8_t                   *data;
-    uint32_t                         i, crc;
-    uint64_t                         total, plain;
     const bulletin_store_slot_t     *slot;
+    const bulletin_store_header_t   *h;
     const bulletin_store_segment_t  *seg;
+
+    h = st->header;
+    *nchunks = 0;
+    *body_len = 0;
+
+    reserve = (count ? (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH : 0)
+              + (gzip ? BULLETIN_GZIP_TAIL_LEN : 0);
+
+    if (rec->nslots > BULLETIN_SLOTS_MAX || scratch_len < reserve
+        || (uint64_t) rec->segment_first + rec->nslots + 1 > h->nsegments
+        || (uint64_t) rec->slot_first + rec->nslots > h->nslots)
+    {
+        return BULLETIN_ERR_CHANGED;
+    }
 
     seg = &st->segments[rec->segment_first];
     slot = &st->slots[rec->slot_first];
 
     n = 0;
     p = scratch;
+    end = scratch + scratch_len;
     in_scratch = 0;
     crc = 0;
     plain = 0;
     total = 0;
+    sum = 0;
 
     if (gzip) {
         chunks[n].data = bulletin_gzip_header;
@@ -939,23 +1232,40 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
 
     for (i = 0; /* void */; i++, seg++, slot++) {
 
-        if (seg->plain_len != 0) {
-            if (gzip) {
-                data = st->base + seg->gzip_off;
-                len = seg->gzip_len;
+        if (gzip) {
+            off = seg->gzip_off;
+            len = seg->gzip_len;
+            seg_crc = seg->crc;
+            op = seg->crc_op;
+            bulletin_once(off);
+            bulletin_once(len);
+            bulletin_once(seg_crc);
+            bulletin_once(op);
 
-                crc = (crc == 0)
-                      ? seg->crc
-                      : bulletin_crc32_combine_op(crc, seg->crc, seg->crc_op);
+        } else {
+            off = seg->plain_off;
+            len = seg->plain_len;
+            bulletin_once(off);
+            bulletin_once(len);
+        }
 
-            } else {
-                data = st->base + seg->plain_off;
-                len = seg->plain_len;
+        if (len != 0) {
+            if (!bulletin_in_data(h, off, len)) {
+                return BULLETIN_ERR_CHANGED;
             }
 
+            if (gzip) {
+                crc = (crc == 0) ? seg_crc
+                                 : bulletin_crc32_combine_op(crc, seg_crc, op);
+            }
+
+            data = st->base + off;
+            sum += len;
             total += len;
 
-            if (count != NULL && len <= BULLETIN_BODY_COPY_MAX) {
+            if (count != NULL && len <= BULLETIN_BODY_COPY_MAX
+                && len <= (size_t) (end - p) - reserve)
+            {
                 memcpy(p, data, len);
 
                 if (in_scratch) {
@@ -986,9 +1296,20 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
             continue;
         }
 
+        page = slot->page;
+        kind = slot->kind;
+        bulletin_once(page);
+        bulletin_once(kind);
+
+        if (page >= h->page_count
+            || kind >= BULLETIN_SLOT_CHANNEL + h->nchannels)
+        {
+            return BULLETIN_ERR_CHANGED;
+        }
+
         if (gzip) {
             d = bulletin_format_u64(p + BULLETIN_GZIP_STORED_LEN,
-                                    count(ctx, slot->page, slot->kind));
+                                    count(ctx, page, kind));
 
             /* a stored block: the stream is byte-aligned after a flush */
             p[0] = 0x00;
@@ -1003,8 +1324,10 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
             d += BULLETIN_GZIP_STORED_LEN;
 
         } else {
-            d = bulletin_format_u64(p, count(ctx, slot->page, slot->kind));
+            d = bulletin_format_u64(p, count(ctx, page, kind));
         }
+
+        reserve -= BULLETIN_SLOT_SCRATCH;
 
         if (in_scratch) {
             chunks[n - 1].len += d;
@@ -1018,6 +1341,12 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
 
         p += d;
         total += d;
+    }
+
+    /* the length of the variant sent, and the trailer, are the record's */
+
+    if (sum != (gzip ? rec->gzip_len : rec->plain_len)) {
+        return BULLETIN_ERR_CHANGED;
     }
 
     if (gzip) {
@@ -1048,8 +1377,9 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     }
 
     *nchunks = n;
+    *body_len = total;
 
-    return total;
+    return BULLETIN_OK;
 }
 
 
@@ -1095,6 +1425,102 @@ bulletin_in_data(const bulletin_store_header_t *h, uint64_t off,
     return off >= h->data_off
            && off - h->data_off <= h->data_size
            && len <= h->data_size - (off - h->data_off);
+}
+
+
+static int
+bulletin_time_valid(int64_t t)
+{
+    return t >= BULLETIN_TIME_MIN && t <= BULLETIN_TIME_MAX;
+}
+
+
+int
+bulletin_utf8_valid(const uint8_t *p, size_t len)
+{
+    size_t    i, k, n;
+    uint8_t   c;
+    uint32_t  u, min;
+
+    for (i = 0; i < len; /* void */) {
+        c = p[i];
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            u = c & 0x1f;
+            min = 0x80;
+
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2;
+            u = c & 0x0f;
+            min = 0x800;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            u = c & 0x07;
+            min = 0x10000;
+
+        } else {
+            return 0;
+        }
+
+        if (len - i <= n) {
+            return 0;
+        }
+
+        for (k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return 0;
+            }
+
+            u = (u << 6) | (p[i + k] & 0x3f);
+        }
+
+        if (u < min || u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+            return 0;
+        }
+
+        i += n + 1;
+    }
+
+    return 1;
+}
+
+
+int
+bulletin_published_valid(const uint8_t *p, size_t len)
+{
+    size_t  i;
+
+    if (len < 10 || len > BULLETIN_PUBLISHED_MAX
+        || p[4] != '-' || p[7] != '-')
+    {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            continue;
+        }
+
+        if (i < 10 && i != 4 && i != 7) {
+            return 0;
+        }
+
+        if (i >= 10 && p[i] != 'T' && p[i] != 't' && p[i] != 'Z'
+            && p[i] != 'z' && p[i] != ':' && p[i] != '.' && p[i] != '+'
+            && p[i] != '-')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -35,8 +35,11 @@
  *
  * A page is its bytes cut around count slots: segment 0, slot 0,
  * segment 1, ..., slot n-1, segment n.  Each segment is kept twice: plain,
- * and as raw deflate ending on a full flush, so that a stored block of
- * digits can be spliced between two gzip segments.
+ * and as raw deflate ending on a full flush (00 00 ff ff), so that a
+ * stored block of digits can be spliced between two gzip segments.
+ *
+ * Times (built_at, last_modified) are from 1970-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59Z: a Last-Modified date has four digits of year.
  */
 
 
@@ -58,6 +61,11 @@
 #define BULLETIN_SLOTS_MAX         4096    /* count slots in a page */
 #define BULLETIN_PAGE_MAX          (64 * 1024 * 1024)  /* plain bytes */
 #define BULLETIN_DIGITS_MAX        20      /* 18446744073709551615 */
+#define BULLETIN_TITLE_MAX         4096    /* bytes of a title */
+#define BULLETIN_PUBLISHED_MAX     64      /* bytes of a published date */
+#define BULLETIN_ETAG_LEN          20      /* W/"<16 hex>" */
+#define BULLETIN_TIME_MIN          0
+#define BULLETIN_TIME_MAX          253402300799LL  /* 9999-12-31T23:59:59Z */
 
 /* what a slot shows, of the page bulletin_store_slot_t.page */
 #define BULLETIN_SLOT_VIEWS        0
@@ -92,6 +100,11 @@ enum {
     BULLETIN_ERR_REFERENCE,     /* a slot names an id not in the store */
     BULLETIN_ERR_RECORD,        /* a page inconsistent with itself: its
                                    segments' lengths or CRCs, its etag */
+    BULLETIN_ERR_TIME,          /* a time out of range */
+    BULLETIN_ERR_TEXT,          /* a title or published date that is not
+                                   what the builder writes */
+    BULLETIN_ERR_CHANGED,       /* the mapping no longer holds what was
+                                   verified: rewritten in place */
     BULLETIN_ERR_LAST
 };
 
@@ -104,7 +117,7 @@ typedef struct {
     uint32_t                header_size;    /* sizeof(this) */
     uint32_t                checksum;       /* CRC-32 of the file, these
                                                four bytes read as zero */
-    int64_t                 built_at;       /* unix time */
+    int64_t                 built_at;       /* unix time, see above */
     char                    generation[16]; /* lowercase hex of a 64-bit
                                                hash of ids, contents and
                                                channels */
@@ -138,10 +151,12 @@ typedef struct {
     uint64_t                published_off;  /* bytes; strings are UTF-8, */
     uint64_t                etag_off;       /* not NUL-terminated        */
     uint32_t                id_len;
-    uint32_t                title_len;      /* raw, not escaped */
-    uint32_t                published_len;  /* as the source wrote it */
+    uint32_t                title_len;      /* raw, not escaped, UTF-8,
+                                               BULLETIN_TITLE_MAX */
+    uint32_t                published_len;  /* as the source wrote it:
+                                               YYYY-MM-DD[Thh:mm:ss...] */
     uint32_t                etag_len;       /* 20: W/"<16 hex>", of hash */
-    int64_t                 last_modified;  /* unix time */
+    int64_t                 last_modified;  /* unix time, see above */
     uint64_t                hash;           /* content hash */
     uint64_t                plain_len;      /* sum of plain segments */
     uint64_t                gzip_len;       /* sum of gzip segments */
@@ -169,17 +184,24 @@ typedef struct {
 } bulletin_store_slot_t;
 
 
-/* a verified store, as the module and tools read it */
+/*
+ * A verified store, as the module and tools read it.  A file rewritten in
+ * place under a running server changes the mapping, not this: header
+ * points to hdr, the header as verified, so that every limit a request
+ * checks against (size, page_count, nsegments, nslots, nchannels, mask)
+ * is ordinary memory.  Hence never copy a bulletin_store_t by value.
+ */
 
 typedef struct {
     const uint8_t                   *base;
     size_t                           size;
-    const bulletin_store_header_t   *header;
+    const bulletin_store_header_t   *header;    /* &hdr */
     const bulletin_store_bucket_t   *index;
     const bulletin_store_record_t   *records;
     const bulletin_store_segment_t  *segments;
     const bulletin_store_slot_t     *slots;
     uint32_t                         mask;      /* index_size - 1 */
+    bulletin_store_header_t          hdr;
     char                             detail[160];
                                     /* which check failed, and where */
 } bulletin_store_t;
@@ -211,27 +233,59 @@ uint32_t bulletin_id_hash(const uint8_t *id, size_t len);
 /* channel names: 1 to 15 of a-z 0-9 _ - */
 int bulletin_channel_valid(const uint8_t *name, size_t len);
 
+/* UTF-8 as RFC 3629 has it: no overlong form, surrogate or beyond U+10FFFF */
+int bulletin_utf8_valid(const uint8_t *p, size_t len);
+
 /*
- * Checks everything a request will later trust: size, magic, version,
- * byte order, checksum, alignment, every offset and length inside the
- * file, every id valid, strictly sorted and found through the index,
- * every slot of a known page and kind, the channels and the generation
- * printable as they are.  buf must be 8-byte aligned (a mapping is).
- * Fills st; on failure st->detail says what failed, and where.
+ * A published date as a store holds it: YYYY-MM-DD, then up to
+ * BULLETIN_PUBLISHED_MAX bytes in all of 0-9 T t Z z : . + - (the
+ * builder's source checks that it is a real RFC 3339 date)
+ */
+int bulletin_published_valid(const uint8_t *p, size_t len);
+
+/*
+ * Checks every field a request or the builder reads: size, magic,
+ * version, byte order, checksum, alignment, every offset and length
+ * inside the file, times in range, reserved fields zero, every id valid,
+ * strictly sorted and found through the index, titles and published
+ * dates as the builder writes them, each segment's CRC-32 and operator,
+ * each gzip segment ending on a flush, every slot of a known page and
+ * kind, the channels and the generation printable as they are.  buf must
+ * be 8-byte aligned (a mapping is).  Fills st; on failure st->detail says
+ * what failed, and where.
  */
 int bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size);
 
-/* record index, or -1; the id need not be valid, the store must be */
+/*
+ * The request path reads the mapping only through these three and
+ * bulletin_body(), which check what they read against st's copy of the
+ * header: whatever the file holds now, nothing outside it is read.
+ *
+ * bulletin_store_record() copies page's record out of the mapping, once,
+ * and checks that its strings, segments and slots lie inside their
+ * sections and its times and lengths in range: BULLETIN_ERR_CHANGED
+ * when they no longer do.  find returns a record index or -1; the id
+ * need not be valid.
+ */
+int bulletin_store_record(const bulletin_store_t *st, uint32_t page,
+    bulletin_store_record_t *rec);
 int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len);
 
+/* the weak ETag of a content hash, BULLETIN_ETAG_LEN bytes */
+void bulletin_etag(uint8_t *buf, uint64_t hash);
+
 /*
- * The response body of a page: fills chunks (at most
- * bulletin_body_chunks_max()) with pieces of the mapping and of scratch
- * (at least bulletin_body_scratch_max() bytes), returns the body length.
+ * The response body of a page, from a record bulletin_store_record()
+ * copied: fills chunks (at most bulletin_body_chunks_max()) with pieces
+ * of the mapping and of scratch (scratch_len bytes, which
+ * bulletin_body_scratch_max() gives), sets *len to the body's length.
  * With gzip, the body is a gzip stream: header, segments, the digits as
  * stored blocks, a final block and the trailer, its CRC-32 combined from
  * the segments' CRCs; nothing is compressed or checksummed but digits.
+ * BULLETIN_ERR_CHANGED when a segment or slot read now is not what was
+ * verified (scratch too short for the digits also fails); a segment that
+ * outgrew scratch since bulletin_body_scratch_max() is not copied.
  *
  * With counts, a segment of at most BULLETIN_BODY_COPY_MAX bytes (the
  * markup between two counts) is copied beside its digits, so that a page
@@ -244,9 +298,10 @@ int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 size_t bulletin_body_chunks_max(const bulletin_store_record_t *rec);
 size_t bulletin_body_scratch_max(const bulletin_store_t *st,
     const bulletin_store_record_t *rec);
-uint64_t bulletin_body(const bulletin_store_t *st,
+int bulletin_body(const bulletin_store_t *st,
     const bulletin_store_record_t *rec, int gzip, bulletin_count_pt count,
-    void *ctx, uint8_t *scratch, bulletin_chunk_t *chunks, size_t *nchunks);
+    void *ctx, uint8_t *scratch, size_t scratch_len, bulletin_chunk_t *chunks,
+    size_t *nchunks, uint64_t *len);
 
 /* decimal digits of n into buf (BULLETIN_DIGITS_MAX), returns the count */
 size_t bulletin_format_u64(uint8_t *buf, uint64_t n);
@@ -299,11 +354,13 @@ typedef struct {
  * prev, if not NULL, is the previous store (verified, and mapped until
  * the last add): a page whose content hash is unchanged keeps its
  * Last-Modified from it; others get built_at.  create fails with
- * BULLETIN_ERR_CHANNEL (a bad, duplicate or ninth channel), _NOMEM, or
- * _SYSTEM (errno says why: mkstemp in the output's folder, fchmod).
+ * BULLETIN_ERR_CHANNEL (a bad, duplicate or ninth channel), _TIME
+ * (built_at out of range), _NOMEM, or _SYSTEM (errno says why: mkstemp
+ * in the output's folder, fchmod).
  *
- * add checks the page (id, duplicate, limits, segment CRCs, slot kinds)
- * before it writes anything: after such an error the page is not added
+ * add checks the page (id, duplicate, limits, title and published as
+ * the verifier wants them, segment CRCs and flushes, slot kinds) before
+ * it writes anything: after such an error the page is not added
  * and the writer goes on; after BULLETIN_ERR_SYSTEM (a failed write)
  * every later add and the commit fail.  A slot's ref may name a page
  * added later: commit resolves refs (BULLETIN_ERR_REFERENCE otherwise).

@@ -20,7 +20,6 @@
 
 
 #define BULLETIN_WBUF_SIZE      (256 * 1024)
-#define BULLETIN_ETAG_LEN       20
 #define BULLETIN_PAGES_MAX      (1u << 30)
 
 #define BULLETIN_FNV64_INIT     0xcbf29ce484222325ULL
@@ -136,6 +135,12 @@ bulletin_writer_create(const char *path, const char *const *channels,
         return NULL;
     }
 
+    /* it becomes the Last-Modified of pages: the verifier's range */
+    if (built_at < BULLETIN_TIME_MIN || built_at > BULLETIN_TIME_MAX) {
+        *err = BULLETIN_ERR_TIME;
+        return NULL;
+    }
+
     for (i = 0; i < nchannels; i++) {
         len = strlen(channels[i]);
 
@@ -227,7 +232,7 @@ int
 bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
 {
     int                        rc;
-    char                       etag[BULLETIN_ETAG_LEN];
+    uint8_t                    etag[BULLETIN_ETAG_LEN];
     uint32_t                   i, kind, ref_len;
     uint64_t                   h, plain, gzip;
     int64_t                    found;
@@ -237,7 +242,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     const bulletin_wslot_t    *slot;
     bulletin_store_segment_t  *seg;
     const bulletin_wsegment_t *ws;
-    const bulletin_store_record_t *pr;
+    bulletin_store_record_t    pr;
 
     if (w->failed) {
         return w->failed;
@@ -322,21 +327,19 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     if (w->prev != NULL) {
         found = bulletin_store_find(w->prev, page->id, page->id_len);
 
-        if (found >= 0) {
-            pr = &w->prev->records[found];
+        /* the record as verified, with a Last-Modified in range */
 
-            if (pr->hash == h) {
-                r->last_modified = pr->last_modified;
-                w->kept++;
-            }
+        if (found >= 0
+            && bulletin_store_record(w->prev, (uint32_t) found, &pr)
+               == BULLETIN_OK
+            && pr.hash == h)
+        {
+            r->last_modified = pr.last_modified;
+            w->kept++;
         }
     }
 
-    etag[0] = 'W';
-    etag[1] = '/';
-    etag[2] = '"';
-    bulletin_hex64(etag + 3, h);
-    etag[19] = '"';
+    bulletin_etag(etag, h);
 
     r->str_off = w->off + w->buf_len;
 
@@ -436,12 +439,27 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                                     "slots in the store", id, UINT32_MAX);
     }
 
-    if (page->title_len > BULLETIN_PAGE_MAX
-        || page->published_len > BULLETIN_PAGE_MAX)
-    {
+    /* what the verifier will want of them */
+
+    if (page->title_len > BULLETIN_TITLE_MAX) {
         return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": title or published over "
-                                    "%d bytes", id, BULLETIN_PAGE_MAX);
+                                    "page \"%s\": a title of %zu bytes, at "
+                                    "most %d", id, page->title_len,
+                                    BULLETIN_TITLE_MAX);
+    }
+
+    if (!bulletin_utf8_valid(page->title, page->title_len)) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_TEXT,
+                                    "page \"%s\": the title is not valid "
+                                    "UTF-8", id);
+    }
+
+    if (!bulletin_published_valid(page->published, page->published_len)) {
+        return bulletin_writer_fail(w, BULLETIN_ERR_TEXT,
+                                    "page \"%s\": published is not "
+                                    "YYYY-MM-DD, then up to %d of "
+                                    "0-9 T Z : . + -", id,
+                                    BULLETIN_PUBLISHED_MAX - 10);
     }
 
     for (i = 0; i <= page->nslots; i++) {
@@ -473,6 +491,17 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                                         "page \"%s\": segment %u has CRC-32 "
                                         "%08x, its bytes %08x", id, i,
                                         seg->crc, crc);
+        }
+
+        if (seg->gzip_len != 0
+            && (seg->gzip_len < 4
+                || memcmp(seg->gzip + seg->gzip_len - 4, "\x00\x00\xff\xff",
+                          4) != 0))
+        {
+            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
+                                        "page \"%s\": gzip segment %u does "
+                                        "not end on a full flush "
+                                        "(00 00 ff ff)", id, i);
         }
 
         *plain += seg->plain_len;

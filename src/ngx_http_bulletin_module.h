@@ -105,6 +105,11 @@ ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,
 ngx_int_t ngx_http_bulletin_page_handler(ngx_http_request_t *r);
 int64_t ngx_http_bulletin_find(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id);
+ngx_int_t ngx_http_bulletin_record(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page,
+    bulletin_store_record_t *rec);
+void ngx_http_bulletin_changed(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err);
 ngx_int_t ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow);
 ngx_int_t ngx_http_bulletin_add_variables(ngx_conf_t *cf);
 

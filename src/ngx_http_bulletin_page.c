@@ -36,8 +36,8 @@ static uint64_t ngx_http_bulletin_count(void *data, uint32_t page,
     uint32_t kind);
 static ngx_uint_t ngx_http_bulletin_prefetch(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bulletin_page_headers(ngx_http_request_t *r,
-    ngx_http_bulletin_main_conf_t *bmcf,
-    const bulletin_store_record_t *rec, ngx_uint_t gzip, uint64_t len);
+    const bulletin_store_record_t *rec, u_char *etag, ngx_uint_t gzip,
+    uint64_t len);
 static ngx_int_t ngx_http_bulletin_page_body(ngx_http_request_t *r,
     bulletin_chunk_t *chunks, size_t n);
 
@@ -49,8 +49,10 @@ static ngx_http_bulletin_time_t  ngx_http_bulletin_times[
 ngx_int_t
 ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 {
-    size_t                          n, nmax;
+    int                             err;
+    size_t                          n, nmax, smax;
     uint8_t                        *scratch;
+    u_char                         *etag;
     int64_t                         page;
     uint64_t                        len, *counter;
     ngx_int_t                       rc;
@@ -61,7 +63,7 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     ngx_http_bulletin_ctx_t        *ctx;
     ngx_http_bulletin_show_t        show;
     bulletin_counters_slot_t       *slot;
-    const bulletin_store_record_t  *rec;
+    bulletin_store_record_t         rec;
     ngx_http_bulletin_loc_conf_t   *blcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
@@ -88,15 +90,20 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    rec = &bmcf->store.records[page];
+    /* the mapping is read through this copy from here on */
 
-    /* one allocation: the context, then the body's pieces and scratch */
+    if (ngx_http_bulletin_record(r, bmcf, (uint32_t) page, &rec) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    nmax = bulletin_body_chunks_max(rec);
+    /* one allocation: the context, the body's pieces, scratch, the ETag */
+
+    nmax = bulletin_body_chunks_max(&rec);
+    smax = bulletin_body_scratch_max(&bmcf->store, &rec);
 
     ctx = ngx_palloc(r->pool, sizeof(ngx_http_bulletin_ctx_t)
                               + nmax * sizeof(bulletin_chunk_t)
-                              + bulletin_body_scratch_max(&bmcf->store, rec));
+                              + smax + BULLETIN_ETAG_LEN);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -105,6 +112,7 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     chunks = (bulletin_chunk_t *) (ctx + 1);
     scratch = (uint8_t *) (chunks + nmax);
+    etag = scratch + smax;
 
     ngx_http_set_ctx(r, ctx, ngx_http_bulletin_module);
 
@@ -155,10 +163,18 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     gzip = 0;
 #endif
 
-    len = bulletin_body(&bmcf->store, rec, gzip, count, &show, scratch,
-                        chunks, &n);
+    err = bulletin_body(&bmcf->store, &rec, gzip, count, &show, scratch, smax,
+                        chunks, &n, &len);
 
-    if (ngx_http_bulletin_page_headers(r, bmcf, rec, gzip, len) != NGX_OK) {
+    if (err != BULLETIN_OK) {
+        ngx_http_bulletin_changed(r, bmcf, (uint32_t) page, err);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* from the hash: the ETag's bytes in the file are checked at load only */
+    bulletin_etag(etag, rec.hash);
+
+    if (ngx_http_bulletin_page_headers(r, &rec, etag, gzip, len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -266,8 +282,8 @@ ngx_http_bulletin_prefetch(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_bulletin_page_headers(ngx_http_request_t *r,
-    ngx_http_bulletin_main_conf_t *bmcf, const bulletin_store_record_t *rec,
-    ngx_uint_t gzip, uint64_t len)
+    const bulletin_store_record_t *rec, u_char *etag, ngx_uint_t gzip,
+    uint64_t len)
 {
     ngx_table_elt_t           *h;
     ngx_http_core_loc_conf_t  *clcf;
@@ -276,7 +292,8 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = len;
 
-    t = &ngx_http_bulletin_times[rec->last_modified
+    /* in range (bulletin_store_record()), and an index is unsigned */
+    t = &ngx_http_bulletin_times[(uint64_t) rec->last_modified
                                  % NGX_HTTP_BULLETIN_TIMES];
 
     if (t->time != rec->last_modified || t->text[0] == '\0') {
@@ -314,8 +331,8 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
 
     h->hash = 1;
     ngx_str_set(&h->key, "ETag");
-    h->value.data = (u_char *) bmcf->store.base + rec->etag_off;
-    h->value.len = rec->etag_len;
+    h->value.data = etag;
+    h->value.len = BULLETIN_ETAG_LEN;
     r->headers_out.etag = h;
 
     if (gzip) {

@@ -83,8 +83,8 @@ static ngx_int_t ngx_http_bulletin_out_json(ngx_http_bulletin_out_t *out,
     const u_char *s, size_t len);
 static ngx_int_t ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out,
     time_t t);
-static const u_char *ngx_http_bulletin_id_of(const bulletin_store_t *store,
-    uint32_t page, size_t *len);
+static ngx_int_t ngx_http_bulletin_id_of(ngx_http_bulletin_status_t *st,
+    uint32_t page, bulletin_store_record_t *rec, u_char *id);
 static uint64_t ngx_http_bulletin_views(ngx_http_bulletin_status_t *st,
     uint32_t page);
 
@@ -659,24 +659,34 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_t *out, uint32_t page, uint64_t views)
 {
     u_char                         *p;
-    size_t                          len;
+    u_char                          id[BULLETIN_ID_MAX];
+    u_char                          title[BULLETIN_TITLE_MAX];
     uint32_t                        k, nchannels;
     uint64_t                        shares, channel[BULLETIN_CHANNELS_MAX];
-    const u_char                   *id;
     bulletin_counters_slot_t       *slot;
     const bulletin_store_header_t  *h;
-    const bulletin_store_record_t  *rec;
+    bulletin_store_record_t         rec;
 
     h = st->store->header;
-    rec = &st->store->records[page];
-    id = ngx_http_bulletin_id_of(st->store, page, &len);
+
+    if (ngx_http_bulletin_id_of(st, page, &rec, id) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* escaped in two passes: from a copy that cannot change in between */
+
+    ngx_memcpy(title, st->store->base + rec.title_off, rec.title_len);
+
+    if (!bulletin_utf8_valid(title, rec.title_len)) {
+        ngx_http_bulletin_changed(st->request, st->main, page,
+                                  BULLETIN_ERR_CHANGED);
+        return NGX_ERROR;
+    }
 
     if (ngx_http_bulletin_out_str(out, "{\"id\":") != NGX_OK
-        || ngx_http_bulletin_out_json(out, id, len) != NGX_OK
+        || ngx_http_bulletin_out_json(out, id, rec.id_len) != NGX_OK
         || ngx_http_bulletin_out_str(out, ",\"title\":") != NGX_OK
-        || ngx_http_bulletin_out_json(out, st->store->base + rec->title_off,
-                                      rec->title_len)
-           != NGX_OK)
+        || ngx_http_bulletin_out_json(out, title, rec.title_len) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -820,10 +830,11 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
     ngx_uint_t n)
 {
     u_char                    *p;
+    u_char                     id[BULLETIN_ID_MAX];
     size_t                     len;
     uint32_t                   k;
     ngx_uint_t                 i;
-    const u_char              *id;
+    bulletin_store_record_t    rec;
     bulletin_counters_slot_t  *slot;
 
     if (st->zone == NULL) {
@@ -839,7 +850,11 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
     }
 
     for (i = 0; i < n; i++) {
-        id = ngx_http_bulletin_id_of(st->store, rank[i].page, &len);
+        if (ngx_http_bulletin_id_of(st, rank[i].page, &rec, id) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        len = rec.id_len;
 
         p = ngx_http_bulletin_out(out, 64 + len + NGX_INT64_LEN);
         if (p == NULL) {
@@ -861,7 +876,11 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
     }
 
     for (i = 0; i < n; i++) {
-        id = ngx_http_bulletin_id_of(st->store, rank[i].page, &len);
+        if (ngx_http_bulletin_id_of(st, rank[i].page, &rec, id) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        len = rec.id_len;
         slot = st->zone->slots[rank[i].page];
 
         for (k = 0; k < st->zone->info.nchannels; k++) {
@@ -1022,11 +1041,29 @@ ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out, time_t t)
 }
 
 
-static const u_char *
-ngx_http_bulletin_id_of(const bulletin_store_t *store, uint32_t page,
-    size_t *len)
-{
-    *len = store->records[page].id_len;
+/*
+ * The page's record and id, copied out of the mapping: ids are printed
+ * unescaped in Prometheus labels, so a copy that is no longer an id (a
+ * store rewritten in place) fails the document.
+ */
 
-    return store->base + store->records[page].id_off;
+static ngx_int_t
+ngx_http_bulletin_id_of(ngx_http_bulletin_status_t *st, uint32_t page,
+    bulletin_store_record_t *rec, u_char *id)
+{
+    if (ngx_http_bulletin_record(st->request, st->main, page, rec)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(id, st->store->base + rec->id_off, rec->id_len);
+
+    if (!bulletin_id_valid(id, rec->id_len, 1)) {
+        ngx_http_bulletin_changed(st->request, st->main, page,
+                                  BULLETIN_ERR_CHANGED);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

@@ -6,7 +6,10 @@
 # names the file and the check; the directives' dependencies fail
 # `nginx -t` whatever their order; a reload maps a store renamed into
 # place afresh, and a reload with a bad store is refused while the
-# running configuration keeps serving.
+# running configuration keeps serving.  A store rewritten in place under
+# a running nginx (which the README forbids) makes a page a 500 and one
+# error a worker: no worker sends a byte from outside the file, and none
+# dies.
 #
 # Bad stores are made from a good one by the helpers below, from the
 # header layout in src/bulletin_store.h (checksum: CRC-32 of the file
@@ -41,11 +44,25 @@ use constant {
     FILE_SIZE_OFF   => 16,
     HEADER_SIZE_OFF => 24,
     CHECKSUM_OFF    => 28,
+    BUILT_AT_OFF    => 32,
     GENERATION_OFF  => 40,
+    PAGE_COUNT_OFF  => 56,
     RESERVED0_OFF   => 204,
     RECORDS_OFF     => 208,
+    SEGMENTS_OFF    => 216,
+    SLOTS_OFF       => 232,
     HEADER_SIZE     => 280,
+    RECORD_SIZE     => 96,
+    SEGMENT_SIZE    => 32,
+    SLOT_SIZE       => 8,
 };
+
+# a record's and a segment's fields, in order, as unpack reads them
+my @RECORD = qw(id_off title_off published_off etag_off id_len title_len
+                published_len etag_len last_modified hash plain_len gzip_len
+                segment_first slot_first nslots reserved);
+my %RECORD_OFF = (last_modified => 48);
+my @SEGMENT = qw(plain_off gzip_off plain_len gzip_len crc crc_op);
 
 our $GOOD;
 
@@ -58,6 +75,7 @@ order_of_directives();
 unreadable();
 start_refused();
 mapping();
+rewritten_in_place();
 reloads();
 
 
@@ -131,6 +149,102 @@ sub field {
     my ($off, $format) = @_;
 
     return unpack $format, substr($GOOD, $off, 8);
+}
+
+
+# Record $i of $GOOD (or of the page whose id is $i): its fields, its
+# id, and the file offset of the record ("off").
+
+sub record {
+    my ($i) = @_;
+
+    my $n = field(PAGE_COUNT_OFF, 'V');
+
+    if ($i !~ /\A\d+\z/) {
+        my ($k) = grep { record($_)->{id} eq $i } 0 .. $n - 1;
+        defined $k or die "no page \"$i\" in the store";
+        $i = $k;
+    }
+
+    my $off = field(RECORDS_OFF, 'Q<') + $i * RECORD_SIZE;
+    my %r;
+
+    @r{@RECORD} = unpack 'Q<4 V4 q< Q<3 V4', substr($GOOD, $off, RECORD_SIZE);
+    $r{off} = $off;
+    $r{id} = substr $GOOD, $r{id_off}, $r{id_len};
+
+    return \%r;
+}
+
+
+sub segment {
+    my ($j) = @_;
+
+    my $off = field(SEGMENTS_OFF, 'Q<') + $j * SEGMENT_SIZE;
+    my %s;
+
+    @s{@SEGMENT} = unpack 'Q<2 V4', substr($GOOD, $off, SEGMENT_SIZE);
+    $s{off} = $off;
+
+    return \%s;
+}
+
+
+# The last segment of record $r with plain bytes: (its number in the
+# page, the segment).
+
+sub page_segment {
+    my ($r) = @_;
+
+    for my $k (reverse 0 .. $r->{nslots}) {
+        my $s = segment($r->{segment_first} + $k);
+        return ($k, $s) if $s->{plain_len} > 0;
+    }
+
+    die "page \"$r->{id}\" has no bytes";
+}
+
+
+# $GOOD with record 0's $name set to $packed, its checksum right.
+
+sub record_patched {
+    my ($name, $packed) = @_;
+
+    return patched(record(0)->{off} + $RECORD_OFF{$name}, $packed);
+}
+
+
+# Record 0's last segment with bytes, its CRC-32 or its operator
+# changed, the checksum right: (store, the refusal's text).
+
+sub segment_crc_changed {
+    my ($what) = @_;
+
+    my $r = record(0);
+    my ($k, $s) = page_segment($r);
+
+    if ($what eq 'crc') {
+        return (patched($s->{off} + 24, pack 'V', $s->{crc} ^ 1),
+                refused(sprintf 'inconsistent page record: page 0 "%s": '
+                        . 'segment %u: its plain bytes\' CRC-32 is %08x, '
+                        . 'the segment says %08x', $r->{id}, $k, $s->{crc},
+                        $s->{crc} ^ 1));
+    }
+
+    return (patched($s->{off} + 28, pack 'V', $s->{crc_op} ^ 1),
+            refused(sprintf 'inconsistent page record: page 0 "%s": '
+                    . 'segment %u: crc_op %08x is not the operator of %u '
+                    . 'bytes, %08x', $r->{id}, $k, $s->{crc_op} ^ 1,
+                    $s->{plain_len}, $s->{crc_op}));
+}
+
+
+sub time_refused {
+    my ($what) = @_;
+
+    return refused('time out of range (1970-01-01 to 9999-12-31): '
+                   . $what . ' is not a time from 1970-01-01T00:00:00Z to '
+                   . '9999-12-31T23:59:59Z');
 }
 
 
@@ -473,6 +587,145 @@ sub slurp_lines {
     close $fh;
 
     return @lines;
+}
+
+
+#### a store rewritten in place
+
+# What the README forbids, done: bytes of the mapped file rewritten in
+# place (same inode, same size), which workers see in their mapping at
+# once.  Each change is undone before the next.
+
+sub poke {
+    my ($file, $off, $packed) = @_;
+
+    open my $fh, '+<:raw', $file or die "$file: $!";
+    sysseek($fh, $off, 0) or die "$file: seek: $!";
+    syswrite($fh, $packed) == length $packed or die "$file: write: $!";
+    close $fh or die "$file: $!";
+}
+
+
+sub rewritten_in_place {
+    my $store = $t->path('live.blt');
+    my $size = length $GOOD;
+    my $r = record($ID);
+    my ($k, $s) = page_segment($r);
+    my $slot = field(SLOTS_OFF, 'Q<') + $r->{slot_first} * SLOT_SIZE;
+
+    # what, where, the bytes; then the statuses of the page, plain and
+    # gzip, and of the status document (200: the page as it was).  Each
+    # variant reads only the segments' fields it sends (plain or gzip) and
+    # checks their lengths' sum against the record's; a page whose id
+    # cannot be read is not found; the header read is nginx's own copy.
+    my @cases = (
+        ["segment ${k}'s length 4 KB past the end", $s->{off} + 16,
+         pack('V', $size - $s->{plain_off} + 4096), 500, 200, 200],
+        ["segment ${k}'s gzip length 4 KB past the end", $s->{off} + 20,
+         pack('V', $size - $s->{gzip_off} + 4096), 200, 500, 200],
+        ["segment ${k}'s length 1 byte less", $s->{off} + 16,
+         pack('V', $s->{plain_len} - 1), 500, 200, 200],
+        ["segment $k 8 bytes before the end", $s->{off},
+         pack('Q<', $size - 8), 500, 200, 200],
+        ["segment ${k}'s gzip bytes 8 bytes before the end", $s->{off} + 8,
+         pack('Q<', $size - 8), 200, 500, 200],
+        ['a slot of page 2^32 - 1', $slot, pack('V', 0xffffffff),
+         500, 500, 200],
+        ['a slot of kind 2^32 - 1', $slot + 4, pack('V', 0xffffffff),
+         500, 500, 200],
+        ['the segments from 2^32 - 1', $r->{off} + 80,
+         pack('V', 0xffffffff), 500, 500, 500],
+        ['a negative last_modified', $r->{off} + 48, pack('q<', -1),
+         500, 500, 500],
+        ['the title past the end', $r->{off} + 36, pack('V', $size),
+         500, 500, 500],
+        ['the id past the end', $r->{off}, pack('Q<', $size + 8),
+         404, 404, 500],
+        ['page_count in the header', PAGE_COUNT_OFF, pack('V', 0xffffffff),
+         200, 200, 200],
+    );
+
+    copy($t->path('good.blt'), $store) or die "copy: $!";
+
+    # the agent is excluded: counts, so the page's bytes, stay as they are
+    $t->stop->config(http => "bulletin_store live.blt;\n"
+                             . "bulletin_counters zone=live:1m;\n"
+                             . 'bulletin_count_exclude "^test-bot$";',
+                     server => <<'EOF')->run;
+location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
+    bulletin_page $bulletin_id;
+}
+location = /status {
+    bulletin_status;
+}
+EOF
+
+    my @pids = ($t->master_pid, $t->worker_pids);
+    my %page;
+
+    for my $enc ('plain', 'gzip') {
+        my $res = $t->http_get("/bulletin/$ID", headers => [
+            'User-Agent' => 'test-bot',
+            $enc eq 'gzip' ? ('Accept-Encoding' => 'gzip') : ()]);
+
+        is($res->status, 200, "in place: the page, $enc");
+        $page{$enc} = $res->body;
+    }
+
+    my $from = $t->error_log_size;
+
+    for my $case (@cases) {
+        my ($what, $off, $packed, %want) = @$case;
+        my $before = substr $GOOD, $off, length $packed;
+
+        @want{qw(plain gzip status)} = @$case[3 .. 5];
+
+        poke($store, $off, $packed);
+
+        for my $enc ('plain', 'gzip') {
+            my $res = $t->http_get("/bulletin/$ID", headers => [
+                'User-Agent' => 'test-bot',
+                $enc eq 'gzip' ? ('Accept-Encoding' => 'gzip') : ()]);
+            my $got = $res->status // 'no response';
+
+            ok($got eq $want{$enc}
+               && ($got ne '200' || ($res->body // '') eq $page{$enc}),
+               "in place, $what, $enc: $want{$enc}"
+               . ($want{$enc} == 200 ? ', the page as it was' : ''))
+                or diag "status $got, " . length($res->body // '')
+                        . ' bytes';
+        }
+
+        # the status document reads the records of the pages it lists
+        is($t->http_get('/status')->status, $want{status},
+           "in place, $what: the status document, $want{status}");
+
+        poke($store, $off, $before);
+    }
+
+    is_deeply([$t->master_pid, $t->worker_pids], \@pids,
+              'in place: no worker died');
+
+    my $log = $t->error_log_since($from);
+    my @lines = $log =~ /^(.*\[error\].*)$/mg;
+    my $workers = $t->valgrind ? 1 : @pids - 1;
+
+    ok(@lines >= 1 && @lines <= $workers, 'in place: logged once a worker')
+        or diag $log;
+    is(scalar(grep { !/\[error\] .*\Qbulletin store "$store", page \E\d+
+                       \Q: the store changed since it was verified\E/x }
+                   @lines),
+       0, 'in place: the error names the store and the check') or diag $log;
+    unlike($log, qr/exited on signal|\[alert\]|\[crit\]/,
+           'in place: no crash, no alert');
+
+    my $res = $t->http_get("/bulletin/$ID",
+                           headers => ['User-Agent' => 'test-bot']);
+
+    is($res->status, 200, 'in place, undone: the page');
+    ok(($res->body // '') eq $page{plain}, 'in place, undone: byte for byte');
+
+    $t->stop;
 }
 
 
@@ -1064,3 +1317,62 @@ location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
 --- must_die
 --- error_log eval
 main::refused("checksum mismatch")
+
+
+=== TEST 34: a negative Last-Modified, its checksum right
+--- init
+main::bad_store(main::record_patched('last_modified', pack('q<', -1)));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::time_refused('page 0 "' . main::record(0)->{id} . '": last_modified -1')
+
+=== TEST 35: a Last-Modified in the year 10000, its checksum right
+--- init
+main::bad_store(main::record_patched('last_modified',
+                                     pack('q<', 253402300800)));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::time_refused('page 0 "' . main::record(0)->{id}
+                   . '": last_modified 253402300800')
+
+=== TEST 36: built before 1970, its checksum right
+--- init
+main::bad_store(main::patched(main::BUILT_AT_OFF, pack('q<', -1)));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::time_refused('built_at -1')
+
+=== TEST 37: a segment's CRC-32 changed, its checksum right
+--- init
+main::bad_store((main::segment_crc_changed('crc'))[0]);
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+(main::segment_crc_changed('crc'))[1]
+
+=== TEST 38: a segment's CRC operator changed, its checksum right
+--- init
+main::bad_store((main::segment_crc_changed('crc_op'))[0]);
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+(main::segment_crc_changed('crc_op'))[1]
+
+=== TEST 39: a title that is not UTF-8, its checksum right
+--- init
+main::bad_store(main::patched(main::record(0)->{title_off}, "\xff"));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused('title or published date not as the builder writes them: '
+              . 'page 0 "' . main::record(0)->{id} . '": the title is not '
+              . 'valid UTF-8')

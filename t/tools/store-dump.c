@@ -70,20 +70,28 @@ static int
 body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     int gzip, int print)
 {
-    size_t             i, n, sum;
+    int                rc;
+    size_t             i, n, sum, smax;
     uint8_t           *scratch;
     uint64_t           len;
     bulletin_chunk_t  *chunks;
 
+    smax = bulletin_body_scratch_max(st, rec);
     chunks = malloc(bulletin_body_chunks_max(rec) * sizeof(bulletin_chunk_t));
-    scratch = malloc(bulletin_body_scratch_max(st, rec) + 1);
+    scratch = malloc(smax + 1);
 
     if (chunks == NULL || scratch == NULL) {
         fprintf(stderr, "out of memory\n");
         return -1;
     }
 
-    len = bulletin_body(st, rec, gzip, NULL, NULL, scratch, chunks, &n);
+    rc = bulletin_body(st, rec, gzip, NULL, NULL, scratch, smax, chunks, &n,
+                       &len);
+
+    if (rc != BULLETIN_OK) {
+        fprintf(stderr, "bulletin_body(): %s\n", bulletin_strerror(rc));
+        return -1;
+    }
 
     sum = 0;
 

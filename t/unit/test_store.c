@@ -536,8 +536,10 @@ check_body(const bulletin_store_t *st, const tpage_t *tp, int gzip,
     assert_non_null(chunks);
     assert_non_null(scratch);
 
-    total = bulletin_body(st, rec, gzip, mode < 0 ? NULL : count_cb, &c,
-                          scratch, chunks, &n);
+    assert_int_equal(bulletin_body(st, rec, gzip,
+                                   mode < 0 ? NULL : count_cb, &c, scratch,
+                                   smax, chunks, &n, &total),
+                     BULLETIN_OK);
 
     assert_true(n <= max);
     sum = 0;
@@ -1025,8 +1027,9 @@ static void
 test_changed_bytes_rechecksummed(void **state)
 {
     int                             gzip;
-    size_t                          size, off, i, k, n, accepted;
+    size_t                          size, off, i, k, n, accepted, smax;
     uint8_t                        *p, *q, save, *scratch, sum;
+    uint64_t                        total;
     uint8_t                         mut[4];
     bulletin_chunk_t               *chunks;
     bulletin_store_t                st;
@@ -1066,15 +1069,18 @@ test_changed_bytes_rechecksummed(void **state)
                                      st.base + r->id_off, r->id_len),
                                  (int64_t) i);
 
+                smax = bulletin_body_scratch_max(&st, r);
                 chunks = malloc(bulletin_body_chunks_max(r)
                                 * sizeof(bulletin_chunk_t));
-                scratch = malloc(bulletin_body_scratch_max(&st, r));
+                scratch = malloc(smax);
 
                 for (gzip = 0; gzip <= 1; gzip++) {
                     memset(&c, 0, sizeof(tcount_t));
                     c.value = UINT64_MAX;
-                    bulletin_body(&st, r, gzip, count_cb, &c, scratch,
-                                  chunks, &n);
+                    assert_int_equal(bulletin_body(&st, r, gzip, count_cb,
+                                                   &c, scratch, smax, chunks,
+                                                   &n, &total),
+                                     BULLETIN_OK);
 
                     while (n-- != 0) {
                         sum ^= chunks[n].data[chunks[n].len - 1];
@@ -1091,7 +1097,7 @@ test_changed_bytes_rechecksummed(void **state)
         fix_checksum(q, size);
     }
 
-    /* titles, page bytes, times, CRCs: harmless changes are accepted */
+    /* titles and times in range: harmless changes are accepted */
     assert_true(accepted > 0);
     (void) sum;
 
@@ -1182,6 +1188,22 @@ mutate(uint8_t *q, size_t size, int which)
     case 46: r[2].title_len = (uint32_t) h->data_size; break;
     case 47: h->page_count = h->index_size; break;
     case 48: h->index_off = 4; break;
+    case 49: r[1].last_modified = -1; break;
+    case 50: r[1].last_modified = BULLETIN_TIME_MAX + 1; break;
+    case 51: r[1].last_modified = INT64_MIN; break;
+    case 52: h->built_at = -1; break;
+    case 53: h->built_at = BULLETIN_TIME_MAX + 1; break;
+    case 54: s[1].crc ^= 1; break;
+    case 55: s[1].crc_op ^= 1; break;
+    case 56: s[0].crc_op = bulletin_crc32_op(s[0].plain_len + 1); break;
+    case 57: q[r[1].title_off] = 0xff; break;
+    case 58: q[r[1].published_off + 5] = 'x'; break;
+    case 59: r[1].published_len = 9; break;
+    case 60: q[s[1].gzip_off + s[1].gzip_len - 1] ^= 1; break;
+    case 61:
+        s[1].plain_off = h->data_off;
+        s[1].plain_len = (uint32_t) h->data_size;
+        break;
     }
 
     fix_checksum(q, size);
@@ -1213,8 +1235,28 @@ test_structure(void **state)
         BULLETIN_ERR_SLOT, BULLETIN_ERR_INDEX, BULLETIN_ERR_INDEX,
         BULLETIN_ERR_INDEX, BULLETIN_ERR_INDEX, BULLETIN_ERR_DUPLICATE,
         BULLETIN_ERR_RECORD, BULLETIN_ERR_BOUNDS, BULLETIN_ERR_BOUNDS,
-        BULLETIN_ERR_BOUNDS, BULLETIN_ERR_HEADER, BULLETIN_ERR_ALIGN
+        BULLETIN_ERR_BOUNDS, BULLETIN_ERR_HEADER, BULLETIN_ERR_ALIGN,
+        BULLETIN_ERR_TIME, BULLETIN_ERR_TIME, BULLETIN_ERR_TIME,
+        BULLETIN_ERR_TIME, BULLETIN_ERR_TIME,
+        BULLETIN_ERR_RECORD, BULLETIN_ERR_RECORD, BULLETIN_ERR_RECORD,
+        BULLETIN_ERR_TEXT, BULLETIN_ERR_TEXT, BULLETIN_ERR_TEXT,
+        BULLETIN_ERR_RECORD, BULLETIN_ERR_BOUNDS
     };
+
+    /* what a few of the new cases must say */
+    static const struct {
+        int          which;
+        const char  *says;
+    }  detail[] = {
+        { 49, "last_modified -1 is not a time" },
+        { 52, "built_at -1 is not a time" },
+        { 54, "segment 1: its plain bytes' CRC-32 is" },
+        { 55, "segment 1: crc_op" },
+        { 57, "the title is not valid UTF-8" },
+        { 60, "does not end on a full flush" },
+        { 61, "pages share bytes" }
+    };
+    size_t  k;
 
     p = build_open("small.blt", small, NSMALL, 1, NULL, &st, &size);
 
@@ -1238,6 +1280,16 @@ test_structure(void **state)
 
         assert_int_equal(rc, want[i]);
         assert_true(st.detail[0] != '\0');
+
+        for (k = 0; k < sizeof(detail) / sizeof(detail[0]); k++) {
+            if (detail[k].which == i && strstr(st.detail, detail[k].says)
+                                        == NULL)
+            {
+                print_error("case %d: \"%s\" does not say \"%s\"\n", i,
+                            st.detail, detail[k].says);
+                fail();
+            }
+        }
     }
 
     free(q);
@@ -1499,6 +1551,8 @@ test_writer_checks(void **state)
     memset(slots, 0, sizeof(slots));
     page.id = (const uint8_t *) "hand";
     page.id_len = 4;
+    page.published = (const uint8_t *) "2020-01-01";
+    page.published_len = 10;
     page.segments = segs;
     page.slots = slots;
 
@@ -1566,6 +1620,435 @@ test_empty_store(void **state)
 }
 
 
+static void
+test_text_valid(void **state)
+{
+    size_t  i;
+
+    static const char *const  utf8_good[] = {
+        "", "a", "北京市", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80",
+        "\xed\x9f\xbf", "\xee\x80\x80", "\xf0\x90\x80\x80",
+        "\xf4\x8f\xbf\xbf", "tab\tand\nnewline"
+    };
+    static const char *const  utf8_bad[] = {
+        "\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80",
+        "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xf0\x80\x80\x80",
+        "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+        "\xff", "\xe5\x8c", "a\xe5", "\xc2", "\xc2\x41", "\xe5\x8c\x41"
+    };
+    static const char *const  published_good[] = {
+        "2020-05-20", "2020-05-20T10:00:00+08:00", "2020-06-12T09:00:00Z",
+        "2020-06-12t09:00:00.123456z", "0000-00-00",
+        "2020-06-12T09:00:00.1234567890123456789012345678901234567890Z"
+    };
+    static const char *const  published_bad[] = {
+        "", "2020-05-2", "2020/05/20", "20200-5-20", "2020-05-20 10:00",
+        "2020-05-20T10:00:00\"", "2020-05-20T10:00:00\n", "x020-05-20",
+        "2020-05-20T10:00:00.12345678901234567890123456789012345678901234Z"
+    };
+
+    for (i = 0; i < sizeof(utf8_good) / sizeof(utf8_good[0]); i++) {
+        assert_true(bulletin_utf8_valid((const uint8_t *) utf8_good[i],
+                                        strlen(utf8_good[i])));
+    }
+
+    for (i = 0; i < sizeof(utf8_bad) / sizeof(utf8_bad[0]); i++) {
+        if (bulletin_utf8_valid((const uint8_t *) utf8_bad[i],
+                                strlen(utf8_bad[i])))
+        {
+            print_error("bad UTF-8 %zu accepted\n", i);
+            fail();
+        }
+    }
+
+    /* U+0000 is UTF-8 (JSON escapes it), and a length is a length */
+    assert_true(bulletin_utf8_valid((const uint8_t *) "a\0b", 3));
+    assert_false(bulletin_utf8_valid((const uint8_t *) "\xe5\x8c\x97", 2));
+
+    for (i = 0; i < sizeof(published_good) / sizeof(published_good[0]); i++)
+    {
+        assert_true(bulletin_published_valid(
+                        (const uint8_t *) published_good[i],
+                        strlen(published_good[i])));
+    }
+
+    for (i = 0; i < sizeof(published_bad) / sizeof(published_bad[0]); i++) {
+        if (bulletin_published_valid((const uint8_t *) published_bad[i],
+                                     strlen(published_bad[i])))
+        {
+            print_error("bad published %zu accepted\n", i);
+            fail();
+        }
+    }
+
+    assert_false(bulletin_published_valid((const uint8_t *) "2020-05-20\0",
+                                          11));
+}
+
+
+/* what the writer refuses, so that it never writes what the verifier
+ * refuses */
+static void
+test_writer_text(void **state)
+{
+    int                  err;
+    char                 path[128], *title;
+    tpage_t              tp;
+    bulletin_writer_t   *w;
+
+    snprintf(path, sizeof(path), "%s/text.blt", dir);
+
+    assert_null(bulletin_writer_create(path, channels, 4, -1, NULL, &err));
+    assert_int_equal(err, BULLETIN_ERR_TIME);
+    assert_null(bulletin_writer_create(path, channels, 4,
+                                       BULLETIN_TIME_MAX + 1, NULL, &err));
+    assert_int_equal(err, BULLETIN_ERR_TIME);
+
+    w = bulletin_writer_create(path, channels, 4, BULLETIN_TIME_MAX, NULL,
+                               &err);
+    assert_non_null(w);
+
+    title = malloc(BULLETIN_TITLE_MAX + 2);
+    assert_non_null(title);
+    memset(title, 'x', BULLETIN_TITLE_MAX + 1);
+    title[BULLETIN_TITLE_MAX + 1] = '\0';
+
+    tp = small[2];
+    tp.title = title;
+    assert_int_equal(add_page(w, &tp), BULLETIN_ERR_TOO_LARGE);
+    assert_non_null(strstr(bulletin_writer_detail(w), "4097 bytes"));
+
+    tp.title = "\xe5\x8c";
+    assert_int_equal(add_page(w, &tp), BULLETIN_ERR_TEXT);
+    assert_non_null(strstr(bulletin_writer_detail(w), "UTF-8"));
+
+    tp.title = "B";
+    tp.published = "2020-5-20";
+    assert_int_equal(add_page(w, &tp), BULLETIN_ERR_TEXT);
+    assert_non_null(strstr(bulletin_writer_detail(w), "published"));
+
+    /* the longest title, and the last second of 9999 */
+    title[BULLETIN_TITLE_MAX] = '\0';
+    tp.title = title;
+    tp.published = "9999-12-31T23:59:59Z";
+    assert_int_equal(add_page(w, &tp), BULLETIN_OK);
+    assert_int_equal(bulletin_writer_commit(w, NULL), BULLETIN_OK);
+
+    {
+        size_t            size;
+        uint8_t          *p;
+        bulletin_store_t  st;
+
+        p = read_file(path, &size);
+        assert_int_equal(bulletin_store_open(&st, p, size), BULLETIN_OK);
+        assert_int_equal(find(&st, "b2")->title_len, BULLETIN_TITLE_MAX);
+        assert_int_equal(find(&st, "b2")->last_modified, BULLETIN_TIME_MAX);
+        free(p);
+    }
+
+    free(title);
+    unlink(path);
+}
+
+
+/*
+ * A title over BULLETIN_TITLE_MAX bytes that lies in the file: refused
+ * by the verifier too (a store by another writer).
+ */
+static void
+test_long_title(void **state)
+{
+    size_t            size;
+    uint8_t          *p;
+    tpage_t           tp[1];
+    bulletin_store_t  st;
+    bulletin_store_record_t  *r;
+
+    tp[0] = pages[0];
+    p = build_open("title.blt", tp, 1, 1, NULL, &st, &size);
+
+    /* the title grows over the published date, etag and page bytes */
+    r = (bulletin_store_record_t *) (p + st.header->records_off);
+    r->title_len = BULLETIN_TITLE_MAX + 1;
+    fix_checksum(p, size);
+
+    assert_int_equal(bulletin_store_open(&st, p, size),
+                     BULLETIN_ERR_TOO_LARGE);
+    assert_non_null(strstr(st.detail, "a title of 4097 bytes"));
+
+    free(p);
+}
+
+
+/*
+ * The file rewritten in place after it was verified: every function of
+ * the request path reads only what it checked against the verified
+ * header, and says BULLETIN_ERR_CHANGED where the record, a segment or a
+ * slot no longer holds.  A copy of exactly the file's size: valgrind and
+ * ASan (make test-asan) see any byte read past it.
+ */
+static void
+test_rewritten(void **state)
+{
+    size_t                     size, n, smax, i, inscratch;
+    uint8_t                   *p, *q, *scratch;
+    uint64_t                   len, want;
+    tcount_t                   c;
+    bulletin_chunk_t           chunks[2 * SEGS_MAX + 3];
+    bulletin_store_t           st;
+    bulletin_store_record_t    rec, *r;
+    bulletin_store_header_t   *h;
+    bulletin_store_segment_t  *s;
+    bulletin_store_slot_t     *sl;
+    bulletin_store_bucket_t   *b;
+    uint32_t                   a1, seg;
+
+    p = build_open("live.blt", small, NSMALL, 1, NULL, &st, &size);
+
+    q = malloc(size);
+    assert_non_null(q);
+
+#define REOPEN()                                                              \
+    memcpy(q, p, size);                                                       \
+    assert_int_equal(bulletin_store_open(&st, q, size), BULLETIN_OK);         \
+    h = (bulletin_store_header_t *) q;                                        \
+    r = (bulletin_store_record_t *) (q + h->records_off);                     \
+    s = (bulletin_store_segment_t *) (q + h->segments_off);                   \
+    sl = (bulletin_store_slot_t *) (q + h->slots_off);                        \
+    b = (bulletin_store_bucket_t *) (q + h->index_off);                       \
+    a1 = (uint32_t) bulletin_store_find(&st, (const uint8_t *) "a1", 2);      \
+    seg = r[a1].segment_first
+
+    /* records: each field the request path reads, out of range */
+
+    REOPEN();
+    assert_int_equal(bulletin_store_record(&st, a1, &rec), BULLETIN_OK);
+    assert_memory_equal(&rec, &r[a1], sizeof(rec));
+    assert_int_equal(bulletin_store_record(&st, NSMALL, &rec),
+                     BULLETIN_ERR_BOUNDS);
+
+    r[a1].last_modified = -1;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+    r[a1].last_modified = BULLETIN_TIME_MAX + 1;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+
+    REOPEN();
+    r[a1].title_len = (uint32_t) size;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+
+    REOPEN();
+    r[a1].etag_off = size - 8;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+
+    REOPEN();
+    r[a1].id_off = UINT64_MAX - 1;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+    assert_int_equal(bulletin_store_find(&st, (const uint8_t *) "a1", 2), -1);
+
+    REOPEN();
+    r[a1].segment_first = (uint32_t) h->nsegments - r[a1].nslots;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+
+    REOPEN();
+    r[a1].nslots = UINT32_MAX;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+
+    /* the header in the file is not what requests check against */
+
+    REOPEN();
+    h->page_count = UINT32_MAX;
+    h->nsegments = UINT64_MAX;
+    h->data_size = UINT64_MAX;
+    h->index_size = 1u << 31;
+    assert_int_equal(bulletin_store_record(&st, NSMALL, &rec),
+                     BULLETIN_ERR_BOUNDS);
+    r[a1].segment_first = 1000;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec),
+                     BULLETIN_ERR_CHANGED);
+    assert_int_equal(st.header->page_count, NSMALL);
+
+    /* the index: a bucket past the records, every bucket used */
+
+    REOPEN();
+
+    for (i = 0; i <= st.mask; i++) {
+        b[i].record = (i & 1) ? NSMALL + 1 : UINT32_MAX;
+        b[i].hash = bulletin_id_hash((const uint8_t *) "a1", 2);
+    }
+
+    assert_int_equal(bulletin_store_find(&st, (const uint8_t *) "a1", 2), -1);
+    assert_int_equal(bulletin_store_find(&st, (const uint8_t *) "zz", 2), -1);
+
+    /* a segment's length or offset pointing past the end of the file */
+
+    memset(&c, 0, sizeof(tcount_t));
+
+    REOPEN();
+    assert_int_equal(bulletin_store_record(&st, a1, &rec), BULLETIN_OK);
+    smax = bulletin_body_scratch_max(&st, &rec);
+    scratch = malloc(smax);
+    assert_non_null(scratch);
+
+    s[seg + 2].plain_len = (uint32_t) size;
+    assert_int_equal(bulletin_body(&st, &rec, 0, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+    assert_int_equal(n, 0);
+    assert_int_equal(len, 0);
+
+    REOPEN();
+    s[seg + 2].gzip_off = size - 2;
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 1, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+
+    /* the plain body reads no gzip offset */
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 0, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_OK);
+
+    /* a segment's plain and gzip lengths at odds, or not the record's */
+
+    REOPEN();
+    s[seg + 1].gzip_len = 0;
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 1, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+
+    REOPEN();
+    s[seg + 1].plain_len -= 1;
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 0, NULL, NULL, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+
+    /* a slot of a page or kind the verified store does not have */
+
+    REOPEN();
+    sl[rec.slot_first].page = NSMALL;
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 1, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+    assert_int_equal(c.ncalls, 0);
+
+    /* without counts, slots are not read */
+    assert_int_equal(bulletin_body(&st, &rec, 1, NULL, NULL, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_OK);
+
+    REOPEN();
+    sl[rec.slot_first + 1].kind = BULLETIN_SLOT_CHANNEL + 4;
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 0, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+    assert_int_equal(c.ncalls, 1);
+
+    /*
+     * Bytes moved from the last segment to the first, the sums kept: a
+     * body of the file's bytes as they are now, and a first segment now
+     * too long for the scratch sized before is sent from the mapping.
+     */
+
+    REOPEN();
+    s[seg].plain_len += s[seg + 2].plain_len;
+    s[seg + 2].plain_len = 0;
+    s[seg].gzip_len += s[seg + 2].gzip_len;
+    s[seg + 2].gzip_len = 0;
+    c.ncalls = 0;
+    c.value = UINT64_MAX;
+    assert_int_equal(bulletin_body(&st, &rec, 0, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_OK);
+    want = rec.plain_len + 2 * BULLETIN_DIGITS_MAX;
+    assert_int_equal(len, want);
+
+    inscratch = 0;
+
+    for (i = 0; i < n; i++) {
+        if (chunks[i].data >= scratch && chunks[i].data < scratch + smax) {
+            assert_true(chunks[i].data + chunks[i].len <= scratch + smax);
+            inscratch += chunks[i].len;
+
+        } else {
+            assert_true(chunks[i].data >= q
+                        && chunks[i].data + chunks[i].len <= q + size);
+        }
+    }
+
+    assert_true(inscratch <= smax);
+
+    /* scratch too short for the digits: refused, nothing written */
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 1, count_cb, &c, scratch,
+                                   2 * (BULLETIN_GZIP_STORED_LEN
+                                        + BULLETIN_DIGITS_MAX),
+                                   chunks, &n, &len),
+                     BULLETIN_ERR_CHANGED);
+    assert_int_equal(c.ncalls, 0);
+
+    free(scratch);
+    free(q);
+    free(p);
+
+    /*
+     * A segment too long to be copied (gamma's last, 150 KB) gives 200
+     * bytes to the first: copied, it would overflow the scratch sized
+     * before the change.
+     */
+
+    p = build_open("live2.blt", pages, 1, 1, NULL, &st, &size);
+    q = malloc(size);
+    assert_non_null(q);
+
+    REOPEN();
+    a1 = (uint32_t) bulletin_store_find(&st, (const uint8_t *) "gamma", 5);
+    seg = r[a1].segment_first;
+    assert_int_equal(bulletin_store_record(&st, a1, &rec), BULLETIN_OK);
+    smax = bulletin_body_scratch_max(&st, &rec);
+    scratch = malloc(smax);
+    assert_non_null(scratch);
+
+    assert_true(s[seg].plain_len + 200 <= BULLETIN_BODY_COPY_MAX);
+    assert_true(s[seg + 6].plain_len > BULLETIN_BODY_COPY_MAX + 200);
+    s[seg].plain_len += 200;
+    s[seg + 6].plain_len -= 200;
+
+    c.ncalls = 0;
+    assert_int_equal(bulletin_body(&st, &rec, 0, count_cb, &c, scratch, smax,
+                                   chunks, &n, &len),
+                     BULLETIN_OK);
+
+    inscratch = 0;
+
+    for (i = 0; i < n; i++) {
+        if (chunks[i].data >= scratch && chunks[i].data < scratch + smax) {
+            assert_true(chunks[i].data + chunks[i].len <= scratch + smax);
+            inscratch += chunks[i].len;
+        }
+    }
+
+    assert_true(inscratch <= smax);
+
+#undef REOPEN
+
+    free(scratch);
+    free(q);
+    free(p);
+}
+
+
 int
 main(void)
 {
@@ -1587,6 +2070,10 @@ main(void)
         cmocka_unit_test(test_generation),
         cmocka_unit_test(test_failed_commit),
         cmocka_unit_test(test_unwritable),
+        cmocka_unit_test(test_text_valid),
+        cmocka_unit_test(test_writer_text),
+        cmocka_unit_test(test_long_title),
+        cmocka_unit_test(test_rewritten),
     };
 
     return cmocka_run_group_tests_name("bulletin_store", tests, setup,
