@@ -356,7 +356,7 @@ ngx_http_bulletin_check_pages(ngx_conf_t *cf, void *post, void *data)
     ngx_uint_t  *np = data;
 
     if (*np > BULLETIN_TOP_MAX) {
-        return "must be a number of pages from 0 to 999999999";
+        return "must be a number of pages from 0 to " BULLETIN_TOP_MAX_TEXT;
     }
 
     return NGX_CONF_OK;

@@ -66,16 +66,18 @@ bulletin_status_args(const uint8_t *args, size_t len,
             }
 
             if (arg.value == NULL || arg.value_len == 0
-                || arg.value_len > 9)
+                || arg.value_len > sizeof(BULLETIN_TOP_MAX_TEXT) - 1)
             {
-                return "top must be a number from 0 to 999999999, or \"all\"";
+                return "top must be a number from 0 to " BULLETIN_TOP_MAX_TEXT
+                       ", or \"all\"";
             }
 
             n = 0;
 
             for (i = 0; i < arg.value_len; i++) {
                 if (arg.value[i] < '0' || arg.value[i] > '9') {
-                    return "top must be a number from 0 to 999999999, "
+                    return "top must be a number from 0 to "
+                           BULLETIN_TOP_MAX_TEXT ", "
                            "or \"all\"";
                 }
 

@@ -22,6 +22,7 @@
 
 #define BULLETIN_TOP_ALL            UINT32_MAX
 #define BULLETIN_TOP_MAX            999999999
+#define BULLETIN_TOP_MAX_TEXT       "999999999"     /* for messages */
 
 #define BULLETIN_CHANNEL_MISSING    -1
 #define BULLETIN_CHANNEL_UNKNOWN    -2

@@ -243,7 +243,7 @@ bulletin_counters_check(const void *region, size_t size,
     }
 
     for (i = 0; i < st->nchannels; i++) {
-        n = strnlen(st->channels[i], 16);
+        n = strnlen(st->channels[i], BULLETIN_CHANNEL_SIZE);
 
         if (!bulletin_channel_valid((const uint8_t *) st->channels[i], n)) {
             snprintf(detail, 160, "channel %u has an invalid name",

@@ -55,7 +55,8 @@ typedef struct {
     uint64_t                seq;            /* the newer valid copy wins */
     uint32_t                used;           /* slots whose ids crc covers */
     uint32_t                nchannels;
-    char                    channels[BULLETIN_CHANNELS_MAX][16];
+    char                    channels[BULLETIN_CHANNELS_MAX]
+                                    [BULLETIN_CHANNEL_SIZE];
     uint32_t                crc;            /* of the identity, this copy
                                                (crc as 0), the used ids */
     uint32_t                reserved;
@@ -83,7 +84,8 @@ typedef struct {
     uint32_t                used;           /* after adoption */
     uint32_t                state;          /* the copy in force */
     uint32_t                nchannels;
-    char                    channels[BULLETIN_CHANNELS_MAX][16];
+    char                    channels[BULLETIN_CHANNELS_MAX]
+                                    [BULLETIN_CHANNEL_SIZE];
     int64_t                 created;
     char                    zone[BULLETIN_COUNTERS_ZONE_MAX + 1];
                                             /* "": not named yet */
@@ -123,8 +125,8 @@ void bulletin_counters_format(void *region, size_t size, int64_t created,
 
 /*
  * Checks a region: identity, one valid state copy, ids; adopts the ids
- * an interrupted append left past "used".  detail (160 bytes) says what
- * failed.
+ * an interrupted append left past "used".  detail (BULLETIN_DETAIL_MAX
+ * bytes) says what failed.
  */
 int bulletin_counters_check(const void *region, size_t size,
     bulletin_counters_info_t *info, char *detail);

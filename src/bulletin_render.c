@@ -145,7 +145,8 @@ struct bulletin_render_s {
     size_t                  *gzip_offs;     /* slots_size + 1 */
 
     size_t                   nchannels;
-    char                     channels[BULLETIN_CHANNELS_MAX][16];
+    char                     channels[BULLETIN_CHANNELS_MAX]
+                                    [BULLETIN_CHANNEL_SIZE];
 
     bulletin_segment_cache_t  cache[BULLETIN_CACHE_SEGMENTS];
 };
@@ -253,7 +254,7 @@ bulletin_template_t *
 bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
     unsigned kind, char *err, size_t size)
 {
-    char                           what[160];
+    char                           what[BULLETIN_DETAIL_MAX];
     size_t                         nalloc, i, nlen;
     uint8_t                       *text;
     const char                    *refused;

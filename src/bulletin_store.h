@@ -58,6 +58,8 @@
 #define BULLETIN_ID_MAX            64
 #define BULLETIN_CHANNELS_MAX      8
 #define BULLETIN_CHANNEL_MAX       15      /* bytes of a channel name */
+#define BULLETIN_CHANNEL_SIZE      16      /* its field, NUL-padded */
+#define BULLETIN_DETAIL_MAX        160     /* what a check says failed */
 #define BULLETIN_SLOTS_MAX         4096    /* count slots in a page */
 #define BULLETIN_PAGE_MAX          (64 * 1024 * 1024)  /* plain bytes */
 #define BULLETIN_DIGITS_MAX        20      /* 18446744073709551615 */
@@ -123,7 +125,8 @@ typedef struct {
                                                channels */
     uint32_t                page_count;
     uint32_t                nchannels;
-    char                    channels[BULLETIN_CHANNELS_MAX][16];
+    char                    channels[BULLETIN_CHANNELS_MAX]
+                                    [BULLETIN_CHANNEL_SIZE];
                                             /* NUL-padded */
     uint64_t                index_off;
     uint32_t                index_size;     /* a power of 2 > page_count */
@@ -202,7 +205,7 @@ typedef struct {
     const bulletin_store_slot_t     *slots;
     uint32_t                         mask;      /* index_size - 1 */
     bulletin_store_header_t          hdr;
-    char                             detail[160];
+    char                             detail[BULLETIN_DETAIL_MAX];
                                     /* which check failed, and where */
 } bulletin_store_t;
 

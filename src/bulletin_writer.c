@@ -66,7 +66,8 @@ struct bulletin_writer_s {
     int64_t                  built_at;
     const bulletin_store_t  *prev;
     uint32_t                 nchannels;
-    char                     channels[BULLETIN_CHANNELS_MAX][16];
+    char                     channels[BULLETIN_CHANNELS_MAX]
+                                    [BULLETIN_CHANNEL_SIZE];
 
     bulletin_wrec_t         *recs;
     uint32_t                 nrecs;

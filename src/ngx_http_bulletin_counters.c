@@ -308,7 +308,7 @@ static ngx_int_t
 ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone)
 {
     u_char                     what[NGX_MAX_ERROR_STR];
-    char                       detail[160];
+    char                       detail[BULLETIN_DETAIL_MAX];
     uint32_t                   capacity;
     ngx_int_t                  rc;
     ngx_uint_t                 i;
@@ -905,7 +905,7 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
     ngx_log_t *log, uint32_t capacity, ngx_uint_t write)
 {
     int                              rc;
-    char                             detail[160];
+    char                             detail[BULLETIN_DETAIL_MAX];
     size_t                           len;
     uint32_t                         i, p, h, mask, fresh, n, *table, *index;
     ngx_int_t                        ret;
@@ -1095,10 +1095,11 @@ ngx_http_bulletin_counters_channels(ngx_http_bulletin_zone_t *zone,
 
     for (j = 0; j < header->nchannels; j++) {
         name = header->channels[j];
-        len = ngx_strnlen((u_char *) name, 16);
+        len = ngx_strnlen((u_char *) name, BULLETIN_CHANNEL_SIZE);
 
         for (k = 0; k < info->nchannels; k++) {
-            if (ngx_strncmp(info->channels[k], name, 16) == 0) {
+            if (ngx_strncmp(info->channels[k], name,
+                            BULLETIN_CHANNEL_SIZE) == 0) {
                 break;
             }
         }
@@ -1115,7 +1116,7 @@ ngx_http_bulletin_counters_channels(ngx_http_bulletin_zone_t *zone,
                 return NGX_ERROR;
             }
 
-            ngx_memzero(info->channels[k], 16);
+            ngx_memzero(info->channels[k], BULLETIN_CHANNEL_SIZE);
             ngx_memcpy(info->channels[k], name, len);
             info->nchannels++;
         }
