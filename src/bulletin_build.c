@@ -119,6 +119,7 @@ static void bulletin_error(bulletin_build_t *b, const char *fmt, ...)
     ;
 static void bulletin_failed(bulletin_build_t *b);
 static void bulletin_signal(int signo);
+static void bulletin_create_failed(const char *output, int err);
 static void bulletin_usage(FILE *f);
 static int bulletin_usage_error(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -496,9 +497,7 @@ bulletin_build(bulletin_build_t *b)
                                (int64_t) time(NULL),
                                prev_ok ? &prev.st : NULL, &err);
     if (w == NULL) {
-        fprintf(stderr, "%s: cannot create: %s\n", b->output,
-                err == BULLETIN_ERR_SYSTEM ? strerror(errno)
-                                           : bulletin_strerror(err));
+        bulletin_create_failed(b->output, err);
         bulletin_unmap(&prev);
         bulletin_template_free(tpl);
         return 1;
@@ -972,6 +971,35 @@ static void
 bulletin_signal(int signo)
 {
     bulletin_signo = signo;
+}
+
+
+/*
+ * The writer creates OUTPUT's temporary file beside it: where that
+ * fails, the folder is what the user must mend, so the message names it.
+ */
+
+static void
+bulletin_create_failed(const char *output, int err)
+{
+    int          e;
+    const char  *name, *slash;
+
+    e = errno;
+
+    if (err != BULLETIN_ERR_SYSTEM) {
+        fprintf(stderr, "%s: cannot create: %s\n", output,
+                bulletin_strerror(err));
+        return;
+    }
+
+    slash = strrchr(output, '/');
+    name = slash ? slash + 1 : output;
+
+    fprintf(stderr, "%s: cannot create the temporary file .%s.XXXXXX in "
+            "the folder \"%.*s\": %s\n", output, name,
+            slash ? (int) (slash - output + (slash == output)) : 1,
+            slash ? output : ".", strerror(e));
 }
 
 

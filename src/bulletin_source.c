@@ -65,6 +65,10 @@ static void bulletin_source_error(bulletin_source_ctx_t *ctx,
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+static void bulletin_source_syntax(bulletin_source_ctx_t *ctx,
+    const json_error_t *jerr);
+static const uint8_t *bulletin_utf8_bad(const uint8_t *p,
+    const uint8_t *end);
 static void bulletin_source_position(bulletin_source_ctx_t *ctx,
     const uint8_t *at, unsigned *line, unsigned *col);
 static const uint8_t *bulletin_source_locate(bulletin_source_ctx_t *ctx,
@@ -191,9 +195,7 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     const uint8_t *buf, size_t len, bulletin_errors_t *errs)
 {
     int                     seen[BULLETIN_KEY_N];
-    int                     line, col;
     char                    q[BULLETIN_QUOTE_MAX * 4 + 8];
-    char                    text[JSON_ERROR_TEXT_LENGTH * 4];
     size_t                  i;
     json_t                 *json, *value;
     const char             *key;
@@ -220,13 +222,7 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     json = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &jerr);
 
     if (json == NULL) {
-        line = jerr.line > 0 ? jerr.line : 1;
-        col = jerr.column > 0 ? jerr.column : 1;
-
-        bulletin_errors_add(errs, "%s:%d:%d: %s%s", name, line, col,
-                            json_error_code(&jerr) == json_error_invalid_utf8
-                            ? "invalid UTF-8: " : "",
-                            bulletin_json_error_text(text, jerr.text));
+        bulletin_source_syntax(&ctx, &jerr);
         return -1;
     }
 
@@ -299,9 +295,13 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
         }
     }
 
+    /* at the object's "{" */
+
+    memset(&loc, 0, sizeof(bulletin_loc_t));
+
     for (i = 0; i < BULLETIN_KEY_REQUIRED; i++) {
         if (!seen[i]) {
-            bulletin_source_error(&ctx, NULL, "missing required key \"%s\"",
+            bulletin_source_error(&ctx, &loc, "missing required key \"%s\"",
                                   bulletin_keys[i]);
         }
     }
@@ -359,6 +359,129 @@ bulletin_source_error(bulletin_source_ctx_t *ctx, const bulletin_loc_t *loc,
 
 
 /* lines from 1, columns from 1 in characters, as jansson counts */
+
+/*
+ * A text that is not JSON.  jansson names what it expected where it
+ * stopped; where that is a missing or a stray comma, or a byte that is
+ * not UTF-8, the message says so and points at the place to mend.
+ */
+
+static void
+bulletin_source_syntax(bulletin_source_ctx_t *ctx, const json_error_t *jerr)
+{
+    char            text[JSON_ERROR_TEXT_LENGTH * 4];
+    size_t          n;
+    unsigned        line, col;
+    const char     *near, *cause;
+    const uint8_t  *at, *token, *p;
+
+    line = jerr->line > 0 ? (unsigned) jerr->line : 1;
+    col = jerr->column > 0 ? (unsigned) jerr->column : 1;
+    cause = NULL;
+    at = NULL;
+
+    (void) bulletin_json_error_text(text, jerr->text);
+
+    if (json_error_code(jerr) == json_error_invalid_utf8) {
+        at = bulletin_utf8_bad(ctx->start, ctx->end);
+
+        if (at != NULL) {
+            bulletin_source_position(ctx, at, &line, &col);
+            bulletin_errors_add(ctx->errs, "%s:%u:%u: invalid UTF-8: byte "
+                                "0x%02x", ctx->name, line, col, *at);
+            return;
+        }
+    }
+
+    /* the token jansson stopped at, as "... near 'TOKEN'" quotes it */
+
+    near = strstr(jerr->text, " near '");
+    token = NULL;
+
+    if (near != NULL && jerr->position > 0
+        && (size_t) jerr->position <= (size_t) (ctx->end - ctx->start))
+    {
+        near += sizeof(" near '") - 1;
+        n = strlen(near);
+
+        if (n > 1 && near[n - 1] == '\'' && (size_t) jerr->position >= n - 1
+            && memcmp(ctx->start + jerr->position - (n - 1), near, n - 1)
+               == 0)
+        {
+            token = ctx->start + jerr->position - (n - 1);
+        }
+    }
+
+    if (token != NULL
+        && (strncmp(jerr->text, "'}' expected", 12) == 0
+            || strncmp(jerr->text, "']' expected", 12) == 0))
+    {
+        /* a value where "," or the end was expected: a comma is missing
+         * after the value before it, most often at the end of a line */
+
+        for (p = token; p > ctx->start && (p[-1] == ' ' || p[-1] == '\t'
+                                            || p[-1] == '\n'
+                                            || p[-1] == '\r'); p--)
+        {
+            /* void */
+        }
+
+        at = p;
+        cause = "missing \",\" here, before the next value";
+
+    } else if (token != NULL
+               && (strcmp(jerr->text, "string or '}' expected near '}'") == 0
+                   || strcmp(jerr->text, "unexpected token near ']'") == 0))
+    {
+        /* a "," with nothing after it */
+
+        for (p = token; p > ctx->start && p[-1] != ','; p--) {
+            /* void */
+        }
+
+        if (p > ctx->start) {
+            at = p - 1;
+            cause = "a \",\" with nothing after it";
+        }
+    }
+
+    if (cause != NULL) {
+        bulletin_source_position(ctx, at, &line, &col);
+        bulletin_errors_add(ctx->errs, "%s:%u:%u: %s (%s)", ctx->name, line,
+                            col, cause, text);
+        return;
+    }
+
+    bulletin_errors_add(ctx->errs, "%s:%u:%u: %s%s", ctx->name, line, col,
+                        json_error_code(jerr) == json_error_invalid_utf8
+                        ? "invalid UTF-8: " : "", text);
+}
+
+
+/* the first byte of p that does not begin a valid UTF-8 sequence */
+
+static const uint8_t *
+bulletin_utf8_bad(const uint8_t *p, const uint8_t *end)
+{
+    size_t  n;
+
+    while (p < end) {
+        for (n = 1; n <= 4 && p + n <= end; n++) {
+            if (bulletin_utf8_valid(p, n)) {
+                break;
+            }
+        }
+
+        if (n > 4 || p + n > end) {
+            return p;
+        }
+
+        p += n;
+    }
+
+    return NULL;
+}
+
 
 static void
 bulletin_source_position(bulletin_source_ctx_t *ctx, const uint8_t *at,

@@ -270,4 +270,29 @@ sub builder {
          'builder: the linked previous store is not read');
     ok(!-l $t->path('b.blt') && -f _, 'builder: the link is replaced');
     is($t->read_file('good.blt'), $before, 'builder: its target untouched');
+
+    # a folder the build user cannot write: the message names it
+
+    SKIP: {
+        skip 'not root, or no setpriv: cannot build as nobody', 2
+            unless $> == 0 && Test::Bulletin::find_in_path('setpriv');
+
+        my $ro = $t->path('read-only');
+
+        mkdir $ro;
+        chmod 0555, $ro;
+
+        ($status, $stdout, $stderr) = $t->capture(
+            ['setpriv', '--reuid=' . getpwnam('nobody'),
+             '--regid=' . (getpwnam('nobody'))[3], '--clear-groups',
+             $Test::Bulletin::BUILDER, '-o', "$ro/site.blt", $in]);
+
+        isnt($status, 0, 'builder: an unwritable folder: fails');
+        my $want = "$ro/site.blt: cannot create the temporary file "
+                 . ".site.blt.XXXXXX in the folder \"$ro\": "
+                 . 'Permission denied';
+
+        like($stderr, qr/\Q$want\E/,
+             'builder: names the folder and the temporary file');
+    }
 }

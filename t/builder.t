@@ -235,9 +235,9 @@ $d = bad('malformed JSON',
          qr{^\S*/bad\.json:3:12: unexpected token near ','\n});
 
 bad('missing title', { 'bad.json' => bulletin(title => undef) },
-    qr{^\S*/bad\.json: missing required key "title"\n});
+    qr{^\S*/bad\.json:1:1: missing required key "title"\n});
 bad('missing blocks', { 'bad.json' => bulletin(blocks => undef) },
-    qr{^\S*/bad\.json: missing required key "blocks"\n});
+    qr{^\S*/bad\.json:1:1: missing required key "blocks"\n});
 bad('mistyped title', { 'bad.json' => bulletin(title => '42') },
     qr{^\S*/bad\.json:3:12: "title" must be a string, not a number\n});
 bad('mistyped blocks', { 'bad.json' => bulletin(blocks => '"text"') },
@@ -296,7 +296,7 @@ is(scalar(@lines), 6, 'several bad files: every message and a last line')
 like($lines[0], qr{/2\.json:2:9: invalid id "bad id"}, 'file 2, first error');
 like($lines[1], qr{/2\.json:12:3: unknown key "extra"},
      'file 2, second error');
-like($lines[2], qr{/3\.json:1:12: }, 'file 3');
+like($lines[2], qr{/3\.json:1:11: a "," with nothing after it }, 'file 3');
 like($lines[3], qr{/5\.json:3:12: "title" must be a string, not null},
      'file 5');
 like($lines[4], qr{/6\.json:2:9: duplicate id "ok2", also in \S+/4\.json:2:9},

@@ -214,10 +214,40 @@ test_syntax(void **state)
 static void
 test_utf8(void **state)
 {
-    fails("{\n\"title\": \"ok \xff\"}", "b.json:2:13: invalid UTF-8");
-    fails("{\"title\": \"\xc0\x80\"}", "b.json:1:11: invalid UTF-8");
-    fails("{\"title\": \"\xed\xa0\x80\"}", "b.json:1:11: invalid UTF-8");
-    fails("{\"title\": \"\xe4\xb8\"}", "b.json:1:11: invalid UTF-8");
+    /* the message points at the byte itself */
+
+    fails("{\n\"title\": \"ok \xff\"}",
+          "b.json:2:14: invalid UTF-8: byte 0xff");
+    fails("{\"title\": \"\xc0\x80\"}",
+          "b.json:1:12: invalid UTF-8: byte 0xc0");
+    fails("{\"title\": \"\xed\xa0\x80\"}",
+          "b.json:1:12: invalid UTF-8: byte 0xed");
+    fails("{\"title\": \"\xe4\xb8\"}",
+          "b.json:1:12: invalid UTF-8: byte 0xe4");
+    fails("{\"title\": \"\xe4\xb8\xad\xe6\"}",
+          "b.json:1:13: invalid UTF-8: byte 0xe6");
+}
+
+
+/* where jansson's message hides the cause, the likely one is named */
+
+static void
+test_syntax_causes(void **state)
+{
+    fails("{\n  \"id\": \"a\",\n  \"published\": \"2020-05-20\"\n"
+          "  \"blocks\": []\n}",
+          "b.json:3:28: missing \",\" here, before the next value ('}' "
+          "expected near '\"blocks\"')");
+    fails("{\"blocks\": [{\"paragraph\": \"x\"}\n {\"heading\": \"y\"}]}",
+          "b.json:1:31: missing \",\" here, before the next value (']' "
+          "expected near '{')");
+    fails("{\"id\": \"e\", \"title\": \"t\",\n}",
+          "b.json:1:25: a \",\" with nothing after it (string or '}' "
+          "expected near '}')");
+    fails("{\"blocks\": [1, 2, ]}",
+          "b.json:1:17: a \",\" with nothing after it (unexpected token "
+          "near ']')");
+    fails("{\"id\": }", "b.json:1:8: unexpected token near '}'");
 }
 
 
@@ -238,12 +268,14 @@ fails_with(const char *head, const char *want)
 static void
 test_fields(void **state)
 {
-    fails_with("\"id\": \"a\"", "b.json: missing required key \"title\"");
+    fails_with("\"id\": \"a\"",
+               "b.json:1:1: missing required key \"title\"");
     fails("{\"id\": \"a\", \"title\": \"t\", \"blocks\": [{\"paragraph\": "
-          "\"p\"}]}", "b.json: missing required key \"published\"");
+          "\"p\"}]}", "b.json:1:1: missing required key \"published\"");
     fails("{\"id\": \"a\", \"title\": \"t\", \"published\": \"2020-05-20\"}",
-          "b.json: missing required key \"blocks\"");
-    fails_with("\"title\": \"t\"", "b.json: missing required key \"id\"");
+          "b.json:1:1: missing required key \"blocks\"");
+    fails_with("\"title\": \"t\"",
+               "b.json:1:1: missing required key \"id\"");
 
     fails_with("\"id\": \"a\", \"title\": 12",
                "b.json:1:22: \"title\" must be a string, not a number");
@@ -375,9 +407,9 @@ test_many(void **state)
                         "paragraph)");
     assert_string_equal(errs.msgs[3], "b.json:4:44: block 2: \"paragraph\" "
                         "must be a string, not a number");
-    assert_string_equal(errs.msgs[4], "b.json: missing required key "
+    assert_string_equal(errs.msgs[4], "b.json:1:1: missing required key "
                         "\"title\"");
-    assert_string_equal(errs.msgs[5], "b.json: missing required key "
+    assert_string_equal(errs.msgs[5], "b.json:1:1: missing required key "
                         "\"published\"");
 
     bulletin_errors_clear(&errs);
@@ -443,6 +475,7 @@ main(void)
         cmocka_unit_test(test_published),
         cmocka_unit_test(test_syntax),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_syntax_causes),
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_blocks),
