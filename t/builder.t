@@ -310,13 +310,17 @@ ok(!-e $new, 'several bad files: no output');
 $d = folder('a.json' => bulletin());
 ($rc, $stdout, $stderr) = run('-o', "$tmp/no/such/folder/x.blt", $d);
 isnt($rc, 0, 'output in a missing folder: fails');
-like($stderr, qr{^\Q$tmp\E/no/such/folder/x\.blt:
-                 \ cannot\ create:\ No\ such\ file\ or\ directory\n}x,
+like($stderr, qr{^\Q$tmp\E/no/such/folder/x\.blt:\ cannot\ create\ the
+                 \ temporary\ file\ \.x\.blt\.XXXXXX\ in\ the\ folder
+                 \ "\Q$tmp\E/no/such/folder":\ No\ such\ file\ or\ directory
+                 \n}x,
      'output in a missing folder: message');
 
 ($rc, $stdout, $stderr) = run('-o', "$d/a.json/x.blt", $d);
 isnt($rc, 0, 'output under a file: fails');
-like($stderr, qr{^\Q$d\E/a\.json/x\.blt: cannot create: Not a directory\n},
+like($stderr, qr{^\Q$d\E/a\.json/x\.blt:\ cannot\ create\ the\ temporary\ file
+                 \ \.x\.blt\.XXXXXX\ in\ the\ folder\ "\Q$d\E/a\.json":
+                 \ Not\ a\ directory\n}x,
      'output under a file: message');
 
 ($rc, $stdout, $stderr) = run('-o', $tmp, $d);
