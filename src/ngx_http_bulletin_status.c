@@ -103,7 +103,6 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     ngx_str_t                       id;
     uint32_t                        pages;
     const char                     *reason;
-    int64_t                         page;
     ngx_int_t                       rc;
     ngx_uint_t                      n;
     bulletin_status_args_t          args;
@@ -111,11 +110,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     ngx_http_bulletin_status_t      st;
     ngx_http_bulletin_loc_conf_t   *blcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_bulletin_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_bulletin_accept(r, NGX_HTTP_GET|NGX_HTTP_HEAD, "GET, HEAD");
 
     if (rc != NGX_OK) {
         return rc;
@@ -158,13 +153,12 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
         id.data = (u_char *) args.id;
         id.len = args.id_len;
 
-        page = ngx_http_bulletin_find(r, st.main, &id);
+        rc = ngx_http_bulletin_find(r, st.main, &id, &one.page);
 
-        if (page < 0) {
-            return NGX_HTTP_NOT_FOUND;
+        if (rc != NGX_OK) {
+            return rc;
         }
 
-        one.page = (uint32_t) page;
         one.views = ngx_http_bulletin_views(&st, one.page);
 
         if (args.format == BULLETIN_FORMAT_JSON) {
