@@ -13,6 +13,10 @@
 #include "ngx_http_bulletin_module.h"
 
 
+static ngx_int_t ngx_http_bulletin_counters_params(ngx_conf_t *cf,
+    ngx_str_t *name, ssize_t *size, ngx_str_t *file);
+static ngx_int_t ngx_http_bulletin_counters_zone_param(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_str_t *name, ssize_t *size);
 static ngx_int_t ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone);
@@ -82,10 +86,8 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bulletin_main_conf_t *bmcf = conf;
 
-    u_char                    *p;
     ssize_t                    size;
-    ngx_str_t                 *value, name, s, file;
-    ngx_uint_t                 i;
+    ngx_str_t                  name, file;
     ngx_shm_zone_t            *shm_zone;
     ngx_http_bulletin_zone_t  *zone;
 
@@ -97,71 +99,9 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    value = cf->args->elts;
-
-    size = 0;
-    name.len = 0;
-    ngx_str_null(&file);
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-
-            name.data = value[i].data + 5;
-
-            p = (u_char *) ngx_strchr(name.data, ':');
-
-            if (p == NULL || p == name.data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone \"%V\", "
-                                   "expected zone=NAME:SIZE", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            name.len = p - name.data;
-
-            s.data = p + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-
-            if (size == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone size \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            if (size < (ssize_t) (8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "zone \"%V\" is too small, "
-                                   "the least is %uzk",
-                                   &value[i], 8 * ngx_pagesize / 1024);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "file=", 5) == 0) {
-
-            file.data = value[i].data + 5;
-            file.len = value[i].len - 5;
-
-            if (file.len == 0 || file.data[file.len - 1] == '/') {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            if (ngx_conf_full_name(cf->cycle, &file, 0) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
+    if (ngx_http_bulletin_counters_params(cf, &name, &size, &file)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -222,6 +162,106 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->shm_zone = shm_zone;
 
     return NGX_CONF_OK;
+}
+
+
+/* zone=NAME:SIZE and file=PATH, each checked as it is read */
+
+static ngx_int_t
+ngx_http_bulletin_counters_params(ngx_conf_t *cf, ngx_str_t *name,
+    ssize_t *size, ngx_str_t *file)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    *size = 0;
+    name->len = 0;
+    ngx_str_null(file);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            if (ngx_http_bulletin_counters_zone_param(cf, &value[i], name,
+                                                      size)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "file=", 5) == 0) {
+
+            file->data = value[i].data + 5;
+            file->len = value[i].len - 5;
+
+            if (file->len == 0 || file->data[file->len - 1] == '/') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return NGX_ERROR;
+            }
+
+            if (ngx_conf_full_name(cf->cycle, file, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* zone=NAME:SIZE, as limit_req_zone reads it */
+
+static ngx_int_t
+ngx_http_bulletin_counters_zone_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *name, ssize_t *size)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    name->data = value->data + 5;
+
+    p = (u_char *) ngx_strchr(name->data, ':');
+
+    if (p == NULL || p == name->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected zone=NAME:SIZE",
+                           value);
+        return NGX_ERROR;
+    }
+
+    name->len = p - name->data;
+
+    s.data = p + 1;
+    s.len = value->data + value->len - s.data;
+
+    *size = ngx_parse_size(&s);
+
+    if (*size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", value);
+        return NGX_ERROR;
+    }
+
+    if (*size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small, the least is %uzk",
+                           value, 8 * ngx_pagesize / 1024);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
