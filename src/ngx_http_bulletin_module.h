@@ -115,7 +115,7 @@ ngx_int_t ngx_http_bulletin_find(ngx_http_request_t *r,
 ngx_int_t ngx_http_bulletin_record(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, uint32_t page,
     bulletin_store_record_t *rec);
-void ngx_http_bulletin_changed(ngx_http_request_t *r,
+void ngx_http_bulletin_log_changed(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err);
 ngx_int_t ngx_http_bulletin_add_variables(ngx_conf_t *cf);
 

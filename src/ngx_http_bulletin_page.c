@@ -138,7 +138,7 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
                         chunks, &n, &len);
 
     if (err != BULLETIN_OK) {
-        ngx_http_bulletin_changed(r, bmcf, page, err);
+        ngx_http_bulletin_log_changed(r, bmcf, page, err);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

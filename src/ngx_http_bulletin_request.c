@@ -117,14 +117,14 @@ ngx_http_bulletin_record(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ngx_http_bulletin_changed(r, bmcf, page, rc);
+    ngx_http_bulletin_log_changed(r, bmcf, page, rc);
 
     return NGX_ERROR;
 }
 
 
 void
-ngx_http_bulletin_changed(ngx_http_request_t *r,
+ngx_http_bulletin_log_changed(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err)
 {
     static ngx_http_bulletin_main_conf_t  *logged;

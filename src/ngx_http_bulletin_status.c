@@ -664,8 +664,8 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     ngx_memcpy(title, st->store->base + rec.title_off, rec.title_len);
 
     if (!bulletin_utf8_valid(title, rec.title_len)) {
-        ngx_http_bulletin_changed(st->request, st->main, page,
-                                  BULLETIN_ERR_CHANGED);
+        ngx_http_bulletin_log_changed(st->request, st->main, page,
+                                      BULLETIN_ERR_CHANGED);
         return NGX_ERROR;
     }
 
@@ -1115,8 +1115,8 @@ ngx_http_bulletin_id_of(ngx_http_bulletin_status_t *st, uint32_t page,
     ngx_memcpy(id, st->store->base + rec->id_off, rec->id_len);
 
     if (!bulletin_id_valid(id, rec->id_len, 1)) {
-        ngx_http_bulletin_changed(st->request, st->main, page,
-                                  BULLETIN_ERR_CHANGED);
+        ngx_http_bulletin_log_changed(st->request, st->main, page,
+                                      BULLETIN_ERR_CHANGED);
         return NGX_ERROR;
     }
 
