@@ -205,7 +205,7 @@ ngx_http_bulletin_page_view(ngx_http_request_t *r,
 }
 
 
-/* the response is sent: a page or a 304 is a view, a 412 is not */
+/* the header is sent: a 200 or a 304 is a view, a 412 is not */
 
 static void
 ngx_http_bulletin_page_viewed(ngx_http_request_t *r,
