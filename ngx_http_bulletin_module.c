@@ -279,6 +279,7 @@ ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
+
     if (blcf->id != NULL) {
         return "is duplicate";
     }
@@ -373,107 +374,4 @@ ngx_http_bulletin_remember_where(ngx_conf_t *cf,
         where->file = cf->conf_file->file.name;
         where->line = cf->conf_file->line;
     }
-}
-
-
-int64_t
-ngx_http_bulletin_find(ngx_http_request_t *r,
-    ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id)
-{
-    int64_t                    page;
-    ngx_uint_t                 valid;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    valid = bulletin_id_valid(id->data, id->len, 1);
-
-    if (valid) {
-        page = bulletin_store_find(&bmcf->store, id->data, id->len);
-
-        if (page >= 0) {
-            return page;
-        }
-    }
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (clcf->log_not_found) {
-
-        /* an invalid id is not logged: it may hold anything */
-
-        if (valid) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "bulletin \"%V\" not found", id);
-
-        } else {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "invalid bulletin id of %uz bytes", id->len);
-        }
-    }
-
-    return -1;
-}
-
-
-/*
- * A page's record, copied out of the mapping and checked.  When the file
- * was rewritten in place under nginx, the request is answered 500: the
- * id is in the index, and a 404 would tell caches and crawlers that the
- * page is gone.  One error a worker and store says so: every request
- * would log it again until the store is replaced and nginx reloaded.
- */
-
-ngx_int_t
-ngx_http_bulletin_record(ngx_http_request_t *r,
-    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page,
-    bulletin_store_record_t *rec)
-{
-    int  rc;
-
-    rc = bulletin_store_record(&bmcf->store, page, rec);
-
-    if (rc == BULLETIN_OK) {
-        return NGX_OK;
-    }
-
-    ngx_http_bulletin_changed(r, bmcf, page, rc);
-
-    return NGX_ERROR;
-}
-
-
-void
-ngx_http_bulletin_changed(ngx_http_request_t *r,
-    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err)
-{
-    static ngx_http_bulletin_main_conf_t  *logged;
-
-    if (logged == bmcf) {
-        return;
-    }
-
-    logged = bmcf;
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "bulletin store \"%V\", page %uD: %s: replace a store "
-                  "by rename, then reload (logged once a worker)",
-                  &bmcf->path, page, bulletin_strerror(err));
-}
-
-
-ngx_int_t
-ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
-    h->value.data = (u_char *) allow;
-    h->value.len = ngx_strlen(allow);
-
-    return NGX_HTTP_NOT_ALLOWED;
 }

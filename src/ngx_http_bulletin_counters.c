@@ -13,6 +13,10 @@
 #include "ngx_http_bulletin_module.h"
 
 
+static ngx_int_t ngx_http_bulletin_counters_params(ngx_conf_t *cf,
+    ngx_str_t *name, ssize_t *size, ngx_str_t *file);
+static ngx_int_t ngx_http_bulletin_counters_zone_param(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_str_t *name, ssize_t *size);
 static ngx_int_t ngx_http_bulletin_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_bulletin_zone_adopt(ngx_shm_zone_t *shm_zone);
@@ -20,6 +24,14 @@ static ngx_int_t ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone);
 static ngx_int_t ngx_http_bulletin_counters_open(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone, ngx_fd_t *fdp);
+static ngx_fd_t ngx_http_bulletin_counters_open_folder(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, u_char *base, u_char **dirp);
+static ngx_int_t ngx_http_bulletin_counters_open_file(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t dirfd, u_char *base,
+    ngx_uint_t retry, ngx_fd_t *fdp);
+static ngx_int_t ngx_http_bulletin_counters_create(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t dirfd, u_char *dir,
+    u_char *base, ngx_uint_t retry, ngx_fd_t *fdp);
 static u_char *ngx_http_bulletin_counters_base(ngx_str_t *path);
 static ngx_int_t ngx_http_bulletin_counters_folder(
     ngx_http_bulletin_zone_t *zone, ngx_log_t *log, u_char *dir,
@@ -36,6 +48,15 @@ static ngx_int_t ngx_http_bulletin_counters_map_file(ngx_conf_t *cf,
 static ngx_int_t ngx_http_bulletin_counters_assign(
     ngx_http_bulletin_zone_t *zone, ngx_log_t *log, uint32_t capacity,
     ngx_uint_t write);
+static uint32_t *ngx_http_bulletin_counters_index(
+    ngx_http_bulletin_zone_t *zone, ngx_pool_t *pool,
+    bulletin_counters_info_t *info, uint32_t *freshp);
+static uint32_t *ngx_http_bulletin_counters_table(
+    ngx_http_bulletin_zone_t *zone, ngx_pool_t *pool,
+    bulletin_counters_info_t *info, uint32_t *mask);
+static void ngx_http_bulletin_counters_write(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, bulletin_counters_info_t *info, uint32_t *index,
+    uint32_t fresh);
 static ngx_int_t ngx_http_bulletin_counters_channels(
     ngx_http_bulletin_zone_t *zone, bulletin_counters_info_t *info,
     ngx_log_t *log);
@@ -65,10 +86,8 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bulletin_main_conf_t *bmcf = conf;
 
-    u_char                    *p;
     ssize_t                    size;
-    ngx_str_t                 *value, name, s, file;
-    ngx_uint_t                 i;
+    ngx_str_t                  name, file;
     ngx_shm_zone_t            *shm_zone;
     ngx_http_bulletin_zone_t  *zone;
 
@@ -80,71 +99,9 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    value = cf->args->elts;
-
-    size = 0;
-    name.len = 0;
-    ngx_str_null(&file);
-
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-
-            name.data = value[i].data + 5;
-
-            p = (u_char *) ngx_strchr(name.data, ':');
-
-            if (p == NULL || p == name.data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone \"%V\", "
-                                   "expected zone=NAME:SIZE", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            name.len = p - name.data;
-
-            s.data = p + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-
-            if (size == NGX_ERROR) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid zone size \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            if (size < (ssize_t) (8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "zone \"%V\" is too small, "
-                                   "the least is %uzk",
-                                   &value[i], 8 * ngx_pagesize / 1024);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "file=", 5) == 0) {
-
-            file.data = value[i].data + 5;
-            file.len = value[i].len - 5;
-
-            if (file.len == 0 || file.data[file.len - 1] == '/') {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            if (ngx_conf_full_name(cf->cycle, &file, 0) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
+    if (ngx_http_bulletin_counters_params(cf, &name, &size, &file)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -205,6 +162,106 @@ ngx_http_bulletin_counters(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     zone->shm_zone = shm_zone;
 
     return NGX_CONF_OK;
+}
+
+
+/* zone=NAME:SIZE and file=PATH, each checked as it is read */
+
+static ngx_int_t
+ngx_http_bulletin_counters_params(ngx_conf_t *cf, ngx_str_t *name,
+    ssize_t *size, ngx_str_t *file)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    *size = 0;
+    name->len = 0;
+    ngx_str_null(file);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            if (ngx_http_bulletin_counters_zone_param(cf, &value[i], name,
+                                                      size)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "file=", 5) == 0) {
+
+            file->data = value[i].data + 5;
+            file->len = value[i].len - 5;
+
+            if (file->len == 0 || file->data[file->len - 1] == '/') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\"", &value[i]);
+                return NGX_ERROR;
+            }
+
+            if (ngx_conf_full_name(cf->cycle, file, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* zone=NAME:SIZE, as limit_req_zone reads it */
+
+static ngx_int_t
+ngx_http_bulletin_counters_zone_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *name, ssize_t *size)
+{
+    u_char     *p;
+    ngx_str_t   s;
+
+    name->data = value->data + 5;
+
+    p = (u_char *) ngx_strchr(name->data, ':');
+
+    if (p == NULL || p == name->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected zone=NAME:SIZE",
+                           value);
+        return NGX_ERROR;
+    }
+
+    name->len = p - name->data;
+
+    s.data = p + 1;
+    s.len = value->data + value->len - s.data;
+
+    *size = ngx_parse_size(&s);
+
+    if (*size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", value);
+        return NGX_ERROR;
+    }
+
+    if (*size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small, the least is %uzk",
+                           value, 8 * ngx_pagesize / 1024);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -518,23 +575,64 @@ static ngx_int_t
 ngx_http_bulletin_counters_open(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone, ngx_fd_t *fdp)
 {
-    int           flags;
-    u_char       *name, *base, *dir;
+    u_char      *base, *dir;
+    ngx_fd_t     dirfd;
+    ngx_int_t    rc;
+    ngx_uint_t   n;
+
+    base = ngx_http_bulletin_counters_base(&zone->file);
+
+    dirfd = ngx_http_bulletin_counters_open_folder(cf, zone, base, &dir);
+
+    if (dirfd == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+    /* a file made or removed meanwhile by another master: look again */
+
+    for (n = 0; /* void */ ; n++) {
+
+        rc = ngx_http_bulletin_counters_open_file(cf, zone, dirfd, base,
+                                                  n < 2, fdp);
+
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_bulletin_counters_create(cf, zone, dirfd, dir,
+                                                   base, n < 2, fdp);
+        }
+
+        if (rc != NGX_AGAIN) {
+            break;
+        }
+    }
+
+    if (close(dirfd) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      "counters file \"%s\": close() of its folder failed",
+                      zone->file.data);
+    }
+
+    return rc;
+}
+
+
+/* the folder, opened and checked: its descriptor, or NGX_INVALID_FILE */
+
+static ngx_fd_t
+ngx_http_bulletin_counters_open_folder(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, u_char *base, u_char **dirp)
+{
+    u_char       *name, *dir;
     size_t        len;
-    ngx_fd_t      dirfd, fd;
+    ngx_fd_t      dirfd;
     ngx_err_t     err;
-    ngx_int_t     rc;
-    ngx_uint_t    n;
     struct stat   st;
 
     name = zone->file.data;
-
-    base = ngx_http_bulletin_counters_base(&zone->file);
     len = base - name - 1;
 
     dir = ngx_pnalloc(cf->pool, len + 2);
     if (dir == NULL) {
-        return NGX_ERROR;
+        return NGX_INVALID_FILE;
     }
 
     /* the path is absolute: the file of "/x" is in "/" */
@@ -557,135 +655,27 @@ ngx_http_bulletin_counters_open(ngx_conf_t *cf,
                           "opened", name, dir);
         }
 
-        return NGX_ERROR;
+        return NGX_INVALID_FILE;
     }
-
-    rc = NGX_ERROR;
-    fd = NGX_INVALID_FILE;
 
     if (fstat(dirfd, &st) == -1) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
                       "counters file \"%s\": fstat() of its folder \"%s\" "
                       "failed", name, dir);
-        goto done;
+        goto failed;
     }
 
     if (ngx_http_bulletin_counters_folder(zone, cf->log, dir, &st)
         != NGX_OK)
     {
-        goto done;
+        goto failed;
     }
 
-    flags = (ngx_test_config ? O_RDONLY : O_RDWR)
-            |O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK;
+    *dirp = dir;
 
-    /* a file made or removed meanwhile by another master: look again */
+    return dirfd;
 
-    for (n = 0; /* void */ ; n++) {
-
-        if (fstatat(dirfd, (char *) base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-
-            /* a FIFO or a device is never opened: that could block */
-
-            if (!S_ISREG(st.st_mode)) {
-                ngx_http_bulletin_counters_not_file(zone, cf->log, &st);
-                goto done;
-            }
-
-            fd = openat(dirfd, (char *) base, flags);
-
-            if (fd != -1) {
-                break;
-            }
-
-            err = ngx_errno;
-
-            if (err == NGX_ENOENT && n < 2) {
-                continue;
-            }
-
-            if (err == NGX_ELOOP) {
-                ngx_http_bulletin_counters_not_file(zone, cf->log, NULL);
-
-            } else {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, err,
-                              "counters file \"%s\": open() failed", name);
-            }
-
-            goto done;
-        }
-
-        err = ngx_errno;
-
-        if (err != NGX_ENOENT) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, err,
-                          "counters file \"%s\": fstatat() failed", name);
-            goto done;
-        }
-
-        /* no file: a new one must hold the store */
-
-        if (ngx_http_bulletin_counters_fits(zone, cf->log, zone->size)
-            != NGX_OK)
-        {
-            goto done;
-        }
-
-        if (ngx_test_config) {
-
-            if (faccessat(dirfd, ".", W_OK|X_OK, 0) == -1) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                              "counters file \"%s\" cannot be created: its "
-                              "folder \"%s\" is not writable", name, dir);
-                goto done;
-            }
-
-            rc = NGX_DONE;
-            goto done;
-        }
-
-        fd = openat(dirfd, (char *) base,
-                    O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
-
-        if (fd != -1) {
-
-            /*
-             * 0600 whatever the umask: no one else needs it, as the
-             * workers inherit the mapping
-             */
-
-            if (fchmod(fd, 0600) == -1) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
-                              "counters file \"%s\": fchmod(0600) failed",
-                              name);
-                goto done;
-            }
-
-            break;
-        }
-
-        err = ngx_errno;
-
-        if (err == NGX_EEXIST && n < 2) {
-            continue;
-        }
-
-        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
-                      "counters file \"%s\" cannot be created in its folder "
-                      "\"%s\"", name, dir);
-        goto done;
-    }
-
-    *fdp = fd;
-    fd = NGX_INVALID_FILE;
-    rc = NGX_OK;
-
-done:
-
-    if (fd != NGX_INVALID_FILE && close(fd) == -1) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      "counters file \"%s\": close() failed", name);
-    }
+failed:
 
     if (close(dirfd) == -1) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
@@ -693,7 +683,142 @@ done:
                       name);
     }
 
-    return rc;
+    return NGX_INVALID_FILE;
+}
+
+
+/*
+ * The file as it is: NGX_OK, NGX_DECLINED when there is none, NGX_AGAIN
+ * when it went between the look and the open, and retry allows another.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_open_file(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t dirfd, u_char *base,
+    ngx_uint_t retry, ngx_fd_t *fdp)
+{
+    int           flags;
+    ngx_fd_t      fd;
+    ngx_err_t     err;
+    struct stat   st;
+
+    if (fstatat(dirfd, (char *) base, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+        err = ngx_errno;
+
+        if (err == NGX_ENOENT) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                      "counters file \"%s\": fstatat() failed",
+                      zone->file.data);
+        return NGX_ERROR;
+    }
+
+    /* a FIFO or a device is never opened: that could block */
+
+    if (!S_ISREG(st.st_mode)) {
+        ngx_http_bulletin_counters_not_file(zone, cf->log, &st);
+        return NGX_ERROR;
+    }
+
+    flags = (ngx_test_config ? O_RDONLY : O_RDWR)
+            |O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK;
+
+    fd = openat(dirfd, (char *) base, flags);
+
+    if (fd != -1) {
+        *fdp = fd;
+        return NGX_OK;
+    }
+
+    err = ngx_errno;
+
+    if (err == NGX_ENOENT && retry) {
+        return NGX_AGAIN;
+    }
+
+    if (err == NGX_ELOOP) {
+        ngx_http_bulletin_counters_not_file(zone, cf->log, NULL);
+
+    } else {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                      "counters file \"%s\": open() failed", zone->file.data);
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * A new file, that must hold the store: NGX_OK; NGX_DONE for "nginx -t",
+ * which only checks that it could be made; NGX_AGAIN when another master
+ * made it meanwhile, and retry allows another look.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_counters_create(ngx_conf_t *cf,
+    ngx_http_bulletin_zone_t *zone, ngx_fd_t dirfd, u_char *dir,
+    u_char *base, ngx_uint_t retry, ngx_fd_t *fdp)
+{
+    u_char     *name;
+    ngx_fd_t    fd;
+    ngx_err_t   err;
+
+    name = zone->file.data;
+
+    if (ngx_http_bulletin_counters_fits(zone, cf->log, zone->size) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_test_config) {
+
+        if (faccessat(dirfd, ".", W_OK|X_OK, 0) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                          "counters file \"%s\" cannot be created: its "
+                          "folder \"%s\" is not writable", name, dir);
+            return NGX_ERROR;
+        }
+
+        return NGX_DONE;
+    }
+
+    fd = openat(dirfd, (char *) base,
+                O_RDWR|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600);
+
+    if (fd == -1) {
+        err = ngx_errno;
+
+        if (err == NGX_EEXIST && retry) {
+            return NGX_AGAIN;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, err,
+                      "counters file \"%s\" cannot be created in its folder "
+                      "\"%s\"", name, dir);
+        return NGX_ERROR;
+    }
+
+    /*
+     * 0600 whatever the umask: no one else needs it, as the workers
+     * inherit the mapping
+     */
+
+    if (fchmod(fd, 0600) == -1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, ngx_errno,
+                      "counters file \"%s\": fchmod(0600) failed", name);
+
+        if (close(fd) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                          "counters file \"%s\": close() failed", name);
+        }
+
+        return NGX_ERROR;
+    }
+
+    *fdp = fd;
+
+    return NGX_OK;
 }
 
 
@@ -904,19 +1029,12 @@ static ngx_int_t
 ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
     ngx_log_t *log, uint32_t capacity, ngx_uint_t write)
 {
-    int                              rc;
-    char                             detail[BULLETIN_DETAIL_MAX];
-    size_t                           len;
-    uint32_t                         i, p, h, mask, fresh, n, *table, *index;
-    ngx_int_t                        ret;
-    ngx_pool_t                      *pool;
-    const uint8_t                   *id;
-    bulletin_store_t                *store;
-    bulletin_counters_info_t         info;
-    bulletin_counters_slot_t        *slot;
-    const bulletin_store_record_t   *rec;
-
-    store = &zone->main->store;
+    int                        rc;
+    char                       detail[BULLETIN_DETAIL_MAX];
+    uint32_t                   fresh, *index;
+    ngx_int_t                  ret;
+    ngx_pool_t                *pool;
+    bulletin_counters_info_t   info;
 
     rc = bulletin_counters_check(zone->region, zone->region_size, &info,
                                  detail);
@@ -945,29 +1063,54 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
 
     ret = NGX_ERROR;
 
-    /* the ids the zone holds, in a table of slot + 1 by id hash */
+    index = ngx_http_bulletin_counters_index(zone, pool, &info, &fresh);
 
-    for (n = 8; n < 2 * (info.used + 1); n <<= 1) { /* void */ }
-
-    mask = n - 1;
-
-    table = ngx_pcalloc(pool, n * sizeof(uint32_t));
-    index = ngx_palloc(pool, store->header->page_count * sizeof(uint32_t));
-
-    if (table == NULL || index == NULL) {
+    if (index == NULL) {
         goto done;
     }
 
-    for (i = 0; i < info.used; i++) {
-        slot = bulletin_counters_slot(zone->region, i);
-        h = bulletin_id_hash((uint8_t *) slot->id,
-                             bulletin_counters_id_len(slot));
+    if ((uint64_t) info.used + fresh > capacity) {
+        ngx_http_bulletin_counters_too_small(zone, log, info.used + fresh);
+        goto done;
+    }
 
-        while (table[h & mask]) {
-            h++;
-        }
+    if (write) {
+        ngx_http_bulletin_counters_write(zone, log, &info, index, fresh);
+    }
 
-        table[h & mask] = i + 1;
+    ret = NGX_OK;
+
+done:
+
+    ngx_destroy_pool(pool);
+
+    return ret;
+}
+
+
+/*
+ * The slot of each page of the store: the one that holds its id, or the
+ * fresh ones after the used slots, in the order of the pages.
+ */
+
+static uint32_t *
+ngx_http_bulletin_counters_index(ngx_http_bulletin_zone_t *zone,
+    ngx_pool_t *pool, bulletin_counters_info_t *info, uint32_t *freshp)
+{
+    size_t                          len;
+    uint32_t                        i, p, h, mask, fresh, *table, *index;
+    const uint8_t                  *id;
+    bulletin_store_t               *store;
+    bulletin_counters_slot_t       *slot;
+    const bulletin_store_record_t  *rec;
+
+    store = &zone->main->store;
+
+    table = ngx_http_bulletin_counters_table(zone, pool, info, &mask);
+    index = ngx_palloc(pool, store->header->page_count * sizeof(uint32_t));
+
+    if (table == NULL || index == NULL) {
+        return NULL;
     }
 
     fresh = 0;
@@ -980,7 +1123,7 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
             i = table[h & mask];
 
             if (i == 0) {
-                index[p] = info.used + fresh++;
+                index[p] = info->used + fresh++;
                 break;
             }
 
@@ -994,22 +1137,64 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
         }
     }
 
-    if ((uint64_t) info.used + fresh > capacity) {
-        ngx_http_bulletin_counters_too_small(zone, log, info.used + fresh);
-        goto done;
+    *freshp = fresh;
+
+    return index;
+}
+
+
+/* the ids the zone holds, in a table of slot + 1 by id hash */
+
+static uint32_t *
+ngx_http_bulletin_counters_table(ngx_http_bulletin_zone_t *zone,
+    ngx_pool_t *pool, bulletin_counters_info_t *info, uint32_t *mask)
+{
+    uint32_t                   i, h, n, *table;
+    bulletin_counters_slot_t  *slot;
+
+    for (n = 8; n < 2 * (info->used + 1); n <<= 1) { /* void */ }
+
+    table = ngx_pcalloc(pool, n * sizeof(uint32_t));
+    if (table == NULL) {
+        return NULL;
     }
 
-    if (!write) {
-        ret = NGX_OK;
-        goto done;
+    for (i = 0; i < info->used; i++) {
+        slot = bulletin_counters_slot(zone->region, i);
+        h = bulletin_id_hash((uint8_t *) slot->id,
+                             bulletin_counters_id_len(slot));
+
+        while (table[h & (n - 1)]) {
+            h++;
+        }
+
+        table[h & (n - 1)] = i + 1;
     }
 
-    /* ids first, then the state that covers them */
+    *mask = n - 1;
+
+    return table;
+}
+
+
+/* the fresh ids first, then the state that covers them */
+
+static void
+ngx_http_bulletin_counters_write(ngx_http_bulletin_zone_t *zone,
+    ngx_log_t *log, bulletin_counters_info_t *info, uint32_t *index,
+    uint32_t fresh)
+{
+    uint32_t                        p;
+    bulletin_store_t               *store;
+    bulletin_counters_slot_t       *slot;
+    const bulletin_store_record_t  *rec;
+
+    store = &zone->main->store;
 
     for (p = 0; p < store->header->page_count; p++) {
         slot = bulletin_counters_slot(zone->region, index[p]);
 
-        if (index[p] >= info.used) {
+        if (index[p] >= info->used) {
             rec = &store->records[p];
             ngx_memzero(slot->id, sizeof(slot->id));
             ngx_memcpy(slot->id, store->base + rec->id_off, rec->id_len);
@@ -1018,35 +1203,27 @@ ngx_http_bulletin_counters_assign(ngx_http_bulletin_zone_t *zone,
         zone->slots[p] = slot;
     }
 
-    info.used += fresh;
+    info->used += fresh;
 
-    if (zone->file.len && info.zone[0] == '\0') {
+    if (zone->file.len && info->zone[0] == '\0') {
 
         /*
          * both copies cover the name: until then, a damaged name would
          * pass for none, as a copy that does not cover it stays valid
          */
 
-        bulletin_counters_name(zone->region, &info, (char *) zone->name.data,
+        bulletin_counters_name(zone->region, info, (char *) zone->name.data,
                                zone->name.len);
-        bulletin_counters_commit(zone->region, &info);
+        bulletin_counters_commit(zone->region, info);
 
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "counters file \"%V\" now belongs to zone \"%V\"",
                       &zone->file, &zone->name);
     }
 
-    bulletin_counters_commit(zone->region, &info);
+    bulletin_counters_commit(zone->region, info);
 
-    zone->info = info;
-
-    ret = NGX_OK;
-
-done:
-
-    ngx_destroy_pool(pool);
-
-    return ret;
+    zone->info = *info;
 }
 
 

@@ -63,7 +63,7 @@ ngx_http_bulletin_header_filter(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_bulletin_module);
 
     if (ctx == NULL
-        || !ctx->page
+        || !ctx->no_cache
         || r->headers_out.cache_control.nelts
         || (r->headers_out.status != NGX_HTTP_OK
             && r->headers_out.status != NGX_HTTP_NOT_MODIFIED))

@@ -74,13 +74,16 @@ typedef struct {
 } ngx_http_bulletin_loc_conf_t;
 
 
-/* what a request counted, for $bulletin_views and $bulletin_shares */
+/*
+ * What a request counted, for $bulletin_views and $bulletin_shares; and
+ * whether the filter adds "Cache-Control: no-cache" (pages only)
+ */
 
 typedef struct {
     uint64_t                        views;
     ngx_http_bulletin_zone_t       *zone;
     bulletin_counters_slot_t       *slot;        /* for the shares */
-    unsigned                        page:1;
+    unsigned                        no_cache:1;
 } ngx_http_bulletin_ctx_t;
 
 
@@ -103,14 +106,17 @@ char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,
     ngx_http_bulletin_loc_conf_t *blcf);
 ngx_int_t ngx_http_bulletin_page_handler(ngx_http_request_t *r);
-int64_t ngx_http_bulletin_find(ngx_http_request_t *r,
-    ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id);
+ngx_int_t ngx_http_bulletin_accept(ngx_http_request_t *r, ngx_uint_t methods,
+    char *allow);
+ngx_int_t ngx_http_bulletin_request_page(ngx_http_request_t *r,
+    uint32_t *page);
+ngx_int_t ngx_http_bulletin_find(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id, uint32_t *page);
 ngx_int_t ngx_http_bulletin_record(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, uint32_t page,
     bulletin_store_record_t *rec);
-void ngx_http_bulletin_changed(ngx_http_request_t *r,
+void ngx_http_bulletin_log_changed(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err);
-ngx_int_t ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow);
 ngx_int_t ngx_http_bulletin_add_variables(ngx_conf_t *cf);
 
 

@@ -34,6 +34,11 @@ typedef struct {
 
 static uint64_t ngx_http_bulletin_count(void *data, uint32_t page,
     uint32_t kind);
+static uint64_t *ngx_http_bulletin_page_view(ngx_http_request_t *r,
+    ngx_http_bulletin_loc_conf_t *blcf, ngx_http_bulletin_zone_t *zone,
+    uint32_t page, ngx_http_bulletin_show_t *show);
+static void ngx_http_bulletin_page_viewed(ngx_http_request_t *r,
+    ngx_http_bulletin_ctx_t *ctx, uint64_t *counter);
 static ngx_uint_t ngx_http_bulletin_prefetch(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     const bulletin_store_record_t *rec, u_char *etag, ngx_uint_t gzip,
@@ -53,25 +58,25 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     size_t                          n, nmax, smax;
     uint8_t                        *scratch;
     u_char                         *etag;
-    int64_t                         page;
+    uint32_t                        page;
     uint64_t                        len, *counter;
     ngx_int_t                       rc;
-    ngx_str_t                       id;
-    ngx_uint_t                      gzip, status;
+    ngx_uint_t                      gzip;
     bulletin_chunk_t               *chunks;
     bulletin_count_pt               count;
     ngx_http_bulletin_ctx_t        *ctx;
     ngx_http_bulletin_show_t        show;
-    bulletin_counters_slot_t       *slot;
     bulletin_store_record_t         rec;
     ngx_http_bulletin_loc_conf_t   *blcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_bulletin_not_allowed(r, "GET, HEAD");
+    rc = ngx_http_bulletin_accept(r, NGX_HTTP_GET|NGX_HTTP_HEAD, "GET, HEAD");
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_bulletin_request_page(r, &page);
 
     if (rc != NGX_OK) {
         return rc;
@@ -80,19 +85,9 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
 
-    if (ngx_http_complex_value(r, blcf->id, &id) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    page = ngx_http_bulletin_find(r, bmcf, &id);
-
-    if (page < 0) {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
     /* the mapping is read through this copy from here on */
 
-    if (ngx_http_bulletin_record(r, bmcf, (uint32_t) page, &rec) != NGX_OK) {
+    if (ngx_http_bulletin_record(r, bmcf, page, &rec) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -116,43 +111,19 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_bulletin_module);
 
-    /* Cache-Control: no-cache, unless the location says otherwise */
-    ctx->page = 1;
+    /* unless the location sets Cache-Control itself */
+    ctx->no_cache = 1;
 
-    /*
-     * A view is known only once the not modified filter has spoken (a
-     * 412 counts nothing), but the page shows its count, and its length
-     * depends on it: the page shows the count this view will make, and
-     * the view is counted after the header is sent.
-     */
-
-    slot = NULL;
-    counter = NULL;
     count = NULL;
+    counter = NULL;
 
     if (bmcf->zone) {
-        slot = bmcf->zone->slots[page];
-
-        show.zone = bmcf->zone;
-        show.page = (uint32_t) page;
-        show.views = ngx_http_bulletin_read(&slot->views);
-
-        if (r == r->main
-            && r->method == NGX_HTTP_GET
-            && !ngx_http_bulletin_prefetch(r))
-        {
-            if (ngx_http_bulletin_excluded(r, blcf)) {
-                counter = &slot->excluded;
-
-            } else {
-                counter = &slot->views;
-                show.views++;
-            }
-        }
+        counter = ngx_http_bulletin_page_view(r, blcf, bmcf->zone, page,
+                                              &show);
 
         ctx->views = show.views;
         ctx->zone = bmcf->zone;
-        ctx->slot = slot;
+        ctx->slot = bmcf->zone->slots[page];
 
         count = ngx_http_bulletin_count;
     }
@@ -167,7 +138,7 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
                         chunks, &n, &len);
 
     if (err != BULLETIN_OK) {
-        ngx_http_bulletin_changed(r, bmcf, (uint32_t) page, err);
+        ngx_http_bulletin_log_changed(r, bmcf, page, err);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -180,17 +151,8 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 
     rc = ngx_http_send_header(r);
 
-    status = r->headers_out.status;
-
-    if (counter
-        && rc != NGX_ERROR
-        && (status == NGX_HTTP_OK || status == NGX_HTTP_NOT_MODIFIED))
-    {
-        len = ngx_http_bulletin_add(counter);
-
-        if (counter == &slot->views) {
-            ctx->views = len;
-        }
+    if (counter != NULL && rc != NGX_ERROR) {
+        ngx_http_bulletin_page_viewed(r, ctx, counter);
     }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -202,6 +164,66 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_bulletin_page_body(r, chunks, n);
+}
+
+
+/*
+ * A view is known only once the not modified filter has spoken (a 412
+ * counts nothing), but the page shows its count, and its length depends
+ * on it: the page shows the count this view will make, and the view is
+ * counted after the header is sent.  Returns the counter this request
+ * adds to, if any.
+ */
+
+static uint64_t *
+ngx_http_bulletin_page_view(ngx_http_request_t *r,
+    ngx_http_bulletin_loc_conf_t *blcf, ngx_http_bulletin_zone_t *zone,
+    uint32_t page, ngx_http_bulletin_show_t *show)
+{
+    bulletin_counters_slot_t  *slot;
+
+    slot = zone->slots[page];
+
+    show->zone = zone;
+    show->page = page;
+    show->views = ngx_http_bulletin_read(&slot->views);
+
+    if (r != r->main
+        || r->method != NGX_HTTP_GET
+        || ngx_http_bulletin_prefetch(r))
+    {
+        return NULL;
+    }
+
+    if (ngx_http_bulletin_excluded(r, blcf)) {
+        return &slot->excluded;
+    }
+
+    show->views++;
+
+    return &slot->views;
+}
+
+
+/* the header is sent: a 200 or a 304 is a view, a 412 is not */
+
+static void
+ngx_http_bulletin_page_viewed(ngx_http_request_t *r,
+    ngx_http_bulletin_ctx_t *ctx, uint64_t *counter)
+{
+    uint64_t  views;
+
+    if (r->headers_out.status != NGX_HTTP_OK
+        && r->headers_out.status != NGX_HTTP_NOT_MODIFIED)
+    {
+        return;
+    }
+
+    views = ngx_http_bulletin_add(counter);
+
+    if (counter == &ctx->slot->views) {
+        ctx->views = views;
+    }
 }
 
 

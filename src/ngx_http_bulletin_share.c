@@ -22,20 +22,15 @@ ngx_int_t
 ngx_http_bulletin_share_handler(ngx_http_request_t *r)
 {
     int                             j;
-    int64_t                         page;
+    uint32_t                        page;
     ngx_int_t                       rc;
-    ngx_str_t                       id;
     ngx_http_bulletin_ctx_t        *ctx;
     ngx_http_bulletin_zone_t       *zone;
     bulletin_counters_slot_t       *slot;
     ngx_http_bulletin_loc_conf_t   *blcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
-    if (r->method != NGX_HTTP_POST) {
-        return ngx_http_bulletin_not_allowed(r, "POST");
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_bulletin_accept(r, NGX_HTTP_POST, "POST");
 
     if (rc != NGX_OK) {
         return rc;
@@ -45,18 +40,14 @@ ngx_http_bulletin_share_handler(ngx_http_request_t *r)
         return NGX_HTTP_FORBIDDEN;
     }
 
+    rc = ngx_http_bulletin_request_page(r, &page);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
-
-    if (ngx_http_complex_value(r, blcf->id, &id) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    page = ngx_http_bulletin_find(r, bmcf, &id);
-
-    if (page < 0) {
-        return NGX_HTTP_NOT_FOUND;
-    }
 
     j = bulletin_share_channel(r->args.data, r->args.len,
                                bmcf->store.header);

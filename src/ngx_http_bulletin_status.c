@@ -53,7 +53,6 @@ static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
     const char *reason);
 static ngx_int_t ngx_http_bulletin_too_many(ngx_http_request_t *r,
     uint32_t top, uint32_t pages, ngx_uint_t max);
-static ngx_int_t ngx_http_bulletin_out_nginx(ngx_http_bulletin_status_t *st);
 static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
 static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
@@ -63,8 +62,16 @@ static void ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
     ngx_http_bulletin_totals_t *t);
 static ngx_int_t ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_rank_t *rank, ngx_uint_t n);
+static ngx_int_t ngx_http_bulletin_json_nginx(ngx_http_bulletin_status_t *st);
+static ngx_int_t ngx_http_bulletin_json_store(ngx_http_bulletin_status_t *st);
+static ngx_int_t ngx_http_bulletin_json_zone(ngx_http_bulletin_status_t *st);
+static ngx_int_t ngx_http_bulletin_json_totals(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_totals_t *t);
 static ngx_int_t ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_t *out, uint32_t page, uint64_t views);
+static ngx_int_t ngx_http_bulletin_json_channels(
+    ngx_http_bulletin_status_t *st, ngx_http_bulletin_out_t *out,
+    uint64_t *count);
 static ngx_int_t ngx_http_bulletin_prometheus(
     ngx_http_bulletin_status_t *st, ngx_http_bulletin_rank_t *rank,
     ngx_uint_t n);
@@ -75,14 +82,18 @@ static void ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out,
     ngx_pool_t *pool);
 static void ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
     ngx_http_bulletin_out_t *tail);
-static u_char *ngx_http_bulletin_out(ngx_http_bulletin_out_t *out,
-    size_t size);
-static ngx_int_t ngx_http_bulletin_out_str(ngx_http_bulletin_out_t *out,
+static ngx_int_t ngx_http_bulletin_printf(ngx_http_bulletin_out_t *out,
+    const char *fmt, ...);
+static ngx_int_t ngx_http_bulletin_text(ngx_http_bulletin_out_t *out,
     const char *s);
-static ngx_int_t ngx_http_bulletin_out_json(ngx_http_bulletin_out_t *out,
+static ngx_int_t ngx_http_bulletin_json_string(ngx_http_bulletin_out_t *out,
     const u_char *s, size_t len);
-static ngx_int_t ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out,
+static ngx_int_t ngx_http_bulletin_json_time(ngx_http_bulletin_out_t *out,
     time_t t);
+static ngx_buf_t *ngx_http_bulletin_room(ngx_http_bulletin_out_t *out,
+    size_t size);
+static ngx_int_t ngx_http_bulletin_out_link(ngx_http_bulletin_out_t *out,
+    ngx_buf_t *b);
 static ngx_int_t ngx_http_bulletin_id_of(ngx_http_bulletin_status_t *st,
     uint32_t page, bulletin_store_record_t *rec, u_char *id);
 static uint64_t ngx_http_bulletin_views(ngx_http_bulletin_status_t *st,
@@ -103,7 +114,6 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     ngx_str_t                       id;
     uint32_t                        pages;
     const char                     *reason;
-    int64_t                         page;
     ngx_int_t                       rc;
     ngx_uint_t                      n;
     bulletin_status_args_t          args;
@@ -111,11 +121,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     ngx_http_bulletin_status_t      st;
     ngx_http_bulletin_loc_conf_t   *blcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_bulletin_not_allowed(r, "GET, HEAD");
-    }
-
-    rc = ngx_http_discard_request_body(r);
+    rc = ngx_http_bulletin_accept(r, NGX_HTTP_GET|NGX_HTTP_HEAD, "GET, HEAD");
 
     if (rc != NGX_OK) {
         return rc;
@@ -158,13 +164,12 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
         id.data = (u_char *) args.id;
         id.len = args.id_len;
 
-        page = ngx_http_bulletin_find(r, st.main, &id);
+        rc = ngx_http_bulletin_find(r, st.main, &id, &one.page);
 
-        if (page < 0) {
-            return NGX_HTTP_NOT_FOUND;
+        if (rc != NGX_OK) {
+            return rc;
         }
 
-        one.page = (uint32_t) page;
         one.views = ngx_http_bulletin_views(&st, one.page);
 
         if (args.format == BULLETIN_FORMAT_JSON) {
@@ -172,7 +177,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
                                              one.views);
 
             if (rc == NGX_OK) {
-                rc = ngx_http_bulletin_out_str(&st.out, "\n");
+                rc = ngx_http_bulletin_text(&st.out, "\n");
             }
 
         } else {
@@ -263,9 +268,7 @@ ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
 
     ngx_http_bulletin_out_init(&out, r->pool);
 
-    if (ngx_http_bulletin_out_str(&out, reason) != NGX_OK
-        || ngx_http_bulletin_out_str(&out, "\n") != NGX_OK)
-    {
+    if (ngx_http_bulletin_printf(&out, "%s\n", reason) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -461,18 +464,14 @@ static ngx_int_t
 ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
 {
-    u_char                          *p;
-    uint32_t                         k, nchannels;
-    ngx_uint_t                       i;
-    ngx_http_bulletin_zone_t        *zone;
-    ngx_http_bulletin_out_t         *out, pages;
-    ngx_http_bulletin_totals_t       t;
-    const bulletin_store_header_t   *h;
+    ngx_uint_t                   i;
+    ngx_http_bulletin_out_t     *out, pages;
+    ngx_http_bulletin_totals_t   t;
 
     ngx_http_bulletin_out_init(&pages, st->request->pool);
 
     for (i = 0; i < n; i++) {
-        if (ngx_http_bulletin_out_str(&pages, i ? ",\n" : "\n") != NGX_OK
+        if (ngx_http_bulletin_text(&pages, i ? ",\n" : "\n") != NGX_OK
             || ngx_http_bulletin_json_page(st, &pages, rank[i].page,
                                            rank[i].views)
                != NGX_OK)
@@ -484,149 +483,29 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_totals(st->zone, &t);
 
     out = &st->out;
-    zone = st->zone;
-    h = st->store->header;
 
-    if (ngx_http_bulletin_out_str(out, "{\"module\":\""
-                                  NGX_HTTP_BULLETIN_VERSION "\",\"nginx\":")
+    if (ngx_http_bulletin_text(out, "{\"module\":\""
+                               NGX_HTTP_BULLETIN_VERSION "\",\"nginx\":")
         != NGX_OK
-        || ngx_http_bulletin_out_nginx(st) != NGX_OK
-        || ngx_http_bulletin_out_str(out, ",\n\"store\":{\"path\":")
-           != NGX_OK
-        || ngx_http_bulletin_out_json(out, st->main->path.data,
-                                      st->main->path.len)
-           != NGX_OK)
+        || ngx_http_bulletin_json_nginx(st) != NGX_OK
+        || ngx_http_bulletin_json_store(st) != NGX_OK
+        || ngx_http_bulletin_json_zone(st) != NGX_OK
+        || ngx_http_bulletin_json_totals(st, &t) != NGX_OK
+        || ngx_http_bulletin_text(out, ",\n\"pages\":[") != NGX_OK)
     {
-        return NGX_ERROR;
-    }
-
-    p = ngx_http_bulletin_out(out, 64);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->buf->last = ngx_sprintf(p, ",\"generation\":\"%*s\",\"built_at\":",
-                                 sizeof(h->generation), h->generation);
-
-    if (ngx_http_bulletin_out_time(out, (time_t) h->built_at) != NGX_OK
-        || ngx_http_bulletin_out_str(out, ",\"loaded_at\":") != NGX_OK
-        || ngx_http_bulletin_out_time(out, st->main->loaded_at) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->buf->last = ngx_sprintf(p, ",\"pages\":%uD,\"bytes\":%uL,"
-                                 "\"channels\":[",
-                                 h->page_count, h->file_size);
-
-    for (k = 0; k < h->nchannels; k++) {
-        p = ngx_http_bulletin_out(out, 24);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        out->buf->last = ngx_sprintf(p, "%s\"%s\"", k ? "," : "",
-                                     h->channels[k]);
-    }
-
-    if (zone == NULL) {
-        if (ngx_http_bulletin_out_str(out, "]},\n\"zone\":null") != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-    } else {
-        if (ngx_http_bulletin_out_str(out, "]},\n\"zone\":{\"name\":")
-            != NGX_OK
-            || ngx_http_bulletin_out_json(out, zone->name.data,
-                                          zone->name.len)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        p = ngx_http_bulletin_out(out, 32 + NGX_SIZE_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        /* a file may be larger than configured: it never shrinks */
-
-        out->buf->last = ngx_sprintf(p, ",\"size\":%uz,\"file\":",
-                                     zone->file.len ? zone->region_size
-                                                    : zone->size);
-
-        if (zone->file.len == 0) {
-            if (ngx_http_bulletin_out_str(out, "null") != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-        } else if (ngx_http_bulletin_out_json(out, zone->file.data,
-                                              zone->file.len)
-                   != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_bulletin_out_str(out, ",\"since\":") != NGX_OK
-            || ngx_http_bulletin_out_time(out, (time_t) zone->info.created)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT32_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        out->buf->last = ngx_sprintf(p, ",\"slots_used\":%uD,"
-                                     "\"slots_total\":%uD}",
-                                     zone->info.used, zone->info.capacity);
-    }
-
-    p = ngx_http_bulletin_out(out, 96 + 3 * NGX_INT64_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->buf->last = ngx_sprintf(p, ",\n\"totals\":{\"views\":%uL,"
-                                 "\"shares\":%uL,\"excluded\":%uL,"
-                                 "\"shares_by_channel\":{",
-                                 t.views, t.shares, t.excluded);
-
-    nchannels = zone ? zone->info.nchannels : h->nchannels;
-
-    for (k = 0; k < nchannels; k++) {
-        p = ngx_http_bulletin_out(out, 24 + NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        out->buf->last = ngx_sprintf(p, "%s\"%s\":%uL", k ? "," : "",
-                                     zone ? zone->info.channels[k]
-                                          : h->channels[k],
-                                     t.channel[k]);
-    }
-
-    if (ngx_http_bulletin_out_str(out, "}},\n\"pages\":[") != NGX_OK) {
         return NGX_ERROR;
     }
 
     ngx_http_bulletin_out_append(out, &pages);
 
-    return ngx_http_bulletin_out_str(out, "]}\n");
+    return ngx_http_bulletin_text(out, "]}\n");
 }
 
 
 /* nginx's version as its Server header shows it: none with server_tokens off */
 
 static ngx_int_t
-ngx_http_bulletin_out_nginx(ngx_http_bulletin_status_t *st)
+ngx_http_bulletin_json_nginx(ngx_http_bulletin_status_t *st)
 {
     ngx_str_t                  ver;
     ngx_http_core_loc_conf_t  *clcf;
@@ -636,7 +515,7 @@ ngx_http_bulletin_out_nginx(ngx_http_bulletin_status_t *st)
     switch (clcf->server_tokens) {
 
     case NGX_HTTP_SERVER_TOKENS_OFF:
-        return ngx_http_bulletin_out_str(&st->out, "null");
+        return ngx_http_bulletin_text(&st->out, "null");
 
     case NGX_HTTP_SERVER_TOKENS_BUILD:
         ngx_str_set(&ver, NGINX_VER_BUILD);
@@ -646,9 +525,120 @@ ngx_http_bulletin_out_nginx(ngx_http_bulletin_status_t *st)
         ngx_str_set(&ver, NGINX_VER);
     }
 
-    return ngx_http_bulletin_out_json(&st->out,
-                                      ver.data + sizeof("nginx/") - 1,
-                                      ver.len - (sizeof("nginx/") - 1));
+    return ngx_http_bulletin_json_string(&st->out,
+                                         ver.data + sizeof("nginx/") - 1,
+                                         ver.len - (sizeof("nginx/") - 1));
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json_store(ngx_http_bulletin_status_t *st)
+{
+    uint32_t                        k;
+    ngx_http_bulletin_out_t        *out;
+    const bulletin_store_header_t  *h;
+
+    out = &st->out;
+    h = st->store->header;
+
+    if (ngx_http_bulletin_text(out, ",\n\"store\":{\"path\":") != NGX_OK
+        || ngx_http_bulletin_json_string(out, st->main->path.data,
+                                         st->main->path.len)
+           != NGX_OK
+        || ngx_http_bulletin_printf(out, ",\"generation\":\"%*s\","
+                                    "\"built_at\":",
+                                    sizeof(h->generation), h->generation)
+           != NGX_OK
+        || ngx_http_bulletin_json_time(out, (time_t) h->built_at) != NGX_OK
+        || ngx_http_bulletin_text(out, ",\"loaded_at\":") != NGX_OK
+        || ngx_http_bulletin_json_time(out, st->main->loaded_at) != NGX_OK
+        || ngx_http_bulletin_printf(out, ",\"pages\":%uD,\"bytes\":%uL,"
+                                    "\"channels\":[",
+                                    h->page_count, h->file_size)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (k = 0; k < h->nchannels; k++) {
+        if (ngx_http_bulletin_printf(out, "%s\"%s\"", k ? "," : "",
+                                     h->channels[k])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_bulletin_text(out, "]}");
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json_zone(ngx_http_bulletin_status_t *st)
+{
+    ngx_int_t                  rc;
+    ngx_http_bulletin_out_t   *out;
+    ngx_http_bulletin_zone_t  *zone;
+
+    out = &st->out;
+    zone = st->zone;
+
+    if (zone == NULL) {
+        return ngx_http_bulletin_text(out, ",\n\"zone\":null");
+    }
+
+    /* a file may be larger than configured: it never shrinks */
+
+    if (ngx_http_bulletin_text(out, ",\n\"zone\":{\"name\":") != NGX_OK
+        || ngx_http_bulletin_json_string(out, zone->name.data,
+                                         zone->name.len)
+           != NGX_OK
+        || ngx_http_bulletin_printf(out, ",\"size\":%uz,\"file\":",
+                                    zone->file.len ? zone->region_size
+                                                   : zone->size)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (zone->file.len == 0) {
+        rc = ngx_http_bulletin_text(out, "null");
+
+    } else {
+        rc = ngx_http_bulletin_json_string(out, zone->file.data,
+                                           zone->file.len);
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_bulletin_text(out, ",\"since\":") != NGX_OK
+        || ngx_http_bulletin_json_time(out, (time_t) zone->info.created)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_bulletin_printf(out, ",\"slots_used\":%uD,"
+                                    "\"slots_total\":%uD}",
+                                    zone->info.used, zone->info.capacity);
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json_totals(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_totals_t *t)
+{
+    if (ngx_http_bulletin_printf(&st->out, ",\n\"totals\":{\"views\":%uL,"
+                                 "\"shares\":%uL,\"excluded\":%uL,"
+                                 "\"shares_by_channel\":{",
+                                 t->views, t->shares, t->excluded)
+        != NGX_OK
+        || ngx_http_bulletin_json_channels(st, &st->out, t->channel)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_bulletin_text(&st->out, "}}");
 }
 
 
@@ -658,16 +648,12 @@ static ngx_int_t
 ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_t *out, uint32_t page, uint64_t views)
 {
-    u_char                         *p;
-    u_char                          id[BULLETIN_ID_MAX];
-    u_char                          title[BULLETIN_TITLE_MAX];
-    uint32_t                        k, nchannels;
-    uint64_t                        shares, channel[BULLETIN_CHANNELS_MAX];
-    bulletin_counters_slot_t       *slot;
-    const bulletin_store_header_t  *h;
-    bulletin_store_record_t         rec;
-
-    h = st->store->header;
+    u_char                     id[BULLETIN_ID_MAX];
+    u_char                     title[BULLETIN_TITLE_MAX];
+    uint32_t                   k, nchannels;
+    uint64_t                   shares, channel[BULLETIN_CHANNELS_MAX];
+    bulletin_counters_slot_t  *slot;
+    bulletin_store_record_t    rec;
 
     if (ngx_http_bulletin_id_of(st, page, &rec, id) != NGX_OK) {
         return NGX_ERROR;
@@ -678,21 +664,14 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     ngx_memcpy(title, st->store->base + rec.title_off, rec.title_len);
 
     if (!bulletin_utf8_valid(title, rec.title_len)) {
-        ngx_http_bulletin_changed(st->request, st->main, page,
-                                  BULLETIN_ERR_CHANGED);
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_bulletin_out_str(out, "{\"id\":") != NGX_OK
-        || ngx_http_bulletin_out_json(out, id, rec.id_len) != NGX_OK
-        || ngx_http_bulletin_out_str(out, ",\"title\":") != NGX_OK
-        || ngx_http_bulletin_out_json(out, title, rec.title_len) != NGX_OK)
-    {
+        ngx_http_bulletin_log_changed(st->request, st->main, page,
+                                      BULLETIN_ERR_CHANGED);
         return NGX_ERROR;
     }
 
     slot = st->zone ? st->zone->slots[page] : NULL;
-    nchannels = st->zone ? st->zone->info.nchannels : h->nchannels;
+    nchannels = st->zone ? st->zone->info.nchannels
+                         : st->store->header->nchannels;
 
     shares = 0;
 
@@ -701,27 +680,51 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
         shares += channel[k];
     }
 
-    p = ngx_http_bulletin_out(out, 64 + 2 * NGX_INT64_LEN);
-    if (p == NULL) {
+    if (ngx_http_bulletin_text(out, "{\"id\":") != NGX_OK
+        || ngx_http_bulletin_json_string(out, id, rec.id_len) != NGX_OK
+        || ngx_http_bulletin_text(out, ",\"title\":") != NGX_OK
+        || ngx_http_bulletin_json_string(out, title, rec.title_len)
+           != NGX_OK
+        || ngx_http_bulletin_printf(out, ",\"views\":%uL,\"shares\":%uL,"
+                                    "\"shares_by_channel\":{",
+                                    views, shares)
+           != NGX_OK
+        || ngx_http_bulletin_json_channels(st, out, channel) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    out->buf->last = ngx_sprintf(p, ",\"views\":%uL,\"shares\":%uL,"
-                                 "\"shares_by_channel\":{", views, shares);
+    return ngx_http_bulletin_text(out, "}}");
+}
 
-    for (k = 0; k < nchannels; k++) {
-        p = ngx_http_bulletin_out(out, 24 + NGX_INT64_LEN);
-        if (p == NULL) {
+
+/* the members of "shares_by_channel", by the zone's channels or the store's */
+
+static ngx_int_t
+ngx_http_bulletin_json_channels(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_out_t *out, uint64_t *count)
+{
+    uint32_t                        k, n;
+    ngx_http_bulletin_zone_t       *zone;
+    const bulletin_store_header_t  *h;
+
+    zone = st->zone;
+    h = st->store->header;
+
+    n = zone ? zone->info.nchannels : h->nchannels;
+
+    for (k = 0; k < n; k++) {
+        if (ngx_http_bulletin_printf(out, "%s\"%s\":%uL", k ? "," : "",
+                                     zone ? zone->info.channels[k]
+                                          : h->channels[k],
+                                     count[k])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        out->buf->last = ngx_sprintf(p, "%s\"%s\":%uL", k ? "," : "",
-                                     st->zone ? st->zone->info.channels[k]
-                                              : h->channels[k],
-                                     channel[k]);
     }
 
-    return ngx_http_bulletin_out_str(out, "}}");
+    return NGX_OK;
 }
 
 
@@ -729,7 +732,6 @@ static ngx_int_t
 ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
 {
-    u_char                         *p;
     uint32_t                        k;
     ngx_http_bulletin_zone_t       *zone;
     ngx_http_bulletin_out_t        *out, pages;
@@ -746,19 +748,18 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
     zone = st->zone;
     h = st->store->header;
 
-    p = ngx_http_bulletin_out(out, 512 + NGX_INT32_LEN);
-    if (p == NULL) {
+    if (ngx_http_bulletin_printf(out,
+            "# HELP bulletin_store_info The store served, by generation.\n"
+            "# TYPE bulletin_store_info gauge\n"
+            "bulletin_store_info{generation=\"%*s\"} 1\n"
+            "# HELP bulletin_store_pages Pages in the store.\n"
+            "# TYPE bulletin_store_pages gauge\n"
+            "bulletin_store_pages %uD\n",
+            sizeof(h->generation), h->generation, h->page_count)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    out->buf->last = ngx_sprintf(p,
-        "# HELP bulletin_store_info The store served, by generation.\n"
-        "# TYPE bulletin_store_info gauge\n"
-        "bulletin_store_info{generation=\"%*s\"} 1\n"
-        "# HELP bulletin_store_pages Pages in the store.\n"
-        "# TYPE bulletin_store_pages gauge\n"
-        "bulletin_store_pages %uD\n",
-        sizeof(h->generation), h->generation, h->page_count);
 
     if (zone == NULL) {
         return NGX_OK;
@@ -771,45 +772,44 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
      * format reserves "_total" for counters, so it is declared untyped
      */
 
-    p = ngx_http_bulletin_out(out, 1024 + 5 * NGX_INT64_LEN);
-    if (p == NULL) {
+    if (ngx_http_bulletin_printf(out,
+            "# HELP bulletin_zone_slots_used Counter slots given to ids.\n"
+            "# TYPE bulletin_zone_slots_used gauge\n"
+            "bulletin_zone_slots_used %uD\n"
+            "# HELP bulletin_zone_slots_total Counter slots the zone "
+            "holds.\n"
+            "# TYPE bulletin_zone_slots_total untyped\n"
+            "bulletin_zone_slots_total %uD\n"
+            "# HELP bulletin_counters_since_seconds When the counters "
+            "began, as a unix time.\n"
+            "# TYPE bulletin_counters_since_seconds gauge\n"
+            "bulletin_counters_since_seconds %L\n"
+            "# HELP bulletin_views_total Page views counted, all pages.\n"
+            "# TYPE bulletin_views_total counter\n"
+            "bulletin_views_total %uL\n"
+            "# HELP bulletin_excluded_total Views not counted as their "
+            "User-Agent is excluded, all pages.\n"
+            "# TYPE bulletin_excluded_total counter\n"
+            "bulletin_excluded_total %uL\n"
+            "# HELP bulletin_shares_total Shares counted, all pages, "
+            "by channel.\n"
+            "# TYPE bulletin_shares_total counter\n",
+            zone->info.used, zone->info.capacity, zone->info.created,
+            t.views, t.excluded)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    out->buf->last = ngx_sprintf(p,
-        "# HELP bulletin_zone_slots_used Counter slots given to ids.\n"
-        "# TYPE bulletin_zone_slots_used gauge\n"
-        "bulletin_zone_slots_used %uD\n"
-        "# HELP bulletin_zone_slots_total Counter slots the zone holds.\n"
-        "# TYPE bulletin_zone_slots_total untyped\n"
-        "bulletin_zone_slots_total %uD\n"
-        "# HELP bulletin_counters_since_seconds When the counters began, "
-        "as a unix time.\n"
-        "# TYPE bulletin_counters_since_seconds gauge\n"
-        "bulletin_counters_since_seconds %L\n"
-        "# HELP bulletin_views_total Page views counted, all pages.\n"
-        "# TYPE bulletin_views_total counter\n"
-        "bulletin_views_total %uL\n"
-        "# HELP bulletin_excluded_total Views not counted as their "
-        "User-Agent is excluded, all pages.\n"
-        "# TYPE bulletin_excluded_total counter\n"
-        "bulletin_excluded_total %uL\n"
-        "# HELP bulletin_shares_total Shares counted, all pages, "
-        "by channel.\n"
-        "# TYPE bulletin_shares_total counter\n",
-        zone->info.used, zone->info.capacity, zone->info.created,
-        t.views, t.excluded);
-
     for (k = 0; k < zone->info.nchannels; k++) {
-        p = ngx_http_bulletin_out(out, 64 + NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        out->buf->last = ngx_sprintf(p,
+        if (ngx_http_bulletin_printf(out,
                                      "bulletin_shares_total{channel=\"%s\"} "
                                      "%uL\n", zone->info.channels[k],
-                                     t.channel[k]);
+                                     t.channel[k])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     ngx_http_bulletin_out_append(out, &pages);
@@ -829,7 +829,6 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_t *out, ngx_http_bulletin_rank_t *rank,
     ngx_uint_t n)
 {
-    u_char                    *p;
     u_char                     id[BULLETIN_ID_MAX];
     size_t                     len;
     uint32_t                   k;
@@ -841,7 +840,7 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
         return NGX_OK;
     }
 
-    if (ngx_http_bulletin_out_str(out,
+    if (ngx_http_bulletin_text(out,
             "# HELP bulletin_page_views_total Views of the listed pages.\n"
             "# TYPE bulletin_page_views_total counter\n")
         != NGX_OK)
@@ -856,17 +855,16 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
 
         len = rec.id_len;
 
-        p = ngx_http_bulletin_out(out, 64 + len + NGX_INT64_LEN);
-        if (p == NULL) {
+        if (ngx_http_bulletin_printf(out,
+                                     "bulletin_page_views_total{id=\"%*s\"} "
+                                     "%uL\n", len, id, rank[i].views)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        out->buf->last = ngx_sprintf(p,
-                                     "bulletin_page_views_total{id=\"%*s\"} "
-                                     "%uL\n", len, id, rank[i].views);
     }
 
-    if (ngx_http_bulletin_out_str(out,
+    if (ngx_http_bulletin_text(out,
             "# HELP bulletin_page_shares_total Shares of the listed pages, "
             "by channel.\n"
             "# TYPE bulletin_page_shares_total counter\n")
@@ -884,17 +882,16 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
         slot = st->zone->slots[rank[i].page];
 
         for (k = 0; k < st->zone->info.nchannels; k++) {
-            p = ngx_http_bulletin_out(out, 64 + len + NGX_INT64_LEN);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            out->buf->last = ngx_sprintf(p,
+            if (ngx_http_bulletin_printf(out,
                                          "bulletin_page_shares_total"
                                          "{id=\"%*s\",channel=\"%s\"} %uL\n",
                                          len, id, st->zone->info.channels[k],
                                          ngx_http_bulletin_read(
-                                             &slot->shares[k]));
+                                             &slot->shares[k]))
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 
@@ -938,20 +935,128 @@ ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
 
 
 /*
- * The document grows in buffers of NGX_HTTP_BULLETIN_OUT_SIZE; this
- * returns room for size bytes at out->buf->last.
+ * Text goes into the document three ways, and no caller gives a size:
+ * printf formats up to the end of the buffer and, when the text did not
+ * fit, formats it again into a new buffer, larger each time until it
+ * fits; text copies a string, and json_string escapes one, into room
+ * for the size they compute.
  */
 
-static u_char *
-ngx_http_bulletin_out(ngx_http_bulletin_out_t *out, size_t size)
+static ngx_int_t
+ngx_http_bulletin_printf(ngx_http_bulletin_out_t *out, const char *fmt, ...)
 {
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    u_char     *p;
+    size_t      size;
+    va_list     args;
+    ngx_buf_t  *b;
+
+    b = out->buf;
+
+    if (b != NULL) {
+        va_start(args, fmt);
+        p = ngx_vslprintf(b->last, b->end, fmt, args);
+        va_end(args);
+
+        /* short of the end: nothing was cut off */
+
+        if (p < b->end) {
+            b->last = p;
+            return NGX_OK;
+        }
+    }
+
+    for (size = NGX_HTTP_BULLETIN_OUT_SIZE; /* void */ ; size *= 2) {
+
+        b = ngx_create_temp_buf(out->pool, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        va_start(args, fmt);
+        p = ngx_vslprintf(b->last, b->end, fmt, args);
+        va_end(args);
+
+        if (p < b->end) {
+            b->last = p;
+            return ngx_http_bulletin_out_link(out, b);
+        }
+
+        ngx_pfree(out->pool, b->start);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_text(ngx_http_bulletin_out_t *out, const char *s)
+{
+    size_t      len;
+    ngx_buf_t  *b;
+
+    len = ngx_strlen(s);
+
+    b = ngx_http_bulletin_room(out, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, s, len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json_string(ngx_http_bulletin_out_t *out, const u_char *s,
+    size_t len)
+{
+    u_char     *p;
+    ngx_buf_t  *b;
+
+    b = ngx_http_bulletin_room(out,
+                               len + ngx_escape_json(NULL, (u_char *) s, len)
+                               + 2);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->last;
+
+    *p++ = '"';
+    p = (u_char *) ngx_escape_json(p, (u_char *) s, len);
+    *p++ = '"';
+
+    b->last = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_json_time(ngx_http_bulletin_out_t *out, time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_http_bulletin_printf(out,
+                                    "\"%4d-%02d-%02dT%02d:%02d:%02dZ\"",
+                                    tm.ngx_tm_year, tm.ngx_tm_mon,
+                                    tm.ngx_tm_mday, tm.ngx_tm_hour,
+                                    tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/* the buffer written into, with at least size bytes free */
+
+static ngx_buf_t *
+ngx_http_bulletin_room(ngx_http_bulletin_out_t *out, size_t size)
+{
+    ngx_buf_t  *b;
 
     b = out->buf;
 
     if (b != NULL && (size_t) (b->end - b->last) >= size) {
-        return b->last;
+        return b;
     }
 
     b = ngx_create_temp_buf(out->pool,
@@ -960,9 +1065,24 @@ ngx_http_bulletin_out(ngx_http_bulletin_out_t *out, size_t size)
         return NULL;
     }
 
+    if (ngx_http_bulletin_out_link(out, b) != NGX_OK) {
+        return NULL;
+    }
+
+    return b;
+}
+
+
+/* the document's next buffer, and the one written into */
+
+static ngx_int_t
+ngx_http_bulletin_out_link(ngx_http_bulletin_out_t *out, ngx_buf_t *b)
+{
+    ngx_chain_t  *cl;
+
     cl = ngx_alloc_chain_link(out->pool);
     if (cl == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     cl->buf = b;
@@ -971,71 +1091,6 @@ ngx_http_bulletin_out(ngx_http_bulletin_out_t *out, size_t size)
     *out->last = cl;
     out->last = &cl->next;
     out->buf = b;
-
-    return b->last;
-}
-
-
-static ngx_int_t
-ngx_http_bulletin_out_str(ngx_http_bulletin_out_t *out, const char *s)
-{
-    u_char  *p;
-    size_t   len;
-
-    len = ngx_strlen(s);
-
-    p = ngx_http_bulletin_out(out, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->buf->last = ngx_cpymem(p, s, len);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_bulletin_out_json(ngx_http_bulletin_out_t *out, const u_char *s,
-    size_t len)
-{
-    u_char  *p;
-    size_t   escape;
-
-    escape = ngx_escape_json(NULL, (u_char *) s, len);
-
-    p = ngx_http_bulletin_out(out, len + escape + 2);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    *p++ = '"';
-    p = (u_char *) ngx_escape_json(p, (u_char *) s, len);
-    *p++ = '"';
-
-    out->buf->last = p;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_bulletin_out_time(ngx_http_bulletin_out_t *out, time_t t)
-{
-    u_char     *p;
-    ngx_tm_t    tm;
-
-    p = ngx_http_bulletin_out(out, sizeof("\"1970-01-01T00:00:00Z\"") - 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_gmtime(t, &tm);
-
-    out->buf->last = ngx_sprintf(p, "\"%4d-%02d-%02dT%02d:%02d:%02dZ\"",
-                                 tm.ngx_tm_year, tm.ngx_tm_mon,
-                                 tm.ngx_tm_mday, tm.ngx_tm_hour,
-                                 tm.ngx_tm_min, tm.ngx_tm_sec);
 
     return NGX_OK;
 }
@@ -1060,8 +1115,8 @@ ngx_http_bulletin_id_of(ngx_http_bulletin_status_t *st, uint32_t page,
     ngx_memcpy(id, st->store->base + rec->id_off, rec->id_len);
 
     if (!bulletin_id_valid(id, rec->id_len, 1)) {
-        ngx_http_bulletin_changed(st->request, st->main, page,
-                                  BULLETIN_ERR_CHANGED);
+        ngx_http_bulletin_log_changed(st->request, st->main, page,
+                                      BULLETIN_ERR_CHANGED);
         return NGX_ERROR;
     }
 

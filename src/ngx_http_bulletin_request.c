@@ -1,0 +1,161 @@
+
+/*
+ * Copyright (C) bulletin authors
+ *
+ * What the page, share and status handlers share: their first step,
+ * the look-up of an id, and the checked copy of a page's record.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_bulletin_module.h"
+
+
+static ngx_int_t ngx_http_bulletin_not_allowed(ngx_http_request_t *r,
+    char *allow);
+
+
+/*
+ * A handler's first step: the method, then the body, discarded.  NGX_OK,
+ * or what the handler returns.
+ */
+
+ngx_int_t
+ngx_http_bulletin_accept(ngx_http_request_t *r, ngx_uint_t methods,
+    char *allow)
+{
+    if (!(r->method & methods)) {
+        return ngx_http_bulletin_not_allowed(r, allow);
+    }
+
+    return ngx_http_discard_request_body(r);
+}
+
+
+/* the page the location's id names: NGX_OK, or what the handler returns */
+
+ngx_int_t
+ngx_http_bulletin_request_page(ngx_http_request_t *r, uint32_t *page)
+{
+    ngx_str_t                       id;
+    ngx_http_bulletin_loc_conf_t   *blcf;
+    ngx_http_bulletin_main_conf_t  *bmcf;
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
+
+    if (ngx_http_complex_value(r, blcf->id, &id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_bulletin_find(r, bmcf, &id, page);
+}
+
+
+/* NGX_OK, or NGX_HTTP_NOT_FOUND, logged as nginx logs a missing file */
+
+ngx_int_t
+ngx_http_bulletin_find(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id, uint32_t *page)
+{
+    int64_t                    found;
+    ngx_uint_t                 valid;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    valid = bulletin_id_valid(id->data, id->len, 1);
+
+    if (valid) {
+        found = bulletin_store_find(&bmcf->store, id->data, id->len);
+
+        if (found >= 0) {
+            *page = (uint32_t) found;
+            return NGX_OK;
+        }
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->log_not_found) {
+
+        /* an invalid id is not logged: it may hold anything */
+
+        if (valid) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "bulletin \"%V\" not found", id);
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "invalid bulletin id of %uz bytes", id->len);
+        }
+    }
+
+    return NGX_HTTP_NOT_FOUND;
+}
+
+
+/*
+ * A page's record, copied out of the mapping and checked.  When the file
+ * was rewritten in place under nginx, the request is answered 500: the
+ * id is in the index, and a 404 would tell caches and crawlers that the
+ * page is gone.  One error a worker and store says so: every request
+ * would log it again until the store is replaced and nginx reloaded.
+ */
+
+ngx_int_t
+ngx_http_bulletin_record(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page,
+    bulletin_store_record_t *rec)
+{
+    int  rc;
+
+    rc = bulletin_store_record(&bmcf->store, page, rec);
+
+    if (rc == BULLETIN_OK) {
+        return NGX_OK;
+    }
+
+    ngx_http_bulletin_log_changed(r, bmcf, page, rc);
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_bulletin_log_changed(ngx_http_request_t *r,
+    ngx_http_bulletin_main_conf_t *bmcf, uint32_t page, int err)
+{
+    static ngx_http_bulletin_main_conf_t  *logged;
+
+    if (logged == bmcf) {
+        return;
+    }
+
+    logged = bmcf;
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "bulletin store \"%V\", page %uD: %s: replace a store "
+                  "by rename, then reload (logged once a worker)",
+                  &bmcf->path, page, bulletin_strerror(err));
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return NGX_HTTP_NOT_ALLOWED;
+}
