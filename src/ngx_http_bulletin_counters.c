@@ -467,6 +467,7 @@ ngx_http_bulletin_counters_file(ngx_conf_t *cf,
     ngx_file_info_t   fi;
 
     name = zone->file.data;
+    fd = NGX_INVALID_FILE;
 
     rc = ngx_http_bulletin_counters_open(cf, zone, &fd);
 

@@ -57,24 +57,41 @@ static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_int_t
 ngx_http_bulletin_header_filter(ngx_http_request_t *r)
 {
-    ngx_table_elt_t          *h, **cc;
+    ngx_table_elt_t          *h;
     ngx_http_bulletin_ctx_t  *ctx;
+#if (nginx_version < 1023000)
+    ngx_table_elt_t         **cc;
+#endif
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_bulletin_module);
 
     if (ctx == NULL
         || !ctx->no_cache
+#if (nginx_version >= 1023000)
+        || r->headers_out.cache_control != NULL
+#else
         || r->headers_out.cache_control.nelts
+#endif
         || (r->headers_out.status != NGX_HTTP_OK
             && r->headers_out.status != NGX_HTTP_NOT_MODIFIED))
     {
         return ngx_http_next_header_filter(r);
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_bulletin_header(r, "Cache-Control");
     if (h == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_str_set(&h->value, "no-cache");
+
+    /* 1.23 chains Cache-Control headers; 1.22 keeps an array of them */
+
+#if (nginx_version >= 1023000)
+
+    r->headers_out.cache_control = h;
+
+#else
 
     if (r->headers_out.cache_control.elts == NULL
         && ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
@@ -89,10 +106,9 @@ ngx_http_bulletin_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-cache");
     *cc = h;
+
+#endif
 
     return ngx_http_next_header_filter(r);
 }

@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <nginx.h>
 
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
@@ -87,6 +88,9 @@ typedef struct {
 } ngx_http_bulletin_ctx_t;
 
 
+#define ngx_http_bulletin_header(r, key)                                      \
+    ngx_http_bulletin_push_header(r, key, sizeof(key) - 1)
+
 #define ngx_http_bulletin_add(p)   __atomic_add_fetch(p, 1, __ATOMIC_RELAXED)
 #define ngx_http_bulletin_read(p)  __atomic_load_n(p, __ATOMIC_RELAXED)
 
@@ -106,6 +110,8 @@ char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,
     ngx_http_bulletin_loc_conf_t *blcf);
 ngx_int_t ngx_http_bulletin_page_handler(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_bulletin_push_header(ngx_http_request_t *r,
+    char *key, size_t len);
 ngx_int_t ngx_http_bulletin_accept(ngx_http_request_t *r, ngx_uint_t methods,
     char *allow);
 ngx_int_t ngx_http_bulletin_request_page(ngx_http_request_t *r,

@@ -323,7 +323,7 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
         t->time = rec->last_modified;
     }
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_bulletin_header(r, "Last-Modified");
     if (h == NULL) {
         return NGX_ERROR;
     }
@@ -333,8 +333,6 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Last-Modified");
     h->value.len = ngx_cpymem(h->value.data, t->text, sizeof(t->text))
                    - h->value.data;
 
@@ -346,25 +344,21 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     r->headers_out.content_type_lowcase = NULL;
     ngx_str_set(&r->headers_out.charset, "utf-8");
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_bulletin_header(r, "ETag");
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "ETag");
     h->value.data = etag;
     h->value.len = BULLETIN_ETAG_LEN;
     r->headers_out.etag = h;
 
     if (gzip) {
-        h = ngx_list_push(&r->headers_out.headers);
+        h = ngx_http_bulletin_header(r, "Content-Encoding");
         if (h == NULL) {
             return NGX_ERROR;
         }
 
-        h->hash = 1;
-        ngx_str_set(&h->key, "Content-Encoding");
         ngx_str_set(&h->value, "gzip");
         r->headers_out.content_encoding = h;
     }
@@ -385,13 +379,11 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     }
 #endif
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_bulletin_header(r, "Vary");
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Vary");
     ngx_str_set(&h->value, "Accept-Encoding");
 
     return NGX_OK;

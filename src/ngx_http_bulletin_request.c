@@ -147,15 +147,39 @@ ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow)
 {
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_bulletin_header(r, "Allow");
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Allow");
     h->value.data = (u_char *) allow;
     h->value.len = ngx_strlen(allow);
 
     return NGX_HTTP_NOT_ALLOWED;
+}
+
+
+/*
+ * A response header of the module's own, as nginx's modules push one;
+ * nginx 1.23 chains headers of one name through "next".
+ */
+
+ngx_table_elt_t *
+ngx_http_bulletin_push_header(ngx_http_request_t *r, char *key, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = len;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
 }

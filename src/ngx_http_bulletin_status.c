@@ -235,13 +235,11 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
                                       : type->len;
     r->headers_out.content_type_lowcase = NULL;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_bulletin_header(r, "Cache-Control");
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
     ngx_str_set(&h->value, "no-store");
 
     rc = ngx_http_send_header(r);
