@@ -99,7 +99,10 @@ all: $(call deps_stamp,build) $(MODULE) $(BUILDER)
 
 
 # a stamp a list, so that a second `make` checks nothing again; the lists
-# live in this Makefile, so editing it checks again
+# live in this Makefile, so editing it checks again.  Precious: a stamp
+# that only a pattern rule names would be removed as intermediate.
+.PRECIOUS: $(BUILD)/.deps-%
+
 $(BUILD)/.deps-%: Makefile tools/deps.sh
 	@mkdir -p $(BUILD)
 	@sh tools/deps.sh $(call deps_list,$*)
