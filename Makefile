@@ -1,6 +1,6 @@
 # bulletin: an nginx module serving bulletin pages from a prebuilt store.
 #
-#   make          install missing Debian packages, build the module and builder
+#   make          install missing build packages, build the module and builder
 #   make demo     serve the sample bulletins on http://127.0.0.1:8080/
 #   make test     unit tests, a short run of each fuzzer, nginx-level tests
 #   make bench    the side-by-side benchmark
@@ -8,7 +8,14 @@
 #   make test-valgrind  unit and nginx-level tests under valgrind
 #   make fuzz     each fuzzer for FUZZ_SECONDS (fuzz-merge keeps the finds)
 #   make test-asan  unit tests and the builder under ASan and UBSan
+#   make deb      the Debian packages, in build/deb/, checked by lintian
+#   make test-deb install, check and purge the packages (as root)
 #   make clean    remove build/
+#
+# Each target installs the Debian packages it needs (tools/deps.sh), once:
+# `make` only what building takes, the test targets their tools on top.
+# NO_DEPS=1 installs nothing (the packages' own build, where dpkg checks
+# the build dependencies): what is missing then fails the build.
 
 SHELL       := /bin/bash
 
@@ -20,17 +27,35 @@ CC          ?= cc
 MODULE      := $(BUILD)/ngx_http_bulletin_module.so
 BUILDER     := $(BUILD)/bulletin-build
 
-# Debian packages: build, tests, benchmark
-DEB_BUILD   := nginx nginx-dev libpcre2-dev libjansson-dev zlib1g-dev \
-               libcmocka-dev pkg-config
-DEB_TEST    := perl gzip valgrind prometheus wrk curl clang libclang-rt-14-dev \
-               libnginx-mod-http-lua strace
-# the browser tests (t/400-browser.t): Debian's chromium, CJK fonts, node
-# and npm; a nodejs package that brings its own npm (NodeSource's)
-# conflicts with Debian's npm, which is asked for only when npm is missing
-DEB_TEST    += chromium fonts-noto-cjk nodejs \
-               $(if $(shell command -v npm),,npm)
-DEB_PACKAGES := $(DEB_BUILD) $(DEB_TEST)
+# Debian packages, by what needs them (`make print-deps-NAME` prints a
+# list).  Building: the C toolchain and nginx's development files, no test
+# tool and no nginx module package (t/003-deps.t checks).
+DEB_BUILD    := gcc make libc6-dev pkg-config nginx nginx-dev libpcre2-dev \
+                libjansson-dev zlib1g-dev
+# `make test`: the unit tests; libFuzzer (fuzz-short); the nginx-level
+# tests (t/, prove) with curl, strace, promtool and the browser tests'
+# Debian chromium, CJK fonts, node and npm.  A nodejs package that
+# brings its own npm (NodeSource's) conflicts with Debian's npm, which is
+# asked for only when npm is missing.
+DEB_UNIT     := libcmocka-dev
+DEB_FUZZ     := clang libclang-rt-14-dev
+DEB_PROVE    := perl gzip curl strace prometheus chromium fonts-noto-cjk \
+                nodejs $(if $(shell command -v npm),,npm)
+DEB_TEST     := $(DEB_UNIT) $(DEB_FUZZ) $(DEB_PROVE)
+DEB_ASAN     := $(DEB_FUZZ) $(DEB_UNIT) perl
+DEB_VALGRIND := valgrind
+# the benchmark's Lua variant: tools/deps.sh disables again the modules
+# that the package's postinst enables in the live nginx
+DEB_BENCH    := wrk valgrind perl libnginx-mod-http-lua
+# the packages (debian/control's Build-Depends beyond DEB_BUILD), and
+# their test
+DEB_DEB      := debhelper dpkg-dev lintian libcmocka-dev
+DEB_TEST_DEB := man-db curl perl
+
+# deps_stamp NAME: the stamp that says DEB_NAME is installed, a
+# prerequisite of what needs it; none with NO_DEPS
+deps_stamp   = $(if $(NO_DEPS),,$(BUILD)/.deps-$(1))
+deps_list    = $(DEB_$(subst -,_,$(shell echo '$(1)' | tr a-z A-Z)))
 
 # The sources, each listed once.  The module's are config's (nginx's own
 # Makefile, generated from it, knows them and their headers); the pure
@@ -50,6 +75,9 @@ HOST_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Wpointer-arith \
                -Wno-unused-parameter -Werror -D_FORTIFY_SOURCE=2 \
                -fstack-protector-strong
 BUILDER_LIBS := -ljansson -lz -lpthread
+# what the caller adds (the packages' build: dpkg-buildflags' hardening)
+HOST_CFLAGS  := $(strip $(HOST_CFLAGS) $(CPPFLAGS) $(CFLAGS))
+HOST_LDFLAGS := $(strip $(HOST_CFLAGS) $(LDFLAGS))
 
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -63,29 +91,34 @@ PROVE       ?= prove
 PROVE_FLAGS ?= -j2
 
 
-.PHONY: all deps demo test unit prove bench clean FORCE
+.PHONY: all deps demo test unit prove bench clean FORCE deb test-deb
 .PHONY: fuzz fuzz-short fuzz-merge test-asan
 .PHONY: soak test-valgrind
 
-all: $(BUILD)/.deps $(MODULE) $(BUILDER)
+all: $(call deps_stamp,build) $(MODULE) $(BUILDER)
 
 
-# a stamp, so that a second `make` checks nothing again; the list of
-# packages lives in this Makefile, so editing it checks again
-$(BUILD)/.deps: Makefile tools/deps.sh
+# a stamp a list, so that a second `make` checks nothing again; the lists
+# live in this Makefile, so editing it checks again.  Precious: a stamp
+# that only a pattern rule names would be removed as intermediate.
+.PRECIOUS: $(BUILD)/.deps-%
+
+$(BUILD)/.deps-%: Makefile tools/deps.sh
 	@mkdir -p $(BUILD)
-	@sh tools/deps.sh $(DEB_PACKAGES)
+	@sh tools/deps.sh $(call deps_list,$*)
 	@touch $@
 
-deps:
-	@sh tools/deps.sh $(DEB_PACKAGES)
+deps: $(call deps_stamp,build)
+
+print-deps-%:
+	@echo $(call deps_list,$*)
 
 
 # The module, built against the installed nginx through Debian's
 # nginx-dev.  nginx-dev is copied, so that configure writes nothing
 # outside build/; configure runs again only when `config` changes.
 
-$(BUILD)/nginx/Makefile: config $(BUILD)/.deps
+$(BUILD)/nginx/Makefile: config $(call deps_stamp,build)
 	@rm -rf $(BUILD)/nginx-src $(BUILD)/nginx
 	@mkdir -p $(BUILD)
 	cp -r $(NGINX_SRC) $(BUILD)/nginx-src
@@ -111,13 +144,14 @@ $(MODULE): $(BUILD)/nginx/Makefile $(MODULE_SRCS) FORCE
 FORCE:
 
 
-# lib_rules DIR, CC, CFLAGS: the pure library's objects and archive
+# lib_rules DIR, CC, CFLAGS, STAMP: the pure library's objects and
+# archive; STAMP, the packages its compiler needs beyond the build's
 define lib_rules
-$(1)/obj/%.c.o: src/%.c $(PURE_HDRS) $(BUILD)/.deps
+$(1)/obj/%.c.o: src/%.c $(PURE_HDRS) $(call deps_stamp,build) | $(4)
 	@mkdir -p $$(@D)
 	$(2) $(3) -Isrc -c -o $$@ $$<
 
-$(1)/obj/%.S.o: src/%.S $(TEMPLATES) $(BUILD)/.deps
+$(1)/obj/%.S.o: src/%.S $(TEMPLATES) $(call deps_stamp,build) | $(4)
 	@mkdir -p $$(@D)
 	$(2) $(3) -Isrc -c -o $$@ $$<
 
@@ -130,15 +164,17 @@ $(eval $(call lib_rules,$(BUILD),$(CC),$(HOST_CFLAGS)))
 
 
 $(BUILDER): src/bulletin_build.c $(LIBRARY)
-	$(CC) $(HOST_CFLAGS) -Isrc -o $@ $^ $(BUILDER_LIBS)
+	$(CC) $(HOST_LDFLAGS) -Isrc -o $@ $^ $(BUILDER_LIBS)
 
 
 # cmocka unit tests of the pure C code: t/unit/test_NAME.c, linked with
 # the library
 
-$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(LIBRARY)
+$(BUILD)/unit/%: t/unit/%.c $(wildcard t/unit/*.h) $(LIBRARY) \
+                 | $(call deps_stamp,unit)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(HOST_CFLAGS) -Isrc -It/unit -o $@ $< $(LIBRARY) $(UNIT_LIBS)
+	$(CC) $(HOST_LDFLAGS) -Isrc -It/unit -o $@ $< \
+	    $(LIBRARY) $(UNIT_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "# $$t"; $$t; done
@@ -149,13 +185,13 @@ unit: $(UNIT_BINS)
 BROWSER_MODULES := t/browser/node_modules/.package-lock.json
 
 $(BROWSER_MODULES): t/browser/package-lock.json t/browser/package.json \
-                    | $(BUILD)/.deps
+                    | $(call deps_stamp,prove)
 	@cd t/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit \
 	    --no-fund --ignore-scripts --loglevel=error && touch $(CURDIR)/$@ \
 	    || echo "bulletin: npm ci in t/browser failed:" \
 	            "the browser tests will be skipped" >&2
 
-prove: all $(BROWSER_MODULES)
+prove: all $(BROWSER_MODULES) | $(call deps_stamp,prove)
 	BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) $(PROVE_FLAGS) t/
 
 test: all fuzz-short unit prove
@@ -178,7 +214,7 @@ FUZZ_SHORT   ?= 5
 FUZZ_SECONDS ?= 300
 
 $(eval $(call lib_rules,$(BUILD)/fuzz,$(FUZZ_CC),\
-    $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link))
+    $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(call deps_stamp,fuzz)))
 
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(BUILD)/fuzz/libbulletin.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Isrc -Ifuzz -o $@ $< \
@@ -201,13 +237,14 @@ fuzz-merge: $(FUZZ_BINS)
 ASAN_CFLAGS := $(FUZZ_CFLAGS)
 ASAN_UNIT_BINS := $(patsubst t/unit/%.c,$(BUILD)/asan/unit/%,$(UNIT_SRCS))
 
-$(eval $(call lib_rules,$(BUILD)/asan,$(FUZZ_CC),$(ASAN_CFLAGS)))
+$(eval $(call lib_rules,$(BUILD)/asan,$(FUZZ_CC),$(ASAN_CFLAGS),\
+    $(call deps_stamp,asan)))
 
 $(BUILD)/asan/bulletin-build: src/bulletin_build.c $(BUILD)/asan/libbulletin.a
 	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -o $@ $^ $(BUILDER_LIBS)
 
 $(BUILD)/asan/unit/%: t/unit/%.c $(wildcard t/unit/*.h) \
-                      $(BUILD)/asan/libbulletin.a
+                      $(BUILD)/asan/libbulletin.a | $(call deps_stamp,asan)
 	@mkdir -p $(BUILD)/asan/unit
 	$(FUZZ_CC) $(ASAN_CFLAGS) -Isrc -It/unit -o $@ $< \
 	    $(BUILD)/asan/libbulletin.a $(UNIT_LIBS)
@@ -227,20 +264,32 @@ VALGRIND_RUN := valgrind --quiet --error-exitcode=99 --leak-check=full \
                 --show-leak-kinds=definite --errors-for-leak-kinds=definite \
                 --suppressions=t/lib/valgrind.supp
 
-soak: all
+soak: all | $(call deps_stamp,prove)
 	BULLETIN_SOAK=1 BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) -v \
 	    $(SOAK_TESTS)
 
-test-valgrind: all $(UNIT_BINS) $(BROWSER_MODULES)
+test-valgrind: all $(UNIT_BINS) $(BROWSER_MODULES) \
+               | $(call deps_stamp,prove) $(call deps_stamp,valgrind)
 	@set -e; for t in $(UNIT_BINS); do echo "# valgrind $$t"; \
 	    $(VALGRIND_RUN) $$t; done
 	TEST_NGINX_VALGRIND=1 BULLETIN_BUILD=$(CURDIR)/$(BUILD) $(PROVE) \
 	    $(PROVE_FLAGS) t/
 
+# The Debian packages (issue 14): `make deb` builds them in build/deb/
+# (tools/deb.sh: dpkg-buildpackage on a copy of the sources, lintian);
+# `make test-deb` installs them, checks nginx with them and purges them
+# (tools/test-deb.sh, as root, leaving the machine as it was).
+
+deb: | $(call deps_stamp,build) $(call deps_stamp,deb)
+	@sh tools/deb.sh
+
+test-deb: deb | $(call deps_stamp,test-deb)
+	@sh tools/test-deb.sh
+
 demo: all
 	@sh tools/demo.sh
 
-bench: all
+bench: all | $(call deps_stamp,bench)
 	@sh bench/run.sh
 
 clean:

@@ -1,7 +1,10 @@
 #!/bin/sh
 # make bench: bulletin side by side with what an operator would use
-# instead.  The work is bench/bench.pl's; this installs what it needs and
-# makes sure no nginx it started outlives it.
+# instead.  The work is bench/bench.pl's; this makes sure no nginx it
+# started outlives it.  `make bench` installs what it needs (the
+# Makefile's DEB_BENCH: wrk, valgrind, and libnginx-mod-http-lua for the
+# OpenResty variant, which bench.pl loads with its own load_module and
+# skips, saying so, when it is missing).
 #
 #   BENCH_QUICK=1 make bench      a short run, to try the machinery
 
@@ -10,16 +13,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 run="$top/build/bench/run"
 
-# the OpenResty variant; bench.pl skips it, saying so, when it is missing
-if [ ! -f /usr/lib/nginx/modules/ngx_http_lua_module.so ]; then
-    sh "$top/tools/deps.sh" libnginx-mod-http-lua \
-        || echo "bench: libnginx-mod-http-lua cannot be installed:" \
-                "the Lua variant will be skipped"
-fi
-
 for tool in wrk valgrind callgrind_annotate taskset; do
     command -v $tool >/dev/null 2>&1 || {
-        echo "bench: $tool is missing (run make, which installs it)" >&2
+        echo "bench: $tool is missing (run make bench, which installs it)" >&2
         exit 1
     }
 done

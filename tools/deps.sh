@@ -1,6 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages the project needs, only those missing.
 # Usage: tools/deps.sh PACKAGE...
+#
+# The project never enables a module in the live nginx: a module package
+# (libnginx-mod-*) enables itself in /etc/nginx/modules-enabled/ when it
+# is installed, so the links that appear there during the install are
+# removed again, saying so.  The tests and the benchmark load the modules
+# they need with their own load_module.  Removing the link is what an
+# admin's disabling is: the package's later upgrades leave it disabled.
+# (BULLETIN_MODULES_ENABLED names another folder, for t/003-deps.t.)
 
 set -u
 
@@ -30,9 +38,21 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
+enabled=${BULLETIN_MODULES_ENABLED:-/etc/nginx/modules-enabled}
+before=$(ls -A "$enabled" 2>/dev/null)
+
 # a fresh machine may have empty or stale package lists
 $sudo apt-get update -qq || exit 1
 # shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing || exit 1
+$sudo apt-get install -y -qq --no-install-recommends $missing
+status=$?
 
-exit 0
+for link in "$enabled"/*; do
+    [ -L "$link" ] || continue
+    name=${link##*/}
+    printf '%s\n' "$before" | grep -qxF "$name" && continue
+    $sudo rm -f "$link" && echo "bulletin: disabled $name in the live" \
+        "nginx again (enabled by its package; the tests load it themselves)"
+done
+
+exit $status
