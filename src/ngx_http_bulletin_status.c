@@ -50,9 +50,11 @@ typedef struct {
 static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
-    const char *reason);
+    const char *reason, ngx_uint_t format);
+static ngx_int_t ngx_http_bulletin_status_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *reason, ngx_uint_t format);
 static ngx_int_t ngx_http_bulletin_too_many(ngx_http_request_t *r,
-    uint32_t top, uint32_t pages, ngx_uint_t max);
+    uint32_t top, uint32_t pages, ngx_uint_t max, ngx_uint_t format);
 static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
 static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
@@ -138,7 +140,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     reason = bulletin_status_args(r->args.data, r->args.len, &args);
 
     if (reason != NULL) {
-        return ngx_http_bulletin_bad_request(r, reason);
+        return ngx_http_bulletin_bad_request(r, reason, args.format);
     }
 
     ngx_memzero(&st, sizeof(ngx_http_bulletin_status_t));
@@ -155,7 +157,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
            > blcf->status_max)
     {
         return ngx_http_bulletin_too_many(r, args.top, pages,
-                                          blcf->status_max);
+                                          blcf->status_max, args.format);
     }
 
     ngx_http_bulletin_out_init(&st.out, r->pool);
@@ -165,6 +167,12 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
         id.len = args.id_len;
 
         rc = ngx_http_bulletin_find(r, st.main, &id, &one.page);
+
+        if (rc == NGX_HTTP_NOT_FOUND) {
+            return ngx_http_bulletin_status_error(r, NGX_HTTP_NOT_FOUND,
+                                                  "no such page",
+                                                  args.format);
+        }
 
         if (rc != NGX_OK) {
             return rc;
@@ -260,21 +268,52 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
 
 
 static ngx_int_t
-ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
+ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason,
+    ngx_uint_t format)
 {
-    ngx_http_bulletin_out_t  out;
-
-    ngx_http_bulletin_out_init(&out, r->pool);
-
-    if (ngx_http_bulletin_printf(&out, "%s\n", reason) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "bulletin status: %s", reason);
 
-    return ngx_http_bulletin_status_send(r, &out, NGX_HTTP_BAD_REQUEST,
-                                         &ngx_http_bulletin_text_type);
+    return ngx_http_bulletin_status_error(r, NGX_HTTP_BAD_REQUEST, reason,
+                                          format);
+}
+
+
+/*
+ * An error of the status as a document of its format: {"error":"..."}
+ * for JSON, a line of text for Prometheus (a scraper shows it as it is)
+ */
+
+static ngx_int_t
+ngx_http_bulletin_status_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *reason, ngx_uint_t format)
+{
+    ngx_str_t                *type;
+    ngx_http_bulletin_out_t   out;
+
+    ngx_http_bulletin_out_init(&out, r->pool);
+
+    if (format == BULLETIN_FORMAT_JSON) {
+        type = &ngx_http_bulletin_json_type;
+
+        if (ngx_http_bulletin_text(&out, "{\"error\":") != NGX_OK
+            || ngx_http_bulletin_json_string(&out, (u_char *) reason,
+                                             ngx_strlen(reason))
+               != NGX_OK
+            || ngx_http_bulletin_text(&out, "}\n") != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        type = &ngx_http_bulletin_text_type;
+
+        if (ngx_http_bulletin_printf(&out, "%s\n", reason) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_bulletin_status_send(r, &out, status, type);
 }
 
 
@@ -287,7 +326,7 @@ ngx_http_bulletin_bad_request(ngx_http_request_t *r, const char *reason)
 
 static ngx_int_t
 ngx_http_bulletin_too_many(ngx_http_request_t *r, uint32_t top,
-    uint32_t pages, ngx_uint_t max)
+    uint32_t pages, ngx_uint_t max, ngx_uint_t format)
 {
     u_char  *p, reason[128];
 
@@ -303,7 +342,7 @@ ngx_http_bulletin_too_many(ngx_http_request_t *r, uint32_t top,
 
     *p = '\0';
 
-    return ngx_http_bulletin_bad_request(r, (char *) reason);
+    return ngx_http_bulletin_bad_request(r, (char *) reason, format);
 }
 
 
@@ -778,10 +817,10 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
             "holds.\n"
             "# TYPE bulletin_zone_slots_total untyped\n"
             "bulletin_zone_slots_total %uD\n"
-            "# HELP bulletin_counters_since_seconds When the counters "
+            "# HELP bulletin_counters_start_time_seconds When the counters "
             "began, as a unix time.\n"
-            "# TYPE bulletin_counters_since_seconds gauge\n"
-            "bulletin_counters_since_seconds %L\n"
+            "# TYPE bulletin_counters_start_time_seconds gauge\n"
+            "bulletin_counters_start_time_seconds %L\n"
             "# HELP bulletin_views_total Page views counted, all pages.\n"
             "# TYPE bulletin_views_total counter\n"
             "bulletin_views_total %uL\n"

@@ -430,7 +430,8 @@ sub prom_matches_json {
                  $doc->{zone}{slots_used});
         $check->('slots_total', prom_value($f, 'bulletin_zone_slots_total'),
                  $doc->{zone}{slots_total});
-        $check->('since', prom_value($f, 'bulletin_counters_since_seconds'),
+        $check->('since',
+                 prom_value($f, 'bulletin_counters_start_time_seconds'),
                  epoch($doc->{zone}{since}));
 
         for my $ch (sort keys %{ $doc->{totals}{shares_by_channel} }) {
@@ -855,8 +856,10 @@ EOF
         is($res->status, 400, "$what: 400");
         like($body, qr/\A[^\n]*bulletin_status_max[^\n]*\n\z/,
              "$what: one line naming bulletin_status_max") or diag $body;
-        like(scalar $res->header('Content-Type') // '', qr{\Atext/plain},
-             "$what: text/plain");
+        like(scalar $res->header('Content-Type') // '',
+             $uri =~ /prometheus/ ? qr{\Atext/plain}
+                                  : qr{\Aapplication/json\z},
+             "$what: the format's type");
 
         return $body;
     };
@@ -992,8 +995,12 @@ sub by_id {
 
     for my $id (qw(nope bj-sociorg-2020-99 Tie-a), 'a' x 65, '-x') {
         my $res = $t->http_get("/status?id=$id");
+        my $what = '?id=' . substr($id, 0, 10);
 
-        is($res->status, 404, '?id=' . substr($id, 0, 10) . ': 404');
+        is($res->status, 404, "$what: 404");
+        is(scalar $res->header('Content-Type'), 'application/json',
+           "$what: a JSON document");
+        is($res->body, qq({"error":"no such page"}\n), "$what: the error");
     }
 
     my $res = $t->request(method => 'HEAD', uri => '/status?id=tie-a');
@@ -1013,6 +1020,7 @@ sub by_id {
 
     $res = $t->http_get('/status?format=prometheus&id=nope');
     is($res->status, 404, '?id unknown, Prometheus: 404');
+    is($res->body, "no such page\n", '?id unknown, Prometheus: one line');
 }
 
 
@@ -1029,10 +1037,12 @@ sub bad_arguments {
         my $body = $res->body // '';
 
         is($res->status, 400, "?$q: 400");
-        like($body, qr/\A[^\n]+\n\z/, "?$q: a one-line reason")
-            or diag $body;
-        like(scalar $res->header('Content-Type') // '',
-             qr{\Atext/plain(?:; charset=utf-8)?\z}, "?$q: text/plain");
+        like($body, qr/\A\{"error":"[^\n]+"\}\n\z/,
+             "?$q: a one-line JSON reason") or diag $body;
+        ok(eval { JSON::PP->new->decode($body)->{error} },
+           "?$q: valid JSON");
+        is(scalar $res->header('Content-Type') // '', 'application/json',
+           "?$q: application/json");
         unlike($body, qr/script|<b>|abc|xml|debug/i,
                "?$q: the reason does not echo the request");
     }
@@ -1293,7 +1303,7 @@ sub prometheus {
         bulletin_store_info => 'gauge',
         bulletin_store_pages => 'gauge',
         bulletin_zone_slots_used => 'gauge',
-        bulletin_counters_since_seconds => 'gauge',
+        bulletin_counters_start_time_seconds => 'gauge',
     );
 
     for my $name (sort keys %kinds) {
@@ -1765,13 +1775,13 @@ Content-Type: text/plain; version=0.0.4; charset=utf-8
 Cache-Control: no-store
 --- response_body_like: (?m)^bulletin_views_total 0$
 
-=== TEST 5: a bad argument: 400, one line, text/plain
+=== TEST 5: a bad argument: 400, one line of JSON
 --- request
 GET /status?top=-1
 --- error_code: 400
---- response_headers_like
-Content-Type: ^text/plain(; charset=utf-8)?$
---- response_body_like: \A[^\n]+\n\z
+--- response_headers
+Content-Type: application/json
+--- response_body_like: \A\{"error":"[^\n]+"\}\n\z
 
 === TEST 6: allow 127.0.0.1; deny all: the client at 127.0.0.1 reads it
 --- http_config
