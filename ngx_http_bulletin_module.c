@@ -11,6 +11,7 @@
 #include "ngx_http_bulletin_module.h"
 
 
+static ngx_int_t ngx_http_bulletin_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_bulletin_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_bulletin_postconfiguration(ngx_conf_t *cf);
 static void *ngx_http_bulletin_create_main_conf(ngx_conf_t *cf);
@@ -126,7 +127,7 @@ ngx_module_t  ngx_http_bulletin_module = {
     ngx_http_bulletin_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_bulletin_init_module,         /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -134,6 +135,52 @@ ngx_module_t  ngx_http_bulletin_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/*
+ * One line a load, once every zone is in place, so that error.log says
+ * which store each configuration serves and how full its counters are.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_bulletin_zone_t       *zone;
+    ngx_http_bulletin_main_conf_t  *bmcf;
+
+    if (ngx_test_config || cycle->conf_ctx[ngx_http_module.index] == NULL) {
+        return NGX_OK;
+    }
+
+    bmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_bulletin_module);
+
+    if (bmcf == NULL || bmcf->store.size == 0) {
+        return NGX_OK;
+    }
+
+    zone = bmcf->zone;
+
+    if (zone == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "bulletin store \"%V\": generation %V, %uD pages, "
+                      "%uz bytes; no counters", &bmcf->path,
+                      &bmcf->generation, bmcf->store.header->page_count,
+                      bmcf->store.size);
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "bulletin store \"%V\": generation %V, %uD pages, "
+                  "%uz bytes; counters zone \"%V\" %s%V%s: %uD of %uD "
+                  "slots used", &bmcf->path, &bmcf->generation,
+                  bmcf->store.header->page_count, bmcf->store.size,
+                  &zone->name, zone->file.len ? "in file \"" : "",
+                  &zone->file, zone->file.len ? "\"" : "in shared memory",
+                  zone->info.used, zone->info.capacity);
+
+    return NGX_OK;
+}
 
 
 static ngx_int_t
