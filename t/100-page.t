@@ -54,8 +54,11 @@ charset_map windows-1251 utf-8 {
 }
 EOF
 
-our $SERVER = <<'EOF';
-listen 127.0.0.1:%%PORT_2%% http2;
+# nginx 1.25.1 deprecates "listen ... http2" for the "http2" directive
+
+our $SERVER = ($t->nginx_at_least('1.25.1')
+               ? "listen 127.0.0.1:%%PORT_2%%;\nhttp2 on;\n"
+               : "listen 127.0.0.1:%%PORT_2%% http2;\n") . <<'EOF';
 listen 127.0.0.1:%%PORT_3%% sndbuf=8k;
 
 location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {

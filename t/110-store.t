@@ -675,7 +675,8 @@ EOF
     my $from = $t->error_log_size;
 
     for my $case (@cases) {
-        my ($what, $off, $packed, %want) = @$case;
+        my ($what, $off, $packed) = @$case;
+        my %want;
         my $before = substr $GOOD, $off, length $packed;
 
         @want{qw(plain gzip status)} = @$case[3 .. 5];

@@ -1117,6 +1117,24 @@ sub gunzip {
 # Sections for every block that lacks them: block_defaults(config =>
 # $text, ...); see Test::Bulletin::Blocks.
 
+# Whether the nginx under test is at least the version given ("1.25.1").
+
+sub nginx_at_least {
+    my ($self, $want) = @_;
+
+    my (undef, $out) = $self->capture([$NGINX, '-v'], 1);
+    my ($have) = ($out // '') =~ m{nginx/(\d+\.\d+\.\d+)} or return 0;
+    my @have = split /\./, $have;
+    my @want = split /\./, $want;
+
+    for my $i (0 .. 2) {
+        return $have[$i] > $want[$i] if $have[$i] != $want[$i];
+    }
+
+    return 1;
+}
+
+
 # The version, as src/bulletin_version.h says.
 
 sub version {
