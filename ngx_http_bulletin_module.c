@@ -163,17 +163,19 @@ ngx_http_bulletin_init_module(ngx_cycle_t *cycle)
 
     if (zone == NULL) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                      "bulletin store \"%V\": generation %V, %uD pages, "
-                      "%uz bytes; no counters", &bmcf->path,
+                      "bulletin " NGX_HTTP_BULLETIN_VERSION ": store \"%V\": "
+                      "generation %V, %uD pages, %uz bytes; no counters",
+                      &bmcf->path,
                       &bmcf->generation, bmcf->store.header->page_count,
                       bmcf->store.size);
         return NGX_OK;
     }
 
     ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                  "bulletin store \"%V\": generation %V, %uD pages, "
-                  "%uz bytes; counters zone \"%V\" %s%V%s: %uD of %uD "
-                  "slots used", &bmcf->path, &bmcf->generation,
+                  "bulletin " NGX_HTTP_BULLETIN_VERSION ": store \"%V\": "
+                  "generation %V, %uD pages, %uz bytes; counters zone "
+                  "\"%V\" %s%V%s: %uD of %uD slots used",
+                  &bmcf->path, &bmcf->generation,
                   bmcf->store.header->page_count, bmcf->store.size,
                   &zone->name, zone->file.len ? "in file \"" : "",
                   &zone->file, zone->file.len ? "\"" : "in shared memory",

@@ -56,11 +56,13 @@ sub load_notice {
                                . "bulletin_counters zone=notice:1m "
                                . "file=counters;\n")->run;
 
-        my $line = "bulletin store \"$store\": generation $gen, 5 pages, "
+        my $v = Test::Bulletin::version();
+        my $line = "bulletin $v: store \"$store\": generation $gen, 5 pages, "
                  . "$size bytes; counters zone \"notice\" in file \"$file\": "
                  . '5 of ';
         my $want = qr/\[notice\] .*\Q$line\E\d+ slots used/;
-        my @lines = grep { /bulletin store/ } split /\n/, $t->error_log_text;
+        my @lines = grep { /bulletin \Q$v\E: store/ } split /\n/,
+                    $t->error_log_text;
 
         is(scalar @lines, 1, 'a start: one line about the store');
         like($lines[0] // '', $want, 'a start: path, generation, pages, '
@@ -69,7 +71,7 @@ sub load_notice {
         my $from = $t->error_log_size;
 
         $t->reload;
-        @lines = grep { /bulletin store/ } split /\n/,
+        @lines = grep { /bulletin \Q$v\E: store/ } split /\n/,
                  $t->error_log_since($from);
 
         is(scalar @lines, 1, 'a reload: one line about the store');
@@ -83,7 +85,7 @@ sub load_notice {
 
         my ($status, $out) = $t->test_config;
 
-        unlike($out, qr/bulletin store "/, 'nginx -t: no such line');
+        unlike($out, qr/bulletin \Q$v\E: store "/, 'nginx -t: no such line');
     }
 }
 
