@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
-#include "bulletin_crc.h"
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
 
@@ -431,17 +431,17 @@ bulletin_counters_crc(const void *region,
                BULLETIN_COUNTERS_ZONE_MAX);
     }
 
-    crc = bulletin_crc32(0, identity, sizeof(identity));
+    crc = (uint32_t) crc32_z(0, identity, sizeof(identity));
 
     copy = *state;
     copy.crc = 0;
 
-    crc = bulletin_crc32(crc, (const uint8_t *) &copy, sizeof(copy));
+    crc = (uint32_t) crc32_z(crc, (const uint8_t *) &copy, sizeof(copy));
 
     for (i = 0; i < state->used; i++) {
         slot = bulletin_counters_slot((void *) region, i);
-        crc = bulletin_crc32(crc, (const uint8_t *) slot->id,
-                             sizeof(slot->id));
+        crc = (uint32_t) crc32_z(crc, (const uint8_t *) slot->id,
+                                 sizeof(slot->id));
     }
 
     return crc;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "bulletin_crc.h"
 #include "bulletin_store.h"
@@ -274,6 +275,7 @@ int
 bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
 {
     int                             rc;
+    size_t                          n;
     uint32_t                        crc;
     const uint8_t                  *p;
     const bulletin_store_header_t  *h;
@@ -330,12 +332,12 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
                                    (unsigned long long) h->file_size, size);
     }
 
-    crc = bulletin_crc32(0, p, offsetof(bulletin_store_header_t, checksum));
-    crc = bulletin_crc32(crc, zero, sizeof(zero));
-    crc = bulletin_crc32(crc, p + offsetof(bulletin_store_header_t, checksum)
-                              + sizeof(zero),
-                         size - offsetof(bulletin_store_header_t, checksum)
-                         - sizeof(zero));
+    n = offsetof(bulletin_store_header_t, checksum);
+
+    crc = (uint32_t) crc32_z(0, p, n);
+    crc = (uint32_t) crc32_z(crc, zero, sizeof(zero));
+    crc = (uint32_t) crc32_z(crc, p + n + sizeof(zero),
+                             size - n - sizeof(zero));
 
     if (crc != h->checksum) {
         return bulletin_store_fail(st, BULLETIN_ERR_CHECKSUM,
@@ -929,7 +931,8 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
                                        bulletin_crc32_op(seg->plain_len));
         }
 
-        crc = bulletin_crc32(0, st->base + seg->plain_off, seg->plain_len);
+        crc = (uint32_t) crc32_z(0, st->base + seg->plain_off,
+                                 seg->plain_len);
 
         if (crc != seg->crc) {
             return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
@@ -1319,7 +1322,7 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
             p[4] = 0xff;
 
             /* the CRC of the page so far, followed by the digits */
-            crc = bulletin_crc32(crc, p + BULLETIN_GZIP_STORED_LEN, d);
+            crc = (uint32_t) crc32_z(crc, p + BULLETIN_GZIP_STORED_LEN, d);
             plain += d;
             d += BULLETIN_GZIP_STORED_LEN;
 

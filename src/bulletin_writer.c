@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bulletin_arena.h"
 #include "bulletin_crc.h"
@@ -485,7 +486,7 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                                         "gzip bytes", id, i, seg->gzip_len);
         }
 
-        crc = bulletin_crc32(0, seg->plain, seg->plain_len);
+        crc = (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
 
         if (crc != seg->crc) {
             return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
@@ -539,7 +540,7 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
 {
     int                        rc, dfd;
     char                      *slash;
-    uint32_t                   i, j, k, hash, index_size, len;
+    uint32_t                   i, j, k, hash, index_size, len, crc, op;
     uint32_t                  *rank;
     uint64_t                   gen, nsegments, nslots, data_size;
     uint64_t                   index_off, records_off, segments_off;
@@ -765,12 +766,10 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     header.data_off = sizeof(bulletin_store_header_t);
     header.data_size = data_size;
 
-    header.checksum = bulletin_crc32_combine_op(
-                          bulletin_crc32(0, (const uint8_t *) &header,
-                                         sizeof(bulletin_store_header_t)),
-                          w->crc,
-                          bulletin_crc32_op(file_size
-                                            - sizeof(bulletin_store_header_t)));
+    crc = (uint32_t) crc32_z(0, (const uint8_t *) &header,
+                             sizeof(bulletin_store_header_t));
+    op = bulletin_crc32_op(file_size - sizeof(bulletin_store_header_t));
+    header.checksum = bulletin_crc32_combine_op(crc, w->crc, op);
 
     if (bulletin_write_full(w->fd, (const uint8_t *) &header,
                             sizeof(bulletin_store_header_t), 0)
@@ -942,8 +941,13 @@ bulletin_writer_write(bulletin_writer_t *w, const void *data, size_t len)
     size_t          n;
     const uint8_t  *p;
 
+    /* zlib's CRC of no bytes at NULL is 0, not the CRC so far */
+    if (len == 0) {
+        return BULLETIN_OK;
+    }
+
     p = data;
-    w->crc = bulletin_crc32(w->crc, p, len);
+    w->crc = (uint32_t) crc32_z(w->crc, p, len);
 
     while (len != 0) {
         if (w->buf_len == 0 && len >= BULLETIN_WBUF_SIZE) {

@@ -213,7 +213,7 @@ fix_checksum(uint8_t *p, size_t size)
 
     h = (bulletin_store_header_t *) p;
     h->checksum = 0;
-    h->checksum = bulletin_crc32(0, p, size);
+    h->checksum = (uint32_t) crc32_z(0, p, size);
 }
 
 
