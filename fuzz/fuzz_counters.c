@@ -82,7 +82,7 @@ static void
 fuzz_counters(uint8_t *region, size_t size)
 {
     int                        rc;
-    char                       detail[160];
+    char                       detail[BULLETIN_DETAIL_MAX];
     bulletin_counters_info_t   info;
 
     memset(detail, 'x', sizeof(detail));
@@ -117,7 +117,7 @@ fuzz_counters_again(uint8_t *region, size_t size,
     const bulletin_counters_info_t *before)
 {
     int                          rc;
-    char                         detail[160];
+    char                         detail[BULLETIN_DETAIL_MAX];
     uint32_t                     used;
     bulletin_counters_info_t     info, again;
     bulletin_counters_slot_t    *slot;

@@ -76,12 +76,6 @@ typedef struct {
 } bulletin_records_t;
 
 
-static int bulletin_store_fail(bulletin_store_t *st, int err,
-    const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__ ((format (printf, 3, 4)))
-#endif
-    ;
 static int bulletin_store_check_header(bulletin_store_t *st);
 static int bulletin_store_check_channels(bulletin_store_t *st);
 static int bulletin_store_check_sections(bulletin_store_t *st);
@@ -286,15 +280,15 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
     p = buf;
 
     if (((uintptr_t) p & 7) != 0) {
-        return bulletin_store_fail(st, BULLETIN_ERR_ALIGN,
-                                   "the store is not mapped at an 8-byte "
-                                   "aligned address");
+        return bulletin_fail(st->detail, BULLETIN_ERR_ALIGN,
+                             "the store is not mapped at an 8-byte "
+                             "aligned address");
     }
 
     if (size < sizeof(bulletin_store_header_t)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_SHORT,
-                                   "%zu bytes, a header alone is %zu",
-                                   size, sizeof(bulletin_store_header_t));
+        return bulletin_fail(st->detail, BULLETIN_ERR_SHORT,
+                             "%zu bytes, a header alone is %zu",
+                             size, sizeof(bulletin_store_header_t));
     }
 
     /* what is checked here is what requests will check against */
@@ -302,34 +296,34 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
     h = &st->hdr;
 
     if (memcmp(h->magic, BULLETIN_STORE_MAGIC, sizeof(h->magic)) != 0) {
-        return bulletin_store_fail(st, BULLETIN_ERR_MAGIC,
-                                   "bad magic at offset 0");
+        return bulletin_fail(st->detail, BULLETIN_ERR_MAGIC,
+                             "bad magic at offset 0");
     }
 
     if (h->version != BULLETIN_STORE_VERSION) {
-        return bulletin_store_fail(st, BULLETIN_ERR_VERSION,
-                                   "version %u, expected %u",
-                                   h->version, BULLETIN_STORE_VERSION);
+        return bulletin_fail(st->detail, BULLETIN_ERR_VERSION,
+                             "version %u, expected %u",
+                             h->version, BULLETIN_STORE_VERSION);
     }
 
     if (h->byte_order != BULLETIN_STORE_BYTE_ORDER) {
-        return bulletin_store_fail(st, BULLETIN_ERR_BYTE_ORDER,
-                                   "byte order mark 0x%08x, expected 0x%08x",
-                                   h->byte_order, BULLETIN_STORE_BYTE_ORDER);
+        return bulletin_fail(st->detail, BULLETIN_ERR_BYTE_ORDER,
+                             "byte order mark 0x%08x, expected 0x%08x",
+                             h->byte_order, BULLETIN_STORE_BYTE_ORDER);
     }
 
     if (h->header_size != sizeof(bulletin_store_header_t)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
-                                   "header_size %u, expected %zu",
-                                   h->header_size,
-                                   sizeof(bulletin_store_header_t));
+        return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                             "header_size %u, expected %zu",
+                             h->header_size,
+                             sizeof(bulletin_store_header_t));
     }
 
     if (h->file_size != size) {
-        return bulletin_store_fail(st, BULLETIN_ERR_SIZE,
-                                   "the header says %llu bytes, "
-                                   "the file has %zu",
-                                   (unsigned long long) h->file_size, size);
+        return bulletin_fail(st->detail, BULLETIN_ERR_SIZE,
+                             "the header says %llu bytes, "
+                             "the file has %zu",
+                             (unsigned long long) h->file_size, size);
     }
 
     n = offsetof(bulletin_store_header_t, checksum);
@@ -340,9 +334,9 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
                              size - n - sizeof(zero));
 
     if (crc != h->checksum) {
-        return bulletin_store_fail(st, BULLETIN_ERR_CHECKSUM,
-                                   "CRC-32 of the file is %08x, "
-                                   "the header says %08x", crc, h->checksum);
+        return bulletin_fail(st->detail, BULLETIN_ERR_CHECKSUM,
+                             "CRC-32 of the file is %08x, "
+                             "the header says %08x", crc, h->checksum);
     }
 
     st->base = p;
@@ -388,44 +382,44 @@ bulletin_store_check_header(bulletin_store_t *st)
     h = st->header;
 
     if (h->reserved0 != 0) {
-        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
-                                   "reserved0 is not zero");
+        return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                             "reserved0 is not zero");
     }
 
     for (i = 0; i < sizeof(h->reserved); i++) {
         if (h->reserved[i] != 0) {
-            return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
-                                       "reserved byte %zu is not zero", i);
+            return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                                 "reserved byte %zu is not zero", i);
         }
     }
 
     if (!bulletin_is_lower_hex(h->generation, sizeof(h->generation))) {
-        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
-                                   "generation is not 16 lowercase hex "
-                                   "digits");
+        return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                             "generation is not 16 lowercase hex "
+                             "digits");
     }
 
     if (!bulletin_time_valid(h->built_at)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_TIME,
-                                   "built_at %lld is not a time from "
-                                   "1970-01-01T00:00:00Z to "
-                                   "9999-12-31T23:59:59Z",
-                                   (long long) h->built_at);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TIME,
+                             "built_at %lld is not a time from "
+                             "1970-01-01T00:00:00Z to "
+                             "9999-12-31T23:59:59Z",
+                             (long long) h->built_at);
     }
 
     if (h->index_size == 0 || (h->index_size & (h->index_size - 1)) != 0
         || h->index_size <= h->page_count)
     {
-        return bulletin_store_fail(st, BULLETIN_ERR_HEADER,
-                                   "index_size %u is not a power of 2 "
-                                   "above page_count %u",
-                                   h->index_size, h->page_count);
+        return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                             "index_size %u is not a power of 2 "
+                             "above page_count %u",
+                             h->index_size, h->page_count);
     }
 
     if ((st->size & 7) != 0) {
-        return bulletin_store_fail(st, BULLETIN_ERR_ALIGN,
-                                   "file size %zu is not a multiple of 8",
-                                   st->size);
+        return bulletin_fail(st->detail, BULLETIN_ERR_ALIGN,
+                             "file size %zu is not a multiple of 8",
+                             st->size);
     }
 
     return BULLETIN_OK;
@@ -443,9 +437,9 @@ bulletin_store_check_channels(bulletin_store_t *st)
     h = st->header;
 
     if (h->nchannels > BULLETIN_CHANNELS_MAX) {
-        return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
-                                   "%u channels, at most %d",
-                                   h->nchannels, BULLETIN_CHANNELS_MAX);
+        return bulletin_fail(st->detail, BULLETIN_ERR_CHANNEL,
+                             "%u channels, at most %d",
+                             h->nchannels, BULLETIN_CHANNELS_MAX);
     }
 
     for (i = 0; i < BULLETIN_CHANNELS_MAX; i++) {
@@ -459,32 +453,32 @@ bulletin_store_check_channels(bulletin_store_t *st)
 
         for (j = len; j < sizeof(h->channels[i]); j++) {
             if (name[j] != '\0') {
-                return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
-                                           "channel %u is not NUL-padded",
-                                           i);
+                return bulletin_fail(st->detail, BULLETIN_ERR_CHANNEL,
+                                     "channel %u is not NUL-padded",
+                                     i);
             }
         }
 
         if (i >= h->nchannels) {
             if (len != 0) {
-                return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
-                                           "unused channel %u is not empty",
-                                           i);
+                return bulletin_fail(st->detail, BULLETIN_ERR_CHANNEL,
+                                     "unused channel %u is not empty",
+                                     i);
             }
 
             continue;
         }
 
         if (!bulletin_channel_valid((const uint8_t *) name, len)) {
-            return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
-                                       "channel %u has an invalid name", i);
+            return bulletin_fail(st->detail, BULLETIN_ERR_CHANNEL,
+                                 "channel %u has an invalid name", i);
         }
 
         for (k = 0; k < i; k++) {
             if (memcmp(h->channels[k], name, sizeof(h->channels[i])) == 0) {
-                return bulletin_store_fail(st, BULLETIN_ERR_CHANNEL,
-                                           "channel \"%s\" twice (%u and %u)",
-                                           name, k, i);
+                return bulletin_fail(st->detail, BULLETIN_ERR_CHANNEL,
+                                     "channel \"%s\" twice (%u and %u)",
+                                     name, k, i);
             }
         }
     }
@@ -505,15 +499,15 @@ bulletin_store_check_sections(bulletin_store_t *st)
     /* keep the products below from wrapping */
 
     if (h->nsegments > st->size / sizeof(bulletin_store_segment_t)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                   "%llu segments cannot fit in the file",
-                                   (unsigned long long) h->nsegments);
+        return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                             "%llu segments cannot fit in the file",
+                             (unsigned long long) h->nsegments);
     }
 
     if (h->nslots > st->size / sizeof(bulletin_store_slot_t)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                   "%llu slots cannot fit in the file",
-                                   (unsigned long long) h->nslots);
+        return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                             "%llu slots cannot fit in the file",
+                             (unsigned long long) h->nslots);
     }
 
     s[0].name = "header";
@@ -542,20 +536,20 @@ bulletin_store_check_sections(bulletin_store_t *st)
 
     for (i = 1; i < BULLETIN_SECTIONS; i++) {
         if ((s[i].off & 7) != 0) {
-            return bulletin_store_fail(st, BULLETIN_ERR_ALIGN,
-                                       "the %s section at offset %llu is "
-                                       "not 8-byte aligned", s[i].name,
-                                       (unsigned long long) s[i].off);
+            return bulletin_fail(st->detail, BULLETIN_ERR_ALIGN,
+                                 "the %s section at offset %llu is "
+                                 "not 8-byte aligned", s[i].name,
+                                 (unsigned long long) s[i].off);
         }
 
         if (s[i].off > st->size || s[i].len > st->size - s[i].off) {
-            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                       "the %s section (offset %llu, "
-                                       "%llu bytes) ends past the file's "
-                                       "%zu bytes", s[i].name,
-                                       (unsigned long long) s[i].off,
-                                       (unsigned long long) s[i].len,
-                                       st->size);
+            return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                                 "the %s section (offset %llu, "
+                                 "%llu bytes) ends past the file's "
+                                 "%zu bytes", s[i].name,
+                                 (unsigned long long) s[i].off,
+                                 (unsigned long long) s[i].len,
+                                 st->size);
         }
     }
 
@@ -575,15 +569,15 @@ bulletin_store_check_sections(bulletin_store_t *st)
 
     for (i = 1; i < BULLETIN_SECTIONS; i++) {
         if (s[i - 1].off + s[i - 1].len > s[i].off) {
-            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                       "the %s section (offset %llu, "
-                                       "%llu bytes) overlaps the %s "
-                                       "section at offset %llu",
-                                       s[i - 1].name,
-                                       (unsigned long long) s[i - 1].off,
-                                       (unsigned long long) s[i - 1].len,
-                                       s[i].name,
-                                       (unsigned long long) s[i].off);
+            return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                                 "the %s section (offset %llu, "
+                                 "%llu bytes) overlaps the %s "
+                                 "section at offset %llu",
+                                 s[i - 1].name,
+                                 (unsigned long long) s[i - 1].off,
+                                 (unsigned long long) s[i - 1].len,
+                                 s[i].name,
+                                 (unsigned long long) s[i].off);
         }
     }
 
@@ -663,19 +657,19 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
     prev = rs->prev;
 
     if (!bulletin_in_data(h, r->id_off, r->id_len)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                   "page %u: id (offset %llu, %u bytes) "
-                                   "outside the data section", i,
-                                   (unsigned long long) r->id_off,
-                                   r->id_len);
+        return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                             "page %u: id (offset %llu, %u bytes) "
+                             "outside the data section", i,
+                             (unsigned long long) r->id_off,
+                             r->id_len);
     }
 
     id = st->base + r->id_off;
 
     if (!bulletin_id_valid(id, r->id_len, 1)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_ID,
-                                   "page %u: invalid id at offset %llu",
-                                   i, (unsigned long long) r->id_off);
+        return bulletin_fail(st->detail, BULLETIN_ERR_ID,
+                             "page %u: invalid id at offset %llu",
+                             i, (unsigned long long) r->id_off);
     }
 
     if (prev != NULL) {
@@ -683,16 +677,16 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
         cmp = memcmp(st->base + prev->id_off, id, n);
 
         if (cmp == 0 && prev->id_len == r->id_len) {
-            return bulletin_store_fail(st, BULLETIN_ERR_DUPLICATE,
-                                       "page %u: id \"%.*s\" twice", i,
-                                       (int) r->id_len, (const char *) id);
+            return bulletin_fail(st->detail, BULLETIN_ERR_DUPLICATE,
+                                 "page %u: id \"%.*s\" twice", i,
+                                 (int) r->id_len, (const char *) id);
         }
 
         if (cmp > 0 || (cmp == 0 && prev->id_len > r->id_len)) {
-            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
-                                       "page %u \"%.*s\": records not "
-                                       "sorted by id", i,
-                                       (int) r->id_len, (const char *) id);
+            return bulletin_fail(st->detail, BULLETIN_ERR_INDEX,
+                                 "page %u \"%.*s\": records not "
+                                 "sorted by id", i,
+                                 (int) r->id_len, (const char *) id);
         }
     }
 
@@ -700,10 +694,10 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
         || !bulletin_in_data(h, r->published_off, r->published_len)
         || !bulletin_in_data(h, r->etag_off, r->etag_len))
     {
-        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                   "page %u \"%.*s\": title, published or "
-                                   "etag outside the data section", i,
-                                   (int) r->id_len, (const char *) id);
+        return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                             "page %u \"%.*s\": title, published or "
+                             "etag outside the data section", i,
+                             (int) r->id_len, (const char *) id);
     }
 
     bulletin_etag(etag, r->hash);
@@ -711,25 +705,25 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
     if (r->etag_len != BULLETIN_ETAG_LEN
         || memcmp(st->base + r->etag_off, etag, BULLETIN_ETAG_LEN) != 0)
     {
-        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                   "page %u \"%.*s\": the etag is not "
-                                   "W/\"<hex of the content hash>\"", i,
-                                   (int) r->id_len, (const char *) id);
+        return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                             "page %u \"%.*s\": the etag is not "
+                             "W/\"<hex of the content hash>\"", i,
+                             (int) r->id_len, (const char *) id);
     }
 
     if (r->reserved != 0) {
-        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                   "page %u \"%.*s\": reserved is not zero",
-                                   i, (int) r->id_len, (const char *) id);
+        return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                             "page %u \"%.*s\": reserved is not zero",
+                             i, (int) r->id_len, (const char *) id);
     }
 
     if (!bulletin_time_valid(r->last_modified)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_TIME,
-                                   "page %u \"%.*s\": last_modified %lld is "
-                                   "not a time from 1970-01-01T00:00:00Z to "
-                                   "9999-12-31T23:59:59Z", i,
-                                   (int) r->id_len, (const char *) id,
-                                   (long long) r->last_modified);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TIME,
+                             "page %u \"%.*s\": last_modified %lld is "
+                             "not a time from 1970-01-01T00:00:00Z to "
+                             "9999-12-31T23:59:59Z", i,
+                             (int) r->id_len, (const char *) id,
+                             (long long) r->last_modified);
     }
 
     /*
@@ -751,29 +745,29 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
     }
 
     if (r->nslots > BULLETIN_SLOTS_MAX) {
-        return bulletin_store_fail(st, BULLETIN_ERR_TOO_LARGE,
-                                   "page %u \"%.*s\": %u slots, at most %d",
-                                   i, (int) r->id_len, (const char *) id,
-                                   r->nslots, BULLETIN_SLOTS_MAX);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page %u \"%.*s\": %u slots, at most %d",
+                             i, (int) r->id_len, (const char *) id,
+                             r->nslots, BULLETIN_SLOTS_MAX);
     }
 
     if (r->plain_len > BULLETIN_PAGE_MAX) {
-        return bulletin_store_fail(st, BULLETIN_ERR_TOO_LARGE,
-                                   "page %u \"%.*s\": %llu bytes, at most %d",
-                                   i, (int) r->id_len, (const char *) id,
-                                   (unsigned long long) r->plain_len,
-                                   BULLETIN_PAGE_MAX);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page %u \"%.*s\": %llu bytes, at most %d",
+                             i, (int) r->id_len, (const char *) id,
+                             (unsigned long long) r->plain_len,
+                             BULLETIN_PAGE_MAX);
     }
 
     if ((uint64_t) r->segment_first + r->nslots + 1 > h->nsegments
         || (uint64_t) r->slot_first + r->nslots > h->nslots)
     {
-        return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                   "page %u \"%.*s\": segments from %u or "
-                                   "slots from %u, %u slots, outside their "
-                                   "sections", i, (int) r->id_len,
-                                   (const char *) id, r->segment_first,
-                                   r->slot_first, r->nslots);
+        return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                             "page %u \"%.*s\": segments from %u or "
+                             "slots from %u, %u slots, outside their "
+                             "sections", i, (int) r->id_len,
+                             (const char *) id, r->segment_first,
+                             r->slot_first, r->nslots);
     }
 
     rc = bulletin_store_check_segments(st, i, r, rs);
@@ -795,10 +789,10 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
         }
 
         if (st->index[b].record == 0) {
-            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
-                                       "page %u \"%.*s\" not found through "
-                                       "the index", i, (int) r->id_len,
-                                       (const char *) id);
+            return bulletin_fail(st->detail, BULLETIN_ERR_INDEX,
+                                 "page %u \"%.*s\" not found through "
+                                 "the index", i, (int) r->id_len,
+                                 (const char *) id);
         }
     }
 
@@ -809,11 +803,11 @@ bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
         if (slot->page >= h->page_count
             || slot->kind >= BULLETIN_SLOT_CHANNEL + nchannels)
         {
-            return bulletin_store_fail(st, BULLETIN_ERR_SLOT,
-                                       "page %u \"%.*s\": slot %u shows "
-                                       "kind %u of page %u", i,
-                                       (int) r->id_len, (const char *) id,
-                                       j, slot->kind, slot->page);
+            return bulletin_fail(st->detail, BULLETIN_ERR_SLOT,
+                                 "page %u \"%.*s\": slot %u shows "
+                                 "kind %u of page %u", i,
+                                 (int) r->id_len, (const char *) id,
+                                 j, slot->kind, slot->page);
         }
     }
 
@@ -825,12 +819,12 @@ static int
 bulletin_store_shared(bulletin_store_t *st, uint32_t i,
     const bulletin_store_record_t *r)
 {
-    return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                               "page %u \"%.*s\": the pages up to this one "
-                               "refer to more bytes than the data section's "
-                               "%llu: pages share bytes", i, (int) r->id_len,
-                               (const char *) st->base + r->id_off,
-                               (unsigned long long) st->header->data_size);
+    return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                         "page %u \"%.*s\": the pages up to this one "
+                         "refer to more bytes than the data section's "
+                         "%llu: pages share bytes", i, (int) r->id_len,
+                         (const char *) st->base + r->id_off,
+                         (unsigned long long) st->header->data_size);
 }
 
 
@@ -845,29 +839,29 @@ bulletin_store_check_text(bulletin_store_t *st, uint32_t i,
     id = st->base + r->id_off;
 
     if (r->title_len > BULLETIN_TITLE_MAX) {
-        return bulletin_store_fail(st, BULLETIN_ERR_TOO_LARGE,
-                                   "page %u \"%.*s\": a title of %u bytes, "
-                                   "at most %d", i, (int) r->id_len,
-                                   (const char *) id, r->title_len,
-                                   BULLETIN_TITLE_MAX);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page %u \"%.*s\": a title of %u bytes, "
+                             "at most %d", i, (int) r->id_len,
+                             (const char *) id, r->title_len,
+                             BULLETIN_TITLE_MAX);
     }
 
     if (!bulletin_utf8_valid(st->base + r->title_off, r->title_len)) {
-        return bulletin_store_fail(st, BULLETIN_ERR_TEXT,
-                                   "page %u \"%.*s\": the title is not "
-                                   "valid UTF-8", i, (int) r->id_len,
-                                   (const char *) id);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TEXT,
+                             "page %u \"%.*s\": the title is not "
+                             "valid UTF-8", i, (int) r->id_len,
+                             (const char *) id);
     }
 
     if (!bulletin_published_valid(st->base + r->published_off,
                                   r->published_len))
     {
-        return bulletin_store_fail(st, BULLETIN_ERR_TEXT,
-                                   "page %u \"%.*s\": published is not "
-                                   "YYYY-MM-DD, then up to %d of "
-                                   "0-9 T Z : . + -", i, (int) r->id_len,
-                                   (const char *) id,
-                                   BULLETIN_PUBLISHED_MAX - 10);
+        return bulletin_fail(st->detail, BULLETIN_ERR_TEXT,
+                             "page %u \"%.*s\": published is not "
+                             "YYYY-MM-DD, then up to %d of "
+                             "0-9 T Z : . + -", i, (int) r->id_len,
+                             (const char *) id,
+                             BULLETIN_PUBLISHED_MAX - 10);
     }
 
     return BULLETIN_OK;
@@ -900,19 +894,19 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
         if (!bulletin_in_data(h, seg->plain_off, seg->plain_len)
             || !bulletin_in_data(h, seg->gzip_off, seg->gzip_len))
         {
-            return bulletin_store_fail(st, BULLETIN_ERR_BOUNDS,
-                                       "page %u \"%.*s\": segment %u outside "
-                                       "the data section", i,
-                                       (int) r->id_len, (const char *) id,
-                                       j);
+            return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                                 "page %u \"%.*s\": segment %u outside "
+                                 "the data section", i,
+                                 (int) r->id_len, (const char *) id,
+                                 j);
         }
 
         if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
-            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                       "page %u \"%.*s\": segment %u has "
-                                       "%u plain and %u gzip bytes", i,
-                                       (int) r->id_len, (const char *) id,
-                                       j, seg->plain_len, seg->gzip_len);
+            return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                                 "page %u \"%.*s\": segment %u has "
+                                 "%u plain and %u gzip bytes", i,
+                                 (int) r->id_len, (const char *) id,
+                                 j, seg->plain_len, seg->gzip_len);
         }
 
         rs->bytes += (uint64_t) seg->plain_len + seg->gzip_len;
@@ -922,25 +916,25 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
         }
 
         if (seg->crc_op != bulletin_crc32_op(seg->plain_len)) {
-            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                       "page %u \"%.*s\": segment %u: "
-                                       "crc_op %08x is not the operator of "
-                                       "%u bytes, %08x", i, (int) r->id_len,
-                                       (const char *) id, j, seg->crc_op,
-                                       seg->plain_len,
-                                       bulletin_crc32_op(seg->plain_len));
+            return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                                 "page %u \"%.*s\": segment %u: "
+                                 "crc_op %08x is not the operator of "
+                                 "%u bytes, %08x", i, (int) r->id_len,
+                                 (const char *) id, j, seg->crc_op,
+                                 seg->plain_len,
+                                 bulletin_crc32_op(seg->plain_len));
         }
 
         crc = (uint32_t) crc32_z(0, st->base + seg->plain_off,
                                  seg->plain_len);
 
         if (crc != seg->crc) {
-            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                       "page %u \"%.*s\": segment %u: its "
-                                       "plain bytes' CRC-32 is %08x, the "
-                                       "segment says %08x", i,
-                                       (int) r->id_len, (const char *) id,
-                                       j, crc, seg->crc);
+            return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                                 "page %u \"%.*s\": segment %u: its "
+                                 "plain bytes' CRC-32 is %08x, the "
+                                 "segment says %08x", i,
+                                 (int) r->id_len, (const char *) id,
+                                 j, crc, seg->crc);
         }
 
         end = st->base + seg->gzip_off + seg->gzip_len;
@@ -949,11 +943,11 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
             && (seg->gzip_len < 4
                 || memcmp(end - 4, "\x00\x00\xff\xff", 4) != 0))
         {
-            return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                       "page %u \"%.*s\": gzip segment %u "
-                                       "does not end on a full flush "
-                                       "(00 00 ff ff)", i, (int) r->id_len,
-                                       (const char *) id, j);
+            return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                                 "page %u \"%.*s\": gzip segment %u "
+                                 "does not end on a full flush "
+                                 "(00 00 ff ff)", i, (int) r->id_len,
+                                 (const char *) id, j);
         }
 
         plain += seg->plain_len;
@@ -961,15 +955,15 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
     }
 
     if (plain != r->plain_len || gzip != r->gzip_len) {
-        return bulletin_store_fail(st, BULLETIN_ERR_RECORD,
-                                   "page %u \"%.*s\": segments sum to %llu "
-                                   "plain and %llu gzip bytes, the record "
-                                   "says %llu and %llu", i,
-                                   (int) r->id_len, (const char *) id,
-                                   (unsigned long long) plain,
-                                   (unsigned long long) gzip,
-                                   (unsigned long long) r->plain_len,
-                                   (unsigned long long) r->gzip_len);
+        return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                             "page %u \"%.*s\": segments sum to %llu "
+                             "plain and %llu gzip bytes, the record "
+                             "says %llu and %llu", i,
+                             (int) r->id_len, (const char *) id,
+                             (unsigned long long) plain,
+                             (unsigned long long) gzip,
+                             (unsigned long long) r->plain_len,
+                             (unsigned long long) r->gzip_len);
     }
 
     return BULLETIN_OK;
@@ -998,19 +992,19 @@ bulletin_store_check_index(bulletin_store_t *st)
         }
 
         if (st->index[i].record > h->page_count) {
-            return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
-                                       "bucket %u names record %u of %u",
-                                       i, st->index[i].record - 1,
-                                       h->page_count);
+            return bulletin_fail(st->detail, BULLETIN_ERR_INDEX,
+                                 "bucket %u names record %u of %u",
+                                 i, st->index[i].record - 1,
+                                 h->page_count);
         }
 
         used++;
     }
 
     if (used != h->page_count) {
-        return bulletin_store_fail(st, BULLETIN_ERR_INDEX,
-                                   "%u buckets used for %u pages",
-                                   used, h->page_count);
+        return bulletin_fail(st->detail, BULLETIN_ERR_INDEX,
+                             "%u buckets used for %u pages",
+                             used, h->page_count);
     }
 
     return BULLETIN_OK;
@@ -1105,23 +1099,73 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 }
 
 
-/* a byte's two hex digits a step: this runs for every page served */
-
 void
 bulletin_etag(uint8_t *buf, uint64_t hash)
 {
-    int  j;
-
     buf[0] = 'W';
     buf[1] = '/';
     buf[2] = '"';
+    bulletin_hex64((char *) buf + 3, hash);
+    buf[19] = '"';
+}
 
-    for (j = 0; j < 8; j++) {
-        memcpy(&buf[17 - 2 * j], &bulletin_hex2[2 * (hash & 0xff)], 2);
-        hash >>= 8;
+
+/* a byte's two hex digits a step: this runs for every page served */
+
+void
+bulletin_hex64(char *buf, uint64_t v)
+{
+    int  j;
+
+    for (j = 7; j >= 0; j--) {
+        memcpy(&buf[2 * j], &bulletin_hex2[2 * (v & 0xff)], 2);
+        v >>= 8;
+    }
+}
+
+
+uint64_t
+bulletin_fnv64(uint64_t h, const void *data, size_t len)
+{
+    size_t          i;
+    const uint8_t  *p;
+
+    p = data;
+
+    for (i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
     }
 
-    buf[19] = '"';
+    return h;
+}
+
+
+uint64_t
+bulletin_fnv64_u32(uint64_t h, uint32_t v)
+{
+    int      i;
+    uint8_t  le[4];
+
+    for (i = 0; i < 4; i++) {
+        le[i] = (uint8_t) (v >> (8 * i));
+    }
+
+    return bulletin_fnv64(h, le, sizeof(le));
+}
+
+
+uint64_t
+bulletin_fnv64_u64(uint64_t h, uint64_t v)
+{
+    int      i;
+    uint8_t  le[8];
+
+    for (i = 0; i < 8; i++) {
+        le[i] = (uint8_t) (v >> (8 * i));
+    }
+
+    return bulletin_fnv64(h, le, sizeof(le));
 }
 
 
@@ -1542,13 +1586,13 @@ bulletin_is_lower_hex(const char *p, size_t len)
 }
 
 
-static int
-bulletin_store_fail(bulletin_store_t *st, int err, const char *fmt, ...)
+int
+bulletin_fail(char *detail, int err, const char *fmt, ...)
 {
     va_list  args;
 
     va_start(args, fmt);
-    vsnprintf(st->detail, sizeof(st->detail), fmt, args);
+    vsnprintf(detail, BULLETIN_DETAIL_MAX, fmt, args);
     va_end(args);
 
     return err;

@@ -59,7 +59,7 @@
 #define BULLETIN_CHANNELS_MAX      8
 #define BULLETIN_CHANNEL_MAX       15      /* bytes of a channel name */
 #define BULLETIN_CHANNEL_SIZE      16      /* its field, NUL-padded */
-#define BULLETIN_DETAIL_MAX        160     /* what a check says failed */
+#define BULLETIN_DETAIL_MAX        256     /* what a check says failed */
 #define BULLETIN_SLOTS_MAX         4096    /* count slots in a page */
 #define BULLETIN_PAGE_MAX          (64 * 1024 * 1024)  /* plain bytes */
 #define BULLETIN_DIGITS_MAX        20      /* 18446744073709551615 */
@@ -228,6 +228,17 @@ typedef uint64_t (*bulletin_count_pt)(void *ctx, uint32_t page,
 
 const char *bulletin_strerror(int err);
 
+/*
+ * The pure code's errors: an error code, and a detail of at most
+ * BULLETIN_DETAIL_MAX bytes saying what failed, and where.  Fills detail
+ * and returns err.
+ */
+int bulletin_fail(char *detail, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__ ((format (printf, 3, 4)))
+#endif
+    ;
+
 /* ids: 1 to 64 of A-Z a-z 0-9 _ -, the first a letter or digit, or,
  * with reserved != 0, an underscore (pages the builder makes) */
 int bulletin_id_valid(const uint8_t *id, size_t len, int reserved);
@@ -277,6 +288,19 @@ int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 
 /* the weak ETag of a content hash, BULLETIN_ETAG_LEN bytes */
 void bulletin_etag(uint8_t *buf, uint64_t hash);
+
+/* v as 16 lowercase hex digits, not NUL-terminated */
+void bulletin_hex64(char *buf, uint64_t v);
+
+/*
+ * FNV-1a 64, of the content hash and the generation: h is the hash so
+ * far, BULLETIN_FNV64_INIT to start; numbers go in little-endian
+ */
+#define BULLETIN_FNV64_INIT  0xcbf29ce484222325ULL
+
+uint64_t bulletin_fnv64(uint64_t h, const void *data, size_t len);
+uint64_t bulletin_fnv64_u32(uint64_t h, uint32_t v);
+uint64_t bulletin_fnv64_u64(uint64_t h, uint64_t v);
 
 /*
  * The response body of a page, from a record bulletin_store_record()

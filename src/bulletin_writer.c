@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +21,6 @@
 
 #define BULLETIN_WBUF_SIZE      (256 * 1024)
 #define BULLETIN_PAGES_MAX      (1u << 30)
-
-#define BULLETIN_FNV64_INIT     0xcbf29ce484222325ULL
-#define BULLETIN_FNV64_PRIME    0x100000001b3ULL
 
 
 /* a page as added, in the order added */
@@ -88,16 +84,10 @@ struct bulletin_writer_s {
     bulletin_arena_t         arena;
 
     uint32_t                 kept;
-    char                     detail[256];
+    char                     detail[BULLETIN_DETAIL_MAX];
 };
 
 
-static int bulletin_writer_fail(bulletin_writer_t *w, int err,
-    const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__ ((format (printf, 3, 4)))
-#endif
-    ;
 static int bulletin_writer_system(bulletin_writer_t *w, const char *what);
 static int bulletin_writer_check(bulletin_writer_t *w,
     const bulletin_wpage_t *page, uint64_t *plain, uint64_t *gzip);
@@ -114,10 +104,6 @@ static int bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec);
 static int bulletin_wrec_cmp(const void *a, const void *b);
 static void bulletin_writer_cleanup(bulletin_writer_t *w);
 static void bulletin_writer_free(bulletin_writer_t *w);
-static uint64_t bulletin_fnv64(uint64_t h, const void *data, size_t len);
-static uint64_t bulletin_fnv64_u32(uint64_t h, uint32_t v);
-static uint64_t bulletin_fnv64_u64(uint64_t h, uint64_t v);
-static void bulletin_hex64(char *dst, uint64_t v);
 static void bulletin_printable(char *dst, size_t size, const uint8_t *src,
     size_t len);
 
@@ -265,7 +251,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
 
     r->id = bulletin_arena_copy(&w->arena, page->id, page->id_len);
     if (r->id == NULL) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+        return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
     }
 
     r->id_len = (uint32_t) page->id_len;
@@ -288,8 +274,8 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         if (slot->ref != NULL) {
             wr->ref = bulletin_arena_copy(&w->arena, slot->ref, slot->ref_len);
             if (wr->ref == NULL) {
-                return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
-                                            "out of memory");
+                return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM,
+                                     "out of memory");
             }
 
             wr->ref_len = (uint32_t) slot->ref_len;
@@ -412,87 +398,87 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
     bulletin_printable(id, sizeof(id), page->id, page->id_len);
 
     if (!bulletin_id_valid(page->id, page->id_len, 1)) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_ID, "invalid id \"%s\"",
-                                    id);
+        return bulletin_fail(w->detail, BULLETIN_ERR_ID, "invalid id \"%s\"",
+                             id);
     }
 
     if (bulletin_writer_lookup(w, page->id, page->id_len) >= 0) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_DUPLICATE,
-                                    "duplicate id \"%s\"", id);
+        return bulletin_fail(w->detail, BULLETIN_ERR_DUPLICATE,
+                             "duplicate id \"%s\"", id);
     }
 
     if (w->nrecs >= BULLETIN_PAGES_MAX) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": more than %u pages", id,
-                                    BULLETIN_PAGES_MAX);
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": more than %u pages", id,
+                             BULLETIN_PAGES_MAX);
     }
 
     if (page->nslots > BULLETIN_SLOTS_MAX) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": %u slots, at most %d", id,
-                                    page->nslots, BULLETIN_SLOTS_MAX);
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": %u slots, at most %d", id,
+                             page->nslots, BULLETIN_SLOTS_MAX);
     }
 
     if (w->nsegments + page->nslots + 1 > UINT32_MAX
         || w->nrefs + page->nslots > UINT32_MAX)
     {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": more than %u segments or "
-                                    "slots in the store", id, UINT32_MAX);
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": more than %u segments or "
+                             "slots in the store", id, UINT32_MAX);
     }
 
     /* what the verifier will want of them */
 
     if (page->title_len > BULLETIN_TITLE_MAX) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": a title of %zu bytes, at "
-                                    "most %d", id, page->title_len,
-                                    BULLETIN_TITLE_MAX);
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": a title of %zu bytes, at "
+                             "most %d", id, page->title_len,
+                             BULLETIN_TITLE_MAX);
     }
 
     if (!bulletin_utf8_valid(page->title, page->title_len)) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TEXT,
-                                    "page \"%s\": the title is not valid "
-                                    "UTF-8", id);
+        return bulletin_fail(w->detail, BULLETIN_ERR_TEXT,
+                             "page \"%s\": the title is not valid "
+                             "UTF-8", id);
     }
 
     if (!bulletin_published_valid(page->published, page->published_len)) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TEXT,
-                                    "page \"%s\": published is not "
-                                    "YYYY-MM-DD, then up to %d of "
-                                    "0-9 T Z : . + -", id,
-                                    BULLETIN_PUBLISHED_MAX - 10);
+        return bulletin_fail(w->detail, BULLETIN_ERR_TEXT,
+                             "page \"%s\": published is not "
+                             "YYYY-MM-DD, then up to %d of "
+                             "0-9 T Z : . + -", id,
+                             BULLETIN_PUBLISHED_MAX - 10);
     }
 
     for (i = 0; i <= page->nslots; i++) {
         seg = &page->segments[i];
 
         if (seg->plain_len > BULLETIN_PAGE_MAX - *plain) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                        "page \"%s\": over %d bytes", id,
-                                        BULLETIN_PAGE_MAX);
+            return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                                 "page \"%s\": over %d bytes", id,
+                                 BULLETIN_PAGE_MAX);
         }
 
         if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
-                                        "page \"%s\": segment %u has %zu "
-                                        "plain and %zu gzip bytes", id, i,
-                                        seg->plain_len, seg->gzip_len);
+            return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
+                                 "page \"%s\": segment %u has %zu "
+                                 "plain and %zu gzip bytes", id, i,
+                                 seg->plain_len, seg->gzip_len);
         }
 
         if (seg->gzip_len > UINT32_MAX) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                        "page \"%s\": segment %u has %zu "
-                                        "gzip bytes", id, i, seg->gzip_len);
+            return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                                 "page \"%s\": segment %u has %zu "
+                                 "gzip bytes", id, i, seg->gzip_len);
         }
 
         crc = (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
 
         if (crc != seg->crc) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
-                                        "page \"%s\": segment %u has CRC-32 "
-                                        "%08x, its bytes %08x", id, i,
-                                        seg->crc, crc);
+            return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
+                                 "page \"%s\": segment %u has CRC-32 "
+                                 "%08x, its bytes %08x", id, i,
+                                 seg->crc, crc);
         }
 
         if (seg->gzip_len != 0
@@ -500,10 +486,10 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                 || memcmp(seg->gzip + seg->gzip_len - 4, "\x00\x00\xff\xff",
                           4) != 0))
         {
-            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
-                                        "page \"%s\": gzip segment %u does "
-                                        "not end on a full flush "
-                                        "(00 00 ff ff)", id, i);
+            return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
+                                 "page \"%s\": gzip segment %u does "
+                                 "not end on a full flush "
+                                 "(00 00 ff ff)", id, i);
         }
 
         *plain += seg->plain_len;
@@ -514,10 +500,10 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
         slot = &page->slots[i];
 
         if (slot->kind >= BULLETIN_SLOT_CHANNEL + w->nchannels) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_SLOT,
-                                        "page \"%s\": slot %u of kind %u, "
-                                        "with %u channels", id, i,
-                                        slot->kind, w->nchannels);
+            return bulletin_fail(w->detail, BULLETIN_ERR_SLOT,
+                                 "page \"%s\": slot %u of kind %u, "
+                                 "with %u channels", id, i,
+                                 slot->kind, w->nchannels);
         }
 
         if (slot->ref != NULL
@@ -525,9 +511,9 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
         {
             bulletin_printable(ref, sizeof(ref), slot->ref, slot->ref_len);
 
-            return bulletin_writer_fail(w, BULLETIN_ERR_REFERENCE,
-                                        "page \"%s\": slot %u counts the "
-                                        "invalid id \"%s\"", id, i, ref);
+            return bulletin_fail(w->detail, BULLETIN_ERR_REFERENCE,
+                                 "page \"%s\": slot %u counts the "
+                                 "invalid id \"%s\"", id, i, ref);
         }
     }
 
@@ -575,7 +561,7 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     index = calloc(index_size, sizeof(bulletin_store_bucket_t));
 
     if (sorted == NULL || rank == NULL || index == NULL) {
-        rc = bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+        rc = bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
         goto failed;
     }
 
@@ -606,10 +592,10 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
             if (found < 0) {
                 bulletin_printable(id, sizeof(id), r->id, r->id_len);
                 bulletin_printable(ref, sizeof(ref), wr->ref, wr->ref_len);
-                rc = bulletin_writer_fail(w, BULLETIN_ERR_REFERENCE,
-                                          "page \"%s\": slot %u counts "
-                                          "\"%s\", which is not in the "
-                                          "store", id, j, ref);
+                rc = bulletin_fail(w->detail, BULLETIN_ERR_REFERENCE,
+                                   "page \"%s\": slot %u counts "
+                                   "\"%s\", which is not in the "
+                                   "store", id, j, ref);
                 goto failed;
             }
         }
@@ -929,7 +915,7 @@ bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots)
 
 nomem:
 
-    return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+    return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
 }
 
 
@@ -1076,8 +1062,8 @@ bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec)
         mask = 2 * w->table_mask + 1;
         table = calloc((size_t) mask + 1, sizeof(uint32_t));
         if (table == NULL) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
-                                        "out of memory");
+            return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM,
+                                 "out of memory");
         }
 
         for (k = 0; k < w->nrecs; k++) {
@@ -1176,85 +1162,14 @@ bulletin_writer_system(bulletin_writer_t *w, const char *what)
 
     err = errno;
 
-    bulletin_writer_fail(w, BULLETIN_ERR_SYSTEM, "%s of \"%s\" failed: %s",
-                         what, w->tmp != NULL ? w->tmp : w->path,
-                         strerror(err));
+    bulletin_fail(w->detail, BULLETIN_ERR_SYSTEM, "%s of \"%s\" failed: %s",
+                  what, w->tmp != NULL ? w->tmp : w->path,
+                  strerror(err));
 
     w->failed = BULLETIN_ERR_SYSTEM;
     errno = err;
 
     return BULLETIN_ERR_SYSTEM;
-}
-
-
-static int
-bulletin_writer_fail(bulletin_writer_t *w, int err, const char *fmt, ...)
-{
-    va_list  args;
-
-    va_start(args, fmt);
-    vsnprintf(w->detail, sizeof(w->detail), fmt, args);
-    va_end(args);
-
-    return err;
-}
-
-
-static uint64_t
-bulletin_fnv64(uint64_t h, const void *data, size_t len)
-{
-    size_t          i;
-    const uint8_t  *p;
-
-    p = data;
-
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= BULLETIN_FNV64_PRIME;
-    }
-
-    return h;
-}
-
-
-static uint64_t
-bulletin_fnv64_u32(uint64_t h, uint32_t v)
-{
-    int      i;
-    uint8_t  le[4];
-
-    for (i = 0; i < 4; i++) {
-        le[i] = (uint8_t) (v >> (8 * i));
-    }
-
-    return bulletin_fnv64(h, le, sizeof(le));
-}
-
-
-static uint64_t
-bulletin_fnv64_u64(uint64_t h, uint64_t v)
-{
-    int      i;
-    uint8_t  le[8];
-
-    for (i = 0; i < 8; i++) {
-        le[i] = (uint8_t) (v >> (8 * i));
-    }
-
-    return bulletin_fnv64(h, le, sizeof(le));
-}
-
-
-static void
-bulletin_hex64(char *dst, uint64_t v)
-{
-    int                i;
-    static const char  hex[] = "0123456789abcdef";
-
-    for (i = 15; i >= 0; i--) {
-        dst[i] = hex[v & 0xf];
-        v >>= 4;
-    }
 }
 
 
