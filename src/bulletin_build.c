@@ -30,6 +30,7 @@
 
 #include "bulletin_arena.h"
 #include "bulletin_file.h"
+#include "bulletin_idtab.h"
 #include "bulletin_inputs.h"
 #include "bulletin_pipeline.h"
 #include "bulletin_render.h"
@@ -47,9 +48,6 @@
  * BULLETIN_SLOTS_MAX count slots.
  */
 #define BULLETIN_INDEX_MAX         1000
-
-
-
 
 
 /* what is kept of each page: for the list page and the duplicate check */
@@ -80,8 +78,7 @@ typedef struct {
     bulletin_entry_t        *entries;
     size_t                   nentries;
     size_t                   nalloc;
-    uint32_t                *table;         /* entry + 1 by id hash */
-    size_t                   table_mask;
+    bulletin_idtab_t         table;         /* id -> entry */
 
     size_t                   nerrors;
     size_t                   nbad;          /* files with errors */
@@ -109,6 +106,8 @@ static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_parse_channels(bulletin_build_t *b);
 static int bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec,
     size_t file);
+static const uint8_t *bulletin_entry_key(const void *ctx, uint32_t i,
+    size_t *len);
 static int bulletin_entry_cmp(const void *one, const void *two);
 static void bulletin_progress(void *data, size_t done, size_t total,
     int last);
@@ -152,6 +151,7 @@ main(int argc, char **argv)
     argv[0] = (char *) BULLETIN_BUILD_NAME;
 
     memset(&b, 0, sizeof(bulletin_build_t));
+    bulletin_idtab_init(&b.table, NULL, 0, bulletin_entry_key, &b);
     verify = NULL;
     list = NULL;
 
@@ -274,7 +274,7 @@ main(int argc, char **argv)
     bulletin_inputs_free(&b.files);
     free(b.channel_buf);
     free(b.entries);
-    free(b.table);
+    bulletin_idtab_free(&b.table);
     bulletin_arena_free(&b.arena);
 
     if (bulletin_signo) {
@@ -744,9 +744,22 @@ bulletin_entry_cmp(const void *one, const void *two)
 static int
 bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
 {
-    size_t             i, n, mask;
-    uint32_t          *table, h;
+    size_t             n;
+    int64_t            found;
     bulletin_entry_t  *e, *entries;
+
+    found = bulletin_idtab_find(&b->table, rec->id.data, rec->id.len);
+
+    if (found >= 0) {
+        e = &b->entries[found];
+
+        bulletin_error(b, "%s:%u:%u: duplicate id \"%.*s\", also in "
+                       "%s:%u:%u", b->files.paths[file], rec->id_line,
+                       rec->id_col, (int) rec->id.len,
+                       (const char *) rec->id.data,
+                       b->files.paths[e->file], e->line, e->col);
+        return -1;
+    }
 
     if (b->nentries == b->nalloc) {
         n = b->nalloc ? b->nalloc * 2 : 1024;
@@ -758,49 +771,6 @@ bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
 
         b->entries = entries;
         b->nalloc = n;
-    }
-
-    if (b->nentries * 2 >= b->table_mask) {
-        mask = b->table_mask ? b->table_mask * 2 + 1 : 2047;
-
-        table = calloc(mask + 1, sizeof(uint32_t));
-        if (table == NULL) {
-            goto nomem;
-        }
-
-        for (i = 0; i < b->nentries; i++) {
-            e = &b->entries[i];
-            h = bulletin_id_hash(e->id.data, e->id.len) & mask;
-
-            while (table[h]) {
-                h = (h + 1) & mask;
-            }
-
-            table[h] = (uint32_t) i + 1;
-        }
-
-        free(b->table);
-        b->table = table;
-        b->table_mask = mask;
-    }
-
-    h = bulletin_id_hash(rec->id.data, rec->id.len) & b->table_mask;
-
-    while (b->table[h]) {
-        e = &b->entries[b->table[h] - 1];
-
-        if (e->id.len == rec->id.len
-            && memcmp(e->id.data, rec->id.data, rec->id.len) == 0)
-        {
-            bulletin_error(b, "%s:%u:%u: duplicate id \"%.*s\", also in "
-                           "%s:%u:%u", b->files.paths[file], rec->id_line,
-                           rec->id_col, (int) rec->id.len,
-                           (const char *) rec->id.data,
-                           b->files.paths[e->file], e->line, e->col);
-            return -1;
-        }
-
-        h = (h + 1) & b->table_mask;
     }
 
     e = &b->entries[b->nentries];
@@ -825,7 +795,12 @@ bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
     e->line = rec->id_line;
     e->col = rec->id_col;
 
-    b->table[h] = (uint32_t) b->nentries + 1;
+    if (bulletin_idtab_add(&b->table, (uint32_t) b->nentries)
+        != BULLETIN_OK)
+    {
+        goto nomem;
+    }
+
     b->nentries++;
 
     return 0;
@@ -838,10 +813,15 @@ nomem:
 }
 
 
+static const uint8_t *
+bulletin_entry_key(const void *ctx, uint32_t i, size_t *len)
+{
+    const bulletin_build_t  *b = ctx;
 
+    *len = b->entries[i].id.len;
 
-
-
+    return b->entries[i].id.data;
+}
 
 
 static int

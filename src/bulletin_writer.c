@@ -16,6 +16,7 @@
 
 #include "bulletin_arena.h"
 #include "bulletin_crc.h"
+#include "bulletin_idtab.h"
 #include "bulletin_store.h"
 
 
@@ -78,8 +79,7 @@ struct bulletin_writer_s {
     uint64_t                 nrefs;
     uint64_t                 refs_cap;
 
-    uint32_t                *table;         /* id -> record added + 1 */
-    uint32_t                 table_mask;
+    bulletin_idtab_t         table;         /* id -> record added */
 
     bulletin_arena_t         arena;
 
@@ -98,9 +98,8 @@ static int bulletin_writer_flush(bulletin_writer_t *w);
 static int bulletin_writer_pad(bulletin_writer_t *w);
 static int bulletin_write_full(int fd, const uint8_t *p, size_t len,
     uint64_t off);
-static int64_t bulletin_writer_lookup(bulletin_writer_t *w,
-    const uint8_t *id, size_t len);
-static int bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec);
+static const uint8_t *bulletin_writer_key(const void *ctx, uint32_t rec,
+    size_t *len);
 static int bulletin_wrec_cmp(const void *a, const void *b);
 static void bulletin_writer_cleanup(bulletin_writer_t *w);
 static void bulletin_writer_free(bulletin_writer_t *w);
@@ -167,12 +166,9 @@ bulletin_writer_create(const char *path, const char *const *channels,
     w->path = malloc(len + 1);
     w->tmp = malloc(len + sizeof(".") + sizeof(".XXXXXX"));
     w->buf = malloc(BULLETIN_WBUF_SIZE);
-    w->table_mask = 15;
-    w->table = calloc(w->table_mask + 1, sizeof(uint32_t));
+    bulletin_idtab_init(&w->table, NULL, 0, bulletin_writer_key, w);
 
-    if (w->path == NULL || w->tmp == NULL || w->buf == NULL
-        || w->table == NULL)
-    {
+    if (w->path == NULL || w->tmp == NULL || w->buf == NULL) {
         bulletin_writer_free(w);
         *err = BULLETIN_ERR_NOMEM;
         return NULL;
@@ -369,9 +365,9 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         }
     }
 
-    rc = bulletin_writer_table_add(w, w->nrecs);
+    rc = bulletin_idtab_add(&w->table, w->nrecs);
     if (rc != BULLETIN_OK) {
-        w->failed = rc;
+        w->failed = bulletin_fail(w->detail, rc, "out of memory");
         return rc;
     }
 
@@ -402,7 +398,7 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                              id);
     }
 
-    if (bulletin_writer_lookup(w, page->id, page->id_len) >= 0) {
+    if (bulletin_idtab_find(&w->table, page->id, page->id_len) >= 0) {
         return bulletin_fail(w->detail, BULLETIN_ERR_DUPLICATE,
                              "duplicate id \"%s\"", id);
     }
@@ -587,7 +583,7 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
                 continue;
             }
 
-            found = bulletin_writer_lookup(w, wr->ref, wr->ref_len);
+            found = bulletin_idtab_find(&w->table, wr->ref, wr->ref_len);
 
             if (found < 0) {
                 bulletin_printable(id, sizeof(id), r->id, r->id_len);
@@ -709,7 +705,7 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
 
             found = (wr->ref == NULL)
                     ? r - w->recs
-                    : bulletin_writer_lookup(w, wr->ref, wr->ref_len);
+                    : bulletin_idtab_find(&w->table, wr->ref, wr->ref_len);
 
             slot.page = rank[found];
             slot.kind = wr->kind;
@@ -1027,75 +1023,14 @@ bulletin_write_full(int fd, const uint8_t *p, size_t len, uint64_t off)
 }
 
 
-static int64_t
-bulletin_writer_lookup(bulletin_writer_t *w, const uint8_t *id, size_t len)
+static const uint8_t *
+bulletin_writer_key(const void *ctx, uint32_t rec, size_t *len)
 {
-    uint32_t          i, e;
-    bulletin_wrec_t  *r;
+    const bulletin_writer_t  *w = ctx;
 
-    for (i = bulletin_id_hash(id, len) & w->table_mask;
-         /* void */;
-         i = (i + 1) & w->table_mask)
-    {
-        e = w->table[i];
+    *len = w->recs[rec].id_len;
 
-        if (e == 0) {
-            return -1;
-        }
-
-        r = &w->recs[e - 1];
-
-        if (r->id_len == len && memcmp(r->id, id, len) == 0) {
-            return e - 1;
-        }
-    }
-}
-
-
-static int
-bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec)
-{
-    uint32_t          i, k, mask, *table;
-    bulletin_wrec_t  *r;
-
-    if ((uint64_t) (w->nrecs + 1) * 2 > w->table_mask) {
-        mask = 2 * w->table_mask + 1;
-        table = calloc((size_t) mask + 1, sizeof(uint32_t));
-        if (table == NULL) {
-            return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM,
-                                 "out of memory");
-        }
-
-        for (k = 0; k < w->nrecs; k++) {
-            r = &w->recs[k];
-
-            for (i = bulletin_id_hash(r->id, r->id_len) & mask;
-                 table[i] != 0;
-                 i = (i + 1) & mask)
-            {
-                /* void */
-            }
-
-            table[i] = k + 1;
-        }
-
-        free(w->table);
-        w->table = table;
-        w->table_mask = mask;
-    }
-
-    r = &w->recs[rec];
-
-    for (i = bulletin_id_hash(r->id, r->id_len) & w->table_mask;
-         w->table[i] != 0;
-         i = (i + 1) & w->table_mask)
-    {
-        /* void */
-    }
-
-    w->table[i] = rec + 1;
-
-    return BULLETIN_OK;
+    return w->recs[rec].id;
 }
 
 
@@ -1150,7 +1085,7 @@ bulletin_writer_free(bulletin_writer_t *w)
     free(w->recs);
     free(w->segments);
     free(w->refs);
-    free(w->table);
+    bulletin_idtab_free(&w->table);
     free(w);
 }
 
