@@ -29,6 +29,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 #include "bulletin_args.h"
 #include "fuzz.h"

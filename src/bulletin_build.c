@@ -37,6 +37,7 @@
 #include "bulletin_source.h"
 #include "bulletin_store.h"
 #include "bulletin_version.h"
+#include "bulletin_writer.h"
 
 
 #define BULLETIN_BUILD_NAME        "bulletin-build"

@@ -18,6 +18,7 @@
 #include "bulletin_crc.h"
 #include "bulletin_idtab.h"
 #include "bulletin_store.h"
+#include "bulletin_writer.h"
 
 
 #define BULLETIN_WBUF_SIZE      (256 * 1024)

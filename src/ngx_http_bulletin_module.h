@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
 #include "bulletin_args.h"

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 
 

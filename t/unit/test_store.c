@@ -25,7 +25,9 @@
 #include <zlib.h>
 
 #include "bulletin_crc.h"
+#include "bulletin_body.h"
 #include "bulletin_store.h"
+#include "bulletin_writer.h"
 
 
 #define SEGS_MAX    16
