@@ -92,6 +92,39 @@ struct bulletin_writer_s {
 static int bulletin_writer_system(bulletin_writer_t *w, const char *what);
 static int bulletin_writer_check(bulletin_writer_t *w,
     const bulletin_wpage_t *page, uint64_t *plain, uint64_t *gzip);
+static int bulletin_writer_check_id(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
+static int bulletin_writer_check_text(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
+static int bulletin_writer_check_segments(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id, uint64_t *plain,
+    uint64_t *gzip);
+static int bulletin_writer_check_slots(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
+static int bulletin_writer_refs(bulletin_writer_t *w,
+    const bulletin_wpage_t *page);
+static uint64_t bulletin_writer_hash(const bulletin_wpage_t *page);
+static int64_t bulletin_writer_last_modified(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t hash);
+static int bulletin_writer_page(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t hash);
+static void bulletin_writer_sort(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, uint32_t *rank);
+static int bulletin_writer_resolve(bulletin_writer_t *w);
+static int bulletin_writer_index(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static int bulletin_writer_records(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static int bulletin_writer_segments(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static int bulletin_writer_slots(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, uint32_t *rank,
+    bulletin_store_header_t *header);
+static int bulletin_writer_header(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static uint64_t bulletin_writer_generation(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted);
+static int bulletin_writer_durable(bulletin_writer_t *w);
 static int bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots);
 static int bulletin_writer_write(bulletin_writer_t *w, const void *data,
     size_t len);
@@ -216,18 +249,9 @@ failed:
 int
 bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
 {
-    int                        rc;
-    uint8_t                    etag[BULLETIN_ETAG_LEN];
-    uint32_t                   i, kind, ref_len;
-    uint64_t                   h, plain, gzip;
-    int64_t                    found;
-    const uint8_t             *ref;
-    bulletin_wrec_t           *r;
-    bulletin_wref_t           *wr;
-    const bulletin_wslot_t    *slot;
-    bulletin_store_segment_t  *seg;
-    const bulletin_wsegment_t *ws;
-    bulletin_store_record_t    pr;
+    int               rc;
+    uint64_t          plain, gzip;
+    bulletin_wrec_t  *r;
 
     if (w->failed) {
         return w->failed;
@@ -260,110 +284,18 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     r->segment_first = w->nsegments;
     r->slot_first = w->nrefs;
 
-    for (i = 0; i < page->nslots; i++) {
-        slot = &page->slots[i];
-        wr = &w->refs[w->nrefs + i];
-
-        wr->kind = slot->kind;
-        wr->ref = NULL;
-        wr->ref_len = 0;
-
-        if (slot->ref != NULL) {
-            wr->ref = bulletin_arena_copy(&w->arena, slot->ref, slot->ref_len);
-            if (wr->ref == NULL) {
-                return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM,
-                                     "out of memory");
-            }
-
-            wr->ref_len = (uint32_t) slot->ref_len;
-        }
+    rc = bulletin_writer_refs(w, page);
+    if (rc != BULLETIN_OK) {
+        return rc;
     }
 
-    /*
-     * The content hash: what the page shows, so that it is the same
-     * from one build to the next whatever the other pages are.
-     */
-
-    h = BULLETIN_FNV64_INIT;
-
-    for (i = 0; i <= page->nslots; i++) {
-        ws = &page->segments[i];
-        h = bulletin_fnv64_u64(h, ws->plain_len);
-        h = bulletin_fnv64(h, ws->plain, ws->plain_len);
-
-        if (i == page->nslots) {
-            break;
-        }
-
-        slot = &page->slots[i];
-        ref = (slot->ref != NULL) ? slot->ref : page->id;
-        ref_len = (slot->ref != NULL) ? (uint32_t) slot->ref_len
-                                      : (uint32_t) page->id_len;
-        kind = slot->kind;
-
-        h = bulletin_fnv64_u32(h, kind);
-        h = bulletin_fnv64_u32(h, ref_len);
-        h = bulletin_fnv64(h, ref, ref_len);
-    }
-
-    r->hash = h;
-    r->last_modified = w->built_at;
-
-    if (w->prev != NULL) {
-        found = bulletin_store_find(w->prev, page->id, page->id_len);
-
-        /* the record as verified, with a Last-Modified in range */
-
-        if (found >= 0
-            && bulletin_store_record(w->prev, (uint32_t) found, &pr)
-               == BULLETIN_OK
-            && pr.hash == h)
-        {
-            r->last_modified = pr.last_modified;
-            w->kept++;
-        }
-    }
-
-    bulletin_etag(etag, h);
-
+    r->hash = bulletin_writer_hash(page);
+    r->last_modified = bulletin_writer_last_modified(w, page, r->hash);
     r->str_off = w->off + w->buf_len;
 
-    if (bulletin_writer_write(w, page->id, page->id_len) != BULLETIN_OK
-        || bulletin_writer_write(w, page->title, page->title_len)
-           != BULLETIN_OK
-        || bulletin_writer_write(w, page->published, page->published_len)
-           != BULLETIN_OK
-        || bulletin_writer_write(w, etag, BULLETIN_ETAG_LEN) != BULLETIN_OK)
-    {
-        return w->failed;
-    }
-
-    for (i = 0; i <= page->nslots; i++) {
-        ws = &page->segments[i];
-        seg = &w->segments[w->nsegments + i];
-
-        seg->plain_off = w->off + w->buf_len;
-        seg->plain_len = (uint32_t) ws->plain_len;
-        seg->crc = ws->crc;
-        seg->crc_op = bulletin_crc32_op(ws->plain_len);
-
-        if (bulletin_writer_write(w, ws->plain, ws->plain_len)
-            != BULLETIN_OK)
-        {
-            return w->failed;
-        }
-    }
-
-    for (i = 0; i <= page->nslots; i++) {
-        ws = &page->segments[i];
-        seg = &w->segments[w->nsegments + i];
-
-        seg->gzip_off = w->off + w->buf_len;
-        seg->gzip_len = (uint32_t) ws->gzip_len;
-
-        if (bulletin_writer_write(w, ws->gzip, ws->gzip_len) != BULLETIN_OK) {
-            return w->failed;
-        }
+    rc = bulletin_writer_page(w, page, r->hash);
+    if (rc != BULLETIN_OK) {
+        return rc;
     }
 
     rc = bulletin_idtab_add(&w->table, w->nrecs);
@@ -384,16 +316,36 @@ static int
 bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
     uint64_t *plain, uint64_t *gzip)
 {
-    char                        id[BULLETIN_ID_MAX + 1], ref[96];
-    uint32_t                    i, crc;
-    const bulletin_wslot_t     *slot;
-    const bulletin_wsegment_t  *seg;
-
-    *plain = 0;
-    *gzip = 0;
+    int   rc;
+    char  id[BULLETIN_ID_MAX + 1];
 
     bulletin_printable(id, sizeof(id), page->id, page->id_len);
 
+    rc = bulletin_writer_check_id(w, page, id);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_writer_check_text(w, page, id);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_writer_check_segments(w, page, id, plain, gzip);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    return bulletin_writer_check_slots(w, page, id);
+}
+
+
+/* a valid id not added yet, and room for the page in the store */
+
+static int
+bulletin_writer_check_id(bulletin_writer_t *w, const bulletin_wpage_t *page,
+    const char *id)
+{
     if (!bulletin_id_valid(page->id, page->id_len, 1)) {
         return bulletin_fail(w->detail, BULLETIN_ERR_ID, "invalid id \"%s\"",
                              id);
@@ -424,8 +376,16 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                              "slots in the store", id, UINT32_MAX);
     }
 
-    /* what the verifier will want of them */
+    return BULLETIN_OK;
+}
 
+
+/* what the verifier will want of the title and the published date */
+
+static int
+bulletin_writer_check_text(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id)
+{
     if (page->title_len > BULLETIN_TITLE_MAX) {
         return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
                              "page \"%s\": a title of %zu bytes, at "
@@ -446,6 +406,23 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
                              "0-9 T Z : . + -", id,
                              BULLETIN_PUBLISHED_MAX - 10);
     }
+
+    return BULLETIN_OK;
+}
+
+
+/* the segments' sizes, CRCs and flushes; *plain and *gzip their sums */
+
+static int
+bulletin_writer_check_segments(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id, uint64_t *plain,
+    uint64_t *gzip)
+{
+    uint32_t                    i, crc;
+    const bulletin_wsegment_t  *seg;
+
+    *plain = 0;
+    *gzip = 0;
 
     for (i = 0; i <= page->nslots; i++) {
         seg = &page->segments[i];
@@ -493,6 +470,18 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
         *gzip += seg->gzip_len;
     }
 
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_check_slots(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id)
+{
+    char                     ref[96];
+    uint32_t                 i;
+    const bulletin_wslot_t  *slot;
+
     for (i = 0; i < page->nslots; i++) {
         slot = &page->slots[i];
 
@@ -518,49 +507,275 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
 }
 
 
+/* the page's slots until commit resolves their ids, which are copied */
+
+static int
+bulletin_writer_refs(bulletin_writer_t *w, const bulletin_wpage_t *page)
+{
+    uint32_t                 i;
+    bulletin_wref_t         *wr;
+    const bulletin_wslot_t  *slot;
+
+    for (i = 0; i < page->nslots; i++) {
+        slot = &page->slots[i];
+        wr = &w->refs[w->nrefs + i];
+
+        wr->kind = slot->kind;
+        wr->ref = NULL;
+        wr->ref_len = 0;
+
+        if (slot->ref != NULL) {
+            wr->ref = bulletin_arena_copy(&w->arena, slot->ref, slot->ref_len);
+            if (wr->ref == NULL) {
+                return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM,
+                                     "out of memory");
+            }
+
+            wr->ref_len = (uint32_t) slot->ref_len;
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/*
+ * The content hash: what the page shows, so that it is the same from
+ * one build to the next whatever the other pages are.
+ */
+
+static uint64_t
+bulletin_writer_hash(const bulletin_wpage_t *page)
+{
+    uint32_t                    i, ref_len;
+    uint64_t                    h;
+    const uint8_t              *ref;
+    const bulletin_wslot_t     *slot;
+    const bulletin_wsegment_t  *ws;
+
+    h = BULLETIN_FNV64_INIT;
+
+    for (i = 0; i <= page->nslots; i++) {
+        ws = &page->segments[i];
+        h = bulletin_fnv64_u64(h, ws->plain_len);
+        h = bulletin_fnv64(h, ws->plain, ws->plain_len);
+
+        if (i == page->nslots) {
+            break;
+        }
+
+        slot = &page->slots[i];
+        ref = (slot->ref != NULL) ? slot->ref : page->id;
+        ref_len = (slot->ref != NULL) ? (uint32_t) slot->ref_len
+                                      : (uint32_t) page->id_len;
+
+        h = bulletin_fnv64_u32(h, slot->kind);
+        h = bulletin_fnv64_u32(h, ref_len);
+        h = bulletin_fnv64(h, ref, ref_len);
+    }
+
+    return h;
+}
+
+
+/* the previous store's, when the page is unchanged, or built_at */
+
+static int64_t
+bulletin_writer_last_modified(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t hash)
+{
+    int64_t                  found;
+    bulletin_store_record_t  pr;
+
+    if (w->prev == NULL) {
+        return w->built_at;
+    }
+
+    found = bulletin_store_find(w->prev, page->id, page->id_len);
+
+    /* the record as verified, with a Last-Modified in range */
+
+    if (found >= 0
+        && bulletin_store_record(w->prev, (uint32_t) found, &pr)
+           == BULLETIN_OK
+        && pr.hash == hash)
+    {
+        w->kept++;
+        return pr.last_modified;
+    }
+
+    return w->built_at;
+}
+
+
+/*
+ * The page's bytes in the data section: id, title, published, etag, its
+ * plain segments, its gzip segments; their places go to w->segments.
+ */
+
+static int
+bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
+    uint64_t hash)
+{
+    uint8_t                     etag[BULLETIN_ETAG_LEN];
+    uint32_t                    i;
+    bulletin_store_segment_t   *seg;
+    const bulletin_wsegment_t  *ws;
+
+    bulletin_etag(etag, hash);
+
+    if (bulletin_writer_write(w, page->id, page->id_len) != BULLETIN_OK
+        || bulletin_writer_write(w, page->title, page->title_len)
+           != BULLETIN_OK
+        || bulletin_writer_write(w, page->published, page->published_len)
+           != BULLETIN_OK
+        || bulletin_writer_write(w, etag, BULLETIN_ETAG_LEN) != BULLETIN_OK)
+    {
+        return w->failed;
+    }
+
+    for (i = 0; i <= page->nslots; i++) {
+        ws = &page->segments[i];
+        seg = &w->segments[w->nsegments + i];
+
+        seg->plain_off = w->off + w->buf_len;
+        seg->plain_len = (uint32_t) ws->plain_len;
+        seg->crc = ws->crc;
+        seg->crc_op = bulletin_crc32_op(ws->plain_len);
+
+        if (bulletin_writer_write(w, ws->plain, ws->plain_len)
+            != BULLETIN_OK)
+        {
+            return w->failed;
+        }
+    }
+
+    for (i = 0; i <= page->nslots; i++) {
+        ws = &page->segments[i];
+        seg = &w->segments[w->nsegments + i];
+
+        seg->gzip_off = w->off + w->buf_len;
+        seg->gzip_len = (uint32_t) ws->gzip_len;
+
+        if (bulletin_writer_write(w, ws->gzip, ws->gzip_len) != BULLETIN_OK) {
+            return w->failed;
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/*
+ * The tables after the data section, in the order the header lists
+ * them, the header last, then the file made durable under its name.
+ */
+
 int
 bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
 {
-    int                        rc, dfd;
-    char                      *slash;
-    uint32_t                   i, j, k, hash, index_size, len, crc, op;
-    uint32_t                  *rank;
-    uint64_t                   gen, nsegments, nslots, data_size;
-    uint64_t                   index_off, records_off, segments_off;
-    uint64_t                   slots_off, file_size;
-    int64_t                    found;
-    bulletin_wrec_t           *r, **sorted;
-    bulletin_wref_t           *wr;
-    bulletin_store_slot_t      slot;
-    bulletin_store_bucket_t   *index;
-    bulletin_store_record_t    rec;
-    bulletin_store_header_t    header;
-    char                       id[BULLETIN_ID_MAX + 1];
-    char                       ref[BULLETIN_ID_MAX + 1];
+    int                       rc;
+    uint32_t                 *rank;
+    bulletin_wrec_t         **sorted;
+    bulletin_store_header_t   header;
 
     if (w->failed) {
         return w->failed;
     }
 
-    sorted = NULL;
-    rank = NULL;
-    index = NULL;
-
     sorted = malloc((w->nrecs + 1) * sizeof(bulletin_wrec_t *));
     rank = malloc((w->nrecs + 1) * sizeof(uint32_t));
 
-    index_size = 8;
-
-    while (index_size < 2 * (uint64_t) w->nrecs) {
-        index_size *= 2;
-    }
-
-    index = calloc(index_size, sizeof(bulletin_store_bucket_t));
-
-    if (sorted == NULL || rank == NULL || index == NULL) {
+    if (sorted == NULL || rank == NULL) {
         rc = bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
         goto failed;
     }
+
+    bulletin_writer_sort(w, sorted, rank);
+
+    rc = bulletin_writer_resolve(w);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    memset(&header, 0, sizeof(bulletin_store_header_t));
+
+    /* the data section ends, the tables follow */
+
+    rc = bulletin_writer_pad(w);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    header.data_off = sizeof(bulletin_store_header_t);
+    header.data_size = w->off + w->buf_len - sizeof(bulletin_store_header_t);
+
+    rc = bulletin_writer_index(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_records(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_segments(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_slots(w, sorted, rank, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_header(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_durable(w);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    if (sum != NULL) {
+        sum->pages = w->nrecs;
+        sum->bytes = header.file_size;
+        memcpy(sum->generation, header.generation, 16);
+        sum->generation[16] = '\0';
+        sum->kept = w->kept;
+    }
+
+    free(sorted);
+    free(rank);
+    bulletin_writer_free(w);
+
+    return BULLETIN_OK;
+
+failed:
+
+    free(sorted);
+    free(rank);
+
+    if (w->failed == 0) {
+        w->failed = rc;
+    }
+
+    bulletin_writer_cleanup(w);
+
+    return rc;
+}
+
+
+/* sorted: the records by id; rank: a record's place in sorted */
+
+static void
+bulletin_writer_sort(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    uint32_t *rank)
+{
+    uint32_t  i;
 
     for (i = 0; i < w->nrecs; i++) {
         sorted[i] = &w->recs[i];
@@ -571,8 +786,18 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     for (i = 0; i < w->nrecs; i++) {
         rank[sorted[i] - w->recs] = i;
     }
+}
 
-    /* every count's id must be a page of this store */
+
+/* every count's id must be a page of this store */
+
+static int
+bulletin_writer_resolve(bulletin_writer_t *w)
+{
+    char              id[BULLETIN_ID_MAX + 1], ref[BULLETIN_ID_MAX + 1];
+    uint32_t          i, j;
+    bulletin_wrec_t  *r;
+    bulletin_wref_t  *wr;
 
     for (i = 0; i < w->nrecs; i++) {
         r = &w->recs[i];
@@ -580,53 +805,56 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         for (j = 0; j < r->nslots; j++) {
             wr = &w->refs[r->slot_first + j];
 
-            if (wr->ref == NULL) {
+            if (wr->ref == NULL
+                || bulletin_idtab_find(&w->table, wr->ref, wr->ref_len) >= 0)
+            {
                 continue;
             }
 
-            found = bulletin_idtab_find(&w->table, wr->ref, wr->ref_len);
+            bulletin_printable(id, sizeof(id), r->id, r->id_len);
+            bulletin_printable(ref, sizeof(ref), wr->ref, wr->ref_len);
 
-            if (found < 0) {
-                bulletin_printable(id, sizeof(id), r->id, r->id_len);
-                bulletin_printable(ref, sizeof(ref), wr->ref, wr->ref_len);
-                rc = bulletin_fail(w->detail, BULLETIN_ERR_REFERENCE,
-                                   "page \"%s\": slot %u counts "
-                                   "\"%s\", which is not in the "
-                                   "store", id, j, ref);
-                goto failed;
-            }
+            return bulletin_fail(w->detail, BULLETIN_ERR_REFERENCE,
+                                 "page \"%s\": slot %u counts \"%s\", "
+                                 "which is not in the store", id, j, ref);
         }
     }
 
-    /* the data section ends, the tables follow */
+    return BULLETIN_OK;
+}
 
-    if (bulletin_writer_pad(w) != BULLETIN_OK) {
-        rc = w->failed;
-        goto failed;
+
+/*
+ * The index, as bulletin_store.h has it: at least 8 buckets and 2 a
+ * page, a record's in the first empty one from its id's hash.
+ */
+
+static int
+bulletin_writer_index(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    int                       rc;
+    uint32_t                  i, k, hash, size;
+    bulletin_wrec_t          *r;
+    bulletin_store_bucket_t  *index;
+
+    size = 8;
+
+    while (size < 2 * (uint64_t) w->nrecs) {
+        size *= 2;
     }
 
-    data_size = w->off + w->buf_len - sizeof(bulletin_store_header_t);
-
-    gen = BULLETIN_FNV64_INIT;
-    gen = bulletin_fnv64_u32(gen, w->nchannels);
-
-    for (i = 0; i < w->nchannels; i++) {
-        len = (uint32_t) strlen(w->channels[i]);
-        gen = bulletin_fnv64_u32(gen, len);
-        gen = bulletin_fnv64(gen, w->channels[i], len);
+    index = calloc(size, sizeof(bulletin_store_bucket_t));
+    if (index == NULL) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
     }
 
     for (i = 0; i < w->nrecs; i++) {
         r = sorted[i];
-
-        gen = bulletin_fnv64_u32(gen, r->id_len);
-        gen = bulletin_fnv64(gen, r->id, r->id_len);
-        gen = bulletin_fnv64_u64(gen, r->hash);
-
         hash = bulletin_id_hash(r->id, r->id_len);
 
-        for (k = hash & (index_size - 1); index[k].record != 0;
-             k = (k + 1) & (index_size - 1))
+        for (k = hash & (size - 1); index[k].record != 0;
+             k = (k + 1) & (size - 1))
         {
             /* void */
         }
@@ -635,17 +863,28 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         index[k].record = i + 1;
     }
 
-    index_off = w->off + w->buf_len;
+    header->index_off = w->off + w->buf_len;
+    header->index_size = size;
 
-    if (bulletin_writer_write(w, index, index_size
-                                       * sizeof(bulletin_store_bucket_t))
-        != BULLETIN_OK)
-    {
-        rc = w->failed;
-        goto failed;
-    }
+    rc = bulletin_writer_write(w, index,
+                               size * sizeof(bulletin_store_bucket_t));
 
-    records_off = w->off + w->buf_len;
+    free(index);
+
+    return rc;
+}
+
+
+static int
+bulletin_writer_records(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t                  i;
+    uint64_t                  nsegments, nslots;
+    bulletin_wrec_t          *r;
+    bulletin_store_record_t   rec;
+
+    header->records_off = w->off + w->buf_len;
     nsegments = 0;
     nslots = 0;
 
@@ -676,12 +915,25 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         if (bulletin_writer_write(w, &rec, sizeof(bulletin_store_record_t))
             != BULLETIN_OK)
         {
-            rc = w->failed;
-            goto failed;
+            return w->failed;
         }
     }
 
-    segments_off = w->off + w->buf_len;
+    header->nsegments = nsegments;
+    header->nslots = nslots;
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_segments(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t          i;
+    bulletin_wrec_t  *r;
+
+    header->segments_off = w->off + w->buf_len;
 
     for (i = 0; i < w->nrecs; i++) {
         r = sorted[i];
@@ -691,12 +943,25 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
                                   * sizeof(bulletin_store_segment_t))
             != BULLETIN_OK)
         {
-            rc = w->failed;
-            goto failed;
+            return w->failed;
         }
     }
 
-    slots_off = w->off + w->buf_len;
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_slots(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    uint32_t *rank, bulletin_store_header_t *header)
+{
+    uint32_t                i, j;
+    int64_t                 found;
+    bulletin_wrec_t        *r;
+    bulletin_wref_t        *wr;
+    bulletin_store_slot_t   slot;
+
+    header->slots_off = w->off + w->buf_len;
 
     for (i = 0; i < w->nrecs; i++) {
         r = sorted[i];
@@ -714,70 +979,108 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
             if (bulletin_writer_write(w, &slot, sizeof(bulletin_store_slot_t))
                 != BULLETIN_OK)
             {
-                rc = w->failed;
-                goto failed;
+                return w->failed;
             }
         }
     }
 
+    return BULLETIN_OK;
+}
+
+
+/*
+ * The header, at offset 0 once every table is out: its checksum is the
+ * CRC of the header combined with that of the bytes written after it.
+ */
+
+static int
+bulletin_writer_header(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t  crc, op;
+
     if (bulletin_writer_flush(w) != BULLETIN_OK) {
-        rc = w->failed;
-        goto failed;
+        return w->failed;
     }
 
-    file_size = w->off;
+    memcpy(header->magic, BULLETIN_STORE_MAGIC, sizeof(header->magic));
+    header->version = BULLETIN_STORE_VERSION;
+    header->byte_order = BULLETIN_STORE_BYTE_ORDER;
+    header->file_size = w->off;
+    header->header_size = sizeof(bulletin_store_header_t);
+    header->built_at = w->built_at;
+    bulletin_hex64(header->generation, bulletin_writer_generation(w, sorted));
+    header->page_count = w->nrecs;
+    header->nchannels = w->nchannels;
+    memcpy(header->channels, w->channels, sizeof(header->channels));
 
-    memset(&header, 0, sizeof(bulletin_store_header_t));
-
-    memcpy(header.magic, BULLETIN_STORE_MAGIC, sizeof(header.magic));
-    header.version = BULLETIN_STORE_VERSION;
-    header.byte_order = BULLETIN_STORE_BYTE_ORDER;
-    header.file_size = file_size;
-    header.header_size = sizeof(bulletin_store_header_t);
-    header.built_at = w->built_at;
-    bulletin_hex64(header.generation, gen);
-    header.page_count = w->nrecs;
-    header.nchannels = w->nchannels;
-    memcpy(header.channels, w->channels, sizeof(header.channels));
-    header.index_off = index_off;
-    header.index_size = index_size;
-    header.records_off = records_off;
-    header.segments_off = segments_off;
-    header.nsegments = nsegments;
-    header.slots_off = slots_off;
-    header.nslots = nslots;
-    header.data_off = sizeof(bulletin_store_header_t);
-    header.data_size = data_size;
-
-    crc = (uint32_t) crc32_z(0, (const uint8_t *) &header,
+    crc = (uint32_t) crc32_z(0, (const uint8_t *) header,
                              sizeof(bulletin_store_header_t));
-    op = bulletin_crc32_op(file_size - sizeof(bulletin_store_header_t));
-    header.checksum = bulletin_crc32_combine_op(crc, w->crc, op);
+    op = bulletin_crc32_op(w->off - sizeof(bulletin_store_header_t));
+    header->checksum = bulletin_crc32_combine_op(crc, w->crc, op);
 
-    if (bulletin_write_full(w->fd, (const uint8_t *) &header,
+    if (bulletin_write_full(w->fd, (const uint8_t *) header,
                             sizeof(bulletin_store_header_t), 0)
         != BULLETIN_OK)
     {
-        rc = bulletin_writer_system(w, "write");
-        goto failed;
+        return bulletin_writer_system(w, "write");
     }
 
+    return BULLETIN_OK;
+}
+
+
+/* the channels, then each record's id and content hash, in id order */
+
+static uint64_t
+bulletin_writer_generation(bulletin_writer_t *w, bulletin_wrec_t **sorted)
+{
+    uint32_t          i, len;
+    uint64_t          gen;
+    bulletin_wrec_t  *r;
+
+    gen = BULLETIN_FNV64_INIT;
+    gen = bulletin_fnv64_u32(gen, w->nchannels);
+
+    for (i = 0; i < w->nchannels; i++) {
+        len = (uint32_t) strlen(w->channels[i]);
+        gen = bulletin_fnv64_u32(gen, len);
+        gen = bulletin_fnv64(gen, w->channels[i], len);
+    }
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = sorted[i];
+
+        gen = bulletin_fnv64_u32(gen, r->id_len);
+        gen = bulletin_fnv64(gen, r->id, r->id_len);
+        gen = bulletin_fnv64_u64(gen, r->hash);
+    }
+
+    return gen;
+}
+
+
+/* synced, renamed into place, and the rename synced with its folder */
+
+static int
+bulletin_writer_durable(bulletin_writer_t *w)
+{
+    int    dfd;
+    char  *slash;
+
     if (fsync(w->fd) == -1) {
-        rc = bulletin_writer_system(w, "fsync");
-        goto failed;
+        return bulletin_writer_system(w, "fsync");
     }
 
     if (close(w->fd) == -1) {
         w->fd = -1;
-        rc = bulletin_writer_system(w, "close");
-        goto failed;
+        return bulletin_writer_system(w, "close");
     }
 
     w->fd = -1;
 
     if (rename(w->tmp, w->path) == -1) {
-        rc = bulletin_writer_system(w, "rename");
-        goto failed;
+        return bulletin_writer_system(w, "rename");
     }
 
     free(w->tmp);
@@ -800,46 +1103,18 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     }
 
     if (dfd == -1) {
-        rc = bulletin_writer_system(w, "open of the folder");
-        goto failed;
+        return bulletin_writer_system(w, "open of the folder");
     }
 
     if (fsync(dfd) == -1) {
-        rc = bulletin_writer_system(w, "fsync of the folder");
+        bulletin_writer_system(w, "fsync of the folder");
         close(dfd);
-        goto failed;
+        return BULLETIN_ERR_SYSTEM;
     }
 
     close(dfd);
 
-    if (sum != NULL) {
-        sum->pages = w->nrecs;
-        sum->bytes = file_size;
-        memcpy(sum->generation, header.generation, 16);
-        sum->generation[16] = '\0';
-        sum->kept = w->kept;
-    }
-
-    free(sorted);
-    free(rank);
-    free(index);
-    bulletin_writer_free(w);
-
     return BULLETIN_OK;
-
-failed:
-
-    free(sorted);
-    free(rank);
-    free(index);
-
-    if (w->failed == 0) {
-        w->failed = rc;
-    }
-
-    bulletin_writer_cleanup(w);
-
-    return rc;
 }
 
 
