@@ -40,6 +40,35 @@
 #define BULLETIN_SLOT_SCRATCH  (BULLETIN_GZIP_STORED_LEN + BULLETIN_DIGITS_MAX)
 
 
+/* a body as it is built */
+typedef struct {
+    bulletin_chunk_t        *chunks;
+    size_t                   n;
+    uint8_t                 *p;             /* scratch not used yet */
+    uint8_t                 *end;
+    size_t                   reserve;       /* of scratch: what the slots
+                                               not yet shown and the tail
+                                               will need */
+    int                      in_scratch;    /* the last chunk ends at p */
+    int                      gzip;
+    uint32_t                 crc;           /* of the plain bytes so far */
+    uint64_t                 digits;        /* plain bytes of counts */
+    uint64_t                 total;
+    uint64_t                 sum;           /* segment bytes */
+} bulletin_body_t;
+
+
+static int bulletin_body_segment(const bulletin_store_t *st,
+    bulletin_body_t *b, const bulletin_store_segment_t *seg, int copy);
+static int bulletin_body_count(const bulletin_store_t *st,
+    bulletin_body_t *b, const bulletin_store_slot_t *slot,
+    bulletin_count_pt count, void *ctx);
+static void bulletin_body_tail(bulletin_body_t *b, uint64_t plain_len);
+static void bulletin_body_scratch(bulletin_body_t *b, size_t len);
+static void bulletin_body_mapped(bulletin_body_t *b, const uint8_t *data,
+    size_t len);
+
+
 static const uint8_t  bulletin_gzip_header[BULLETIN_GZIP_HEADER_LEN] = {
     0x1f, 0x8b,                 /* magic */
     0x08,                       /* deflate */
@@ -200,11 +229,9 @@ bulletin_body_scratch_max(const bulletin_store_t *st,
     return n;
 }
 /*
- * Pieces of scratch that follow each other (digits around an empty
- * segment, the tail after the last digits) go out as one chunk.  Each
+ * The segments, each with the count after it, then the gzip tail.  Each
  * field of a segment or slot is read once from the mapping and checked
- * against the verified header; "reserve" is what the slots not yet shown
- * and the tail will need of scratch, which a copied segment never takes.
+ * against the verified header.
  */
 
 int
@@ -213,12 +240,8 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     size_t scratch_len, bulletin_chunk_t *chunks, size_t *nchunks,
     uint64_t *body_len)
 {
-    int                              in_scratch;
-    size_t                           n, d, reserve;
-    uint8_t                         *p, *end;
-    uint32_t                         i, crc, seg_crc, op, page, kind, len;
-    uint64_t                         total, plain, off, sum;
-    const uint8_t                   *data;
+    uint32_t                         i;
+    bulletin_body_t                  b;
     const bulletin_store_slot_t     *slot;
     const bulletin_store_header_t   *h;
     const bulletin_store_segment_t  *seg;
@@ -227,186 +250,239 @@ bulletin_body(const bulletin_store_t *st, const bulletin_store_record_t *rec,
     *nchunks = 0;
     *body_len = 0;
 
-    reserve = (count ? (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH : 0)
-              + (gzip ? BULLETIN_GZIP_TAIL_LEN : 0);
+    b.reserve = (count ? (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH : 0)
+                + (gzip ? BULLETIN_GZIP_TAIL_LEN : 0);
 
-    if (rec->nslots > BULLETIN_SLOTS_MAX || scratch_len < reserve
+    if (rec->nslots > BULLETIN_SLOTS_MAX || scratch_len < b.reserve
         || (uint64_t) rec->segment_first + rec->nslots + 1 > h->nsegments
         || (uint64_t) rec->slot_first + rec->nslots > h->nslots)
     {
         return BULLETIN_ERR_CHANGED;
     }
 
+    b.chunks = chunks;
+    b.n = 0;
+    b.p = scratch;
+    b.end = scratch + scratch_len;
+    b.in_scratch = 0;
+    b.gzip = gzip;
+    b.crc = 0;
+    b.digits = 0;
+    b.total = 0;
+    b.sum = 0;
+
+    if (gzip) {
+        bulletin_body_mapped(&b, bulletin_gzip_header,
+                             BULLETIN_GZIP_HEADER_LEN);
+    }
+
     seg = &st->segments[rec->segment_first];
     slot = &st->slots[rec->slot_first];
 
-    n = 0;
-    p = scratch;
-    end = scratch + scratch_len;
-    in_scratch = 0;
-    crc = 0;
-    plain = 0;
-    total = 0;
-    sum = 0;
-
-    if (gzip) {
-        chunks[n].data = bulletin_gzip_header;
-        chunks[n].len = BULLETIN_GZIP_HEADER_LEN;
-        n++;
-        total = BULLETIN_GZIP_HEADER_LEN;
-    }
-
     for (i = 0; /* void */; i++, seg++, slot++) {
 
-        if (gzip) {
-            off = seg->gzip_off;
-            len = seg->gzip_len;
-            seg_crc = seg->crc;
-            op = seg->crc_op;
-            bulletin_once(off);
-            bulletin_once(len);
-            bulletin_once(seg_crc);
-            bulletin_once(op);
-
-        } else {
-            off = seg->plain_off;
-            len = seg->plain_len;
-            bulletin_once(off);
-            bulletin_once(len);
-        }
-
-        if (len != 0) {
-            if (!bulletin_store_in_data(h, off, len)) {
-                return BULLETIN_ERR_CHANGED;
-            }
-
-            if (gzip) {
-                crc = (crc == 0) ? seg_crc
-                                 : bulletin_crc32_combine_op(crc, seg_crc, op);
-            }
-
-            data = st->base + off;
-            sum += len;
-            total += len;
-
-            if (count != NULL && len <= BULLETIN_BODY_COPY_MAX
-                && len <= (size_t) (end - p) - reserve)
-            {
-                memcpy(p, data, len);
-
-                if (in_scratch) {
-                    chunks[n - 1].len += len;
-
-                } else {
-                    chunks[n].data = p;
-                    chunks[n].len = len;
-                    n++;
-                    in_scratch = 1;
-                }
-
-                p += len;
-
-            } else {
-                chunks[n].data = data;
-                chunks[n].len = len;
-                n++;
-                in_scratch = 0;
-            }
+        if (bulletin_body_segment(st, &b, seg, count != NULL) != BULLETIN_OK) {
+            return BULLETIN_ERR_CHANGED;
         }
 
         if (i == rec->nslots) {
             break;
         }
 
-        if (count == NULL) {
-            continue;
-        }
-
-        page = slot->page;
-        kind = slot->kind;
-        bulletin_once(page);
-        bulletin_once(kind);
-
-        if (page >= h->page_count
-            || kind >= BULLETIN_SLOT_CHANNEL + h->nchannels)
+        if (count != NULL
+            && bulletin_body_count(st, &b, slot, count, ctx) != BULLETIN_OK)
         {
             return BULLETIN_ERR_CHANGED;
         }
-
-        if (gzip) {
-            d = bulletin_format_u64(p + BULLETIN_GZIP_STORED_LEN,
-                                    count(ctx, page, kind));
-
-            /* a stored block: the stream is byte-aligned after a flush */
-            p[0] = 0x00;
-            p[1] = (uint8_t) d;
-            p[2] = 0x00;
-            p[3] = (uint8_t) ~d;
-            p[4] = 0xff;
-
-            /* the CRC of the page so far, followed by the digits */
-            crc = (uint32_t) crc32_z(crc, p + BULLETIN_GZIP_STORED_LEN, d);
-            plain += d;
-            d += BULLETIN_GZIP_STORED_LEN;
-
-        } else {
-            d = bulletin_format_u64(p, count(ctx, page, kind));
-        }
-
-        reserve -= BULLETIN_SLOT_SCRATCH;
-
-        if (in_scratch) {
-            chunks[n - 1].len += d;
-
-        } else {
-            chunks[n].data = p;
-            chunks[n].len = d;
-            n++;
-            in_scratch = 1;
-        }
-
-        p += d;
-        total += d;
     }
 
     /* the length of the variant sent, and the trailer, are the record's */
 
-    if (sum != (gzip ? rec->gzip_len : rec->plain_len)) {
+    if (b.sum != (gzip ? rec->gzip_len : rec->plain_len)) {
         return BULLETIN_ERR_CHANGED;
     }
 
     if (gzip) {
-        plain += rec->plain_len;
-
-        /* a final empty fixed Huffman block, then CRC-32 and ISIZE */
-        p[0] = 0x03;
-        p[1] = 0x00;
-        p[2] = (uint8_t) crc;
-        p[3] = (uint8_t) (crc >> 8);
-        p[4] = (uint8_t) (crc >> 16);
-        p[5] = (uint8_t) (crc >> 24);
-        p[6] = (uint8_t) plain;
-        p[7] = (uint8_t) (plain >> 8);
-        p[8] = (uint8_t) (plain >> 16);
-        p[9] = (uint8_t) (plain >> 24);
-
-        if (in_scratch) {
-            chunks[n - 1].len += BULLETIN_GZIP_TAIL_LEN;
-
-        } else {
-            chunks[n].data = p;
-            chunks[n].len = BULLETIN_GZIP_TAIL_LEN;
-            n++;
-        }
-
-        total += BULLETIN_GZIP_TAIL_LEN;
+        bulletin_body_tail(&b, rec->plain_len);
     }
 
-    *nchunks = n;
-    *body_len = total;
+    *nchunks = b.n;
+    *body_len = b.total;
 
     return BULLETIN_OK;
 }
+
+
+/*
+ * A segment, from the mapping, or copied into scratch with counts: never
+ * into what the slots not yet shown and the tail will need of it
+ */
+
+static int
+bulletin_body_segment(const bulletin_store_t *st, bulletin_body_t *b,
+    const bulletin_store_segment_t *seg, int copy)
+{
+    uint32_t  len, crc, op;
+    uint64_t  off;
+
+    if (b->gzip) {
+        off = seg->gzip_off;
+        len = seg->gzip_len;
+        crc = seg->crc;
+        op = seg->crc_op;
+        bulletin_once(off);
+        bulletin_once(len);
+        bulletin_once(crc);
+        bulletin_once(op);
+
+        if (len != 0) {
+            b->crc = (b->crc == 0) ? crc
+                                   : bulletin_crc32_combine_op(b->crc, crc,
+                                                               op);
+        }
+
+    } else {
+        off = seg->plain_off;
+        len = seg->plain_len;
+        bulletin_once(off);
+        bulletin_once(len);
+    }
+
+    if (len == 0) {
+        return BULLETIN_OK;
+    }
+
+    if (!bulletin_store_in_data(st->header, off, len)) {
+        return BULLETIN_ERR_CHANGED;
+    }
+
+    b->sum += len;
+
+    if (copy && len <= BULLETIN_BODY_COPY_MAX
+        && len <= (size_t) (b->end - b->p) - b->reserve)
+    {
+        memcpy(b->p, st->base + off, len);
+        bulletin_body_scratch(b, len);
+
+    } else {
+        bulletin_body_mapped(b, st->base + off, len);
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/* a slot's count, in digits, or in gzip as a stored block of digits */
+
+static int
+bulletin_body_count(const bulletin_store_t *st, bulletin_body_t *b,
+    const bulletin_store_slot_t *slot, bulletin_count_pt count, void *ctx)
+{
+    size_t    d;
+    uint8_t  *p;
+    uint32_t  page, kind;
+
+    page = slot->page;
+    kind = slot->kind;
+    bulletin_once(page);
+    bulletin_once(kind);
+
+    if (page >= st->header->page_count
+        || kind >= BULLETIN_SLOT_CHANNEL + st->header->nchannels)
+    {
+        return BULLETIN_ERR_CHANGED;
+    }
+
+    p = b->p;
+
+    if (b->gzip) {
+        d = bulletin_format_u64(p + BULLETIN_GZIP_STORED_LEN,
+                                count(ctx, page, kind));
+
+        /* a stored block: the stream is byte-aligned after a flush */
+        p[0] = 0x00;
+        p[1] = (uint8_t) d;
+        p[2] = 0x00;
+        p[3] = (uint8_t) ~d;
+        p[4] = 0xff;
+
+        /* the CRC of the page so far, followed by the digits */
+        b->crc = (uint32_t) crc32_z(b->crc, p + BULLETIN_GZIP_STORED_LEN, d);
+        b->digits += d;
+        d += BULLETIN_GZIP_STORED_LEN;
+
+    } else {
+        d = bulletin_format_u64(p, count(ctx, page, kind));
+    }
+
+    b->reserve -= BULLETIN_SLOT_SCRATCH;
+    bulletin_body_scratch(b, d);
+
+    return BULLETIN_OK;
+}
+
+
+/* a final empty fixed Huffman block, then CRC-32 and ISIZE */
+
+static void
+bulletin_body_tail(bulletin_body_t *b, uint64_t plain_len)
+{
+    uint8_t   *p;
+    uint64_t   isize;
+
+    p = b->p;
+    isize = b->digits + plain_len;
+
+    p[0] = 0x03;
+    p[1] = 0x00;
+    p[2] = (uint8_t) b->crc;
+    p[3] = (uint8_t) (b->crc >> 8);
+    p[4] = (uint8_t) (b->crc >> 16);
+    p[5] = (uint8_t) (b->crc >> 24);
+    p[6] = (uint8_t) isize;
+    p[7] = (uint8_t) (isize >> 8);
+    p[8] = (uint8_t) (isize >> 16);
+    p[9] = (uint8_t) (isize >> 24);
+
+    bulletin_body_scratch(b, BULLETIN_GZIP_TAIL_LEN);
+}
+
+
+/*
+ * len bytes just written at b->p: pieces of scratch that follow each
+ * other (digits around an empty segment, the tail after the last
+ * digits) go out as one chunk
+ */
+
+static void
+bulletin_body_scratch(bulletin_body_t *b, size_t len)
+{
+    if (b->in_scratch) {
+        b->chunks[b->n - 1].len += len;
+
+    } else {
+        b->chunks[b->n].data = b->p;
+        b->chunks[b->n].len = len;
+        b->n++;
+        b->in_scratch = 1;
+    }
+
+    b->p += len;
+    b->total += len;
+}
+
+
+static void
+bulletin_body_mapped(bulletin_body_t *b, const uint8_t *data, size_t len)
+{
+    b->chunks[b->n].data = data;
+    b->chunks[b->n].len = len;
+    b->n++;
+    b->in_scratch = 0;
+    b->total += len;
+}
+
+
 size_t
 bulletin_format_u64(uint8_t *buf, uint64_t n)
 {
