@@ -53,6 +53,10 @@ typedef struct {
 } bulletin_records_t;
 
 
+static int bulletin_store_check_file(bulletin_store_t *st, const uint8_t *p,
+    size_t size);
+static int bulletin_store_check_checksum(bulletin_store_t *st,
+    const uint8_t *p, size_t size);
 static int bulletin_store_check_header(bulletin_store_t *st);
 static int bulletin_store_check_channels(bulletin_store_t *st);
 static int bulletin_store_check_sections(bulletin_store_t *st);
@@ -82,16 +86,65 @@ static int bulletin_is_lower_hex(const char *p, size_t len);
 int
 bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
 {
-    int                             rc;
-    size_t                          n;
-    uint32_t                        crc;
-    const uint8_t                  *p;
-    const bulletin_store_header_t  *h;
-    static const uint8_t            zero[4];
+    int             rc;
+    const uint8_t  *p;
 
     memset(st, 0, sizeof(bulletin_store_t));
 
     p = buf;
+
+    rc = bulletin_store_check_file(st, p, size);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_store_check_checksum(st, p, size);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    st->base = p;
+    st->size = size;
+    st->header = &st->hdr;
+
+    rc = bulletin_store_check_header(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_store_check_channels(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_store_check_sections(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    st->index = (const bulletin_store_bucket_t *) (p + st->hdr.index_off);
+    st->records = (const bulletin_store_record_t *) (p + st->hdr.records_off);
+    st->segments = (const bulletin_store_segment_t *)
+                       (p + st->hdr.segments_off);
+    st->slots = (const bulletin_store_slot_t *) (p + st->hdr.slots_off);
+    st->mask = st->hdr.index_size - 1;
+
+    rc = bulletin_store_check_index(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    return bulletin_store_check_records(st);
+}
+
+
+/* a store of this format, on this machine, the size it says */
+
+static int
+bulletin_store_check_file(bulletin_store_t *st, const uint8_t *p,
+    size_t size)
+{
+    const bulletin_store_header_t  *h;
 
     if (((uintptr_t) p & 7) != 0) {
         return bulletin_fail(st->detail, BULLETIN_ERR_ALIGN,
@@ -140,6 +193,20 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
                              (unsigned long long) h->file_size, size);
     }
 
+    return BULLETIN_OK;
+}
+
+
+/* the CRC-32 of the file, its own four bytes read as zero */
+
+static int
+bulletin_store_check_checksum(bulletin_store_t *st, const uint8_t *p,
+    size_t size)
+{
+    size_t                 n;
+    uint32_t               crc;
+    static const uint8_t   zero[4];
+
     n = offsetof(bulletin_store_header_t, checksum);
 
     crc = (uint32_t) crc32_z(0, p, n);
@@ -147,44 +214,17 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
     crc = (uint32_t) crc32_z(crc, p + n + sizeof(zero),
                              size - n - sizeof(zero));
 
-    if (crc != h->checksum) {
+    if (crc != st->hdr.checksum) {
         return bulletin_fail(st->detail, BULLETIN_ERR_CHECKSUM,
                              "CRC-32 of the file is %08x, "
-                             "the header says %08x", crc, h->checksum);
+                             "the header says %08x", crc,
+                             st->hdr.checksum);
     }
 
-    st->base = p;
-    st->size = size;
-    st->header = h;
-
-    rc = bulletin_store_check_header(st);
-    if (rc != BULLETIN_OK) {
-        return rc;
-    }
-
-    rc = bulletin_store_check_channels(st);
-    if (rc != BULLETIN_OK) {
-        return rc;
-    }
-
-    rc = bulletin_store_check_sections(st);
-    if (rc != BULLETIN_OK) {
-        return rc;
-    }
-
-    st->index = (const bulletin_store_bucket_t *) (p + h->index_off);
-    st->records = (const bulletin_store_record_t *) (p + h->records_off);
-    st->segments = (const bulletin_store_segment_t *) (p + h->segments_off);
-    st->slots = (const bulletin_store_slot_t *) (p + h->slots_off);
-    st->mask = h->index_size - 1;
-
-    rc = bulletin_store_check_index(st);
-    if (rc != BULLETIN_OK) {
-        return rc;
-    }
-
-    return bulletin_store_check_records(st);
+    return BULLETIN_OK;
 }
+
+
 static int
 bulletin_store_check_header(bulletin_store_t *st)
 {

@@ -89,6 +89,9 @@ struct bulletin_writer_s {
 };
 
 
+static int bulletin_writer_channels_valid(const char *const *channels,
+    size_t nchannels);
+static int bulletin_writer_open(bulletin_writer_t *w);
 static int bulletin_writer_system(bulletin_writer_t *w, const char *what);
 static int bulletin_writer_check(bulletin_writer_t *w,
     const bulletin_wpage_t *page, uint64_t *plain, uint64_t *gzip);
@@ -146,9 +149,8 @@ bulletin_writer_create(const char *path, const char *const *channels,
     size_t nchannels, int64_t built_at, const bulletin_store_t *prev,
     int *err)
 {
-    int                 fd, e;
-    char               *slash;
-    size_t              i, k, len, dir_len;
+    int                 e;
+    size_t              i, len;
     bulletin_writer_t  *w;
 
     if (nchannels > BULLETIN_CHANNELS_MAX) {
@@ -157,25 +159,14 @@ bulletin_writer_create(const char *path, const char *const *channels,
     }
 
     /* it becomes the Last-Modified of pages: the verifier's range */
-    if (built_at < BULLETIN_TIME_MIN || built_at > BULLETIN_TIME_MAX) {
+    if (!bulletin_time_valid(built_at)) {
         *err = BULLETIN_ERR_TIME;
         return NULL;
     }
 
-    for (i = 0; i < nchannels; i++) {
-        len = strlen(channels[i]);
-
-        if (!bulletin_channel_valid((const uint8_t *) channels[i], len)) {
-            *err = BULLETIN_ERR_CHANNEL;
-            return NULL;
-        }
-
-        for (k = 0; k < i; k++) {
-            if (strcmp(channels[k], channels[i]) == 0) {
-                *err = BULLETIN_ERR_CHANNEL;
-                return NULL;
-            }
-        }
+    if (!bulletin_writer_channels_valid(channels, nchannels)) {
+        *err = BULLETIN_ERR_CHANNEL;
+        return NULL;
     }
 
     w = calloc(1, sizeof(bulletin_writer_t));
@@ -194,8 +185,6 @@ bulletin_writer_create(const char *path, const char *const *channels,
     }
 
     len = strlen(path);
-    slash = strrchr(path, '/');
-    dir_len = (slash == NULL) ? 0 : (size_t) (slash - path + 1);
 
     w->path = malloc(len + 1);
     w->tmp = malloc(len + sizeof(".") + sizeof(".XXXXXX"));
@@ -210,7 +199,62 @@ bulletin_writer_create(const char *path, const char *const *channels,
 
     memcpy(w->path, path, len + 1);
 
-    /* "dir/.name.XXXXXX": in the same file system, hidden from globs */
+    if (bulletin_writer_open(w) != 0) {
+        e = errno;
+        bulletin_writer_free(w);
+        errno = e;
+        *err = BULLETIN_ERR_SYSTEM;
+        return NULL;
+    }
+
+    return w;
+}
+
+
+/* valid names, none twice */
+
+static int
+bulletin_writer_channels_valid(const char *const *channels,
+    size_t nchannels)
+{
+    size_t  i, k;
+
+    for (i = 0; i < nchannels; i++) {
+        if (!bulletin_channel_valid((const uint8_t *) channels[i],
+                                    strlen(channels[i])))
+        {
+            return 0;
+        }
+
+        for (k = 0; k < i; k++) {
+            if (strcmp(channels[k], channels[i]) == 0) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The temporary file, "dir/.name.XXXXXX": in the same file system as
+ * the output, hidden from globs; the page bytes start after the header.
+ * -1 with errno.
+ */
+
+static int
+bulletin_writer_open(bulletin_writer_t *w)
+{
+    int          fd;
+    char        *slash;
+    size_t       dir_len;
+    const char  *path;
+
+    path = w->path;
+    slash = strrchr(path, '/');
+    dir_len = (slash == NULL) ? 0 : (size_t) (slash - path + 1);
+
     memcpy(w->tmp, path, dir_len);
     sprintf(w->tmp + dir_len, ".%s.XXXXXX", path + dir_len);
 
@@ -218,31 +262,22 @@ bulletin_writer_create(const char *path, const char *const *channels,
     if (fd == -1) {
         free(w->tmp);
         w->tmp = NULL;
-        goto failed;
+        return -1;
     }
 
     w->fd = fd;
 
     if (fchmod(fd, 0644) == -1) {
-        goto failed;
+        return -1;
     }
 
     w->off = sizeof(bulletin_store_header_t);
 
     if (lseek(fd, (off_t) w->off, SEEK_SET) == -1) {
-        goto failed;
+        return -1;
     }
 
-    return w;
-
-failed:
-
-    e = errno;
-    bulletin_writer_free(w);
-    errno = e;
-    *err = BULLETIN_ERR_SYSTEM;
-
-    return NULL;
+    return 0;
 }
 
 
