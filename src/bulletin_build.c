@@ -102,6 +102,11 @@ static int bulletin_verify(const char *path, int list);
 static int bulletin_map(const char *path, bulletin_map_t *m, int *err);
 static void bulletin_unmap(bulletin_map_t *m);
 static int bulletin_build(bulletin_build_t *b);
+static bulletin_template_t *bulletin_build_template(bulletin_build_t *b);
+static int bulletin_build_prev(bulletin_build_t *b, bulletin_map_t *prev);
+static int bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_template_t *tpl);
+static int bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w);
 static int bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w);
 static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_parse_channels(bulletin_build_t *b);
@@ -438,16 +443,63 @@ bulletin_unmap(bulletin_map_t *m)
 static int
 bulletin_build(bulletin_build_t *b)
 {
-    int                       err, rc, prev_ok;
-    char                      msg[512];
-    const char               *err_text;
-    struct stat               sb;
-    bulletin_map_t            prev;
-    bulletin_pipeline_conf_t  pc;
-    bulletin_writer_t        *w;
-    bulletin_template_t      *tpl;
-    bulletin_wsummary_t       sum;
-    struct sigaction          sa;
+    int                   err, rc, prev_ok;
+    struct stat           sb;
+    bulletin_map_t        prev;
+    bulletin_writer_t    *w;
+    bulletin_template_t  *tpl;
+
+    tpl = bulletin_build_template(b);
+    if (tpl == NULL) {
+        return 1;
+    }
+
+    if (stat(b->output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s: is a folder\n", b->output);
+        bulletin_template_free(tpl);
+        return 1;
+    }
+
+    prev_ok = bulletin_build_prev(b, &prev);
+
+    w = bulletin_writer_create(b->output, b->channel, b->nchannels,
+                               (int64_t) time(NULL),
+                               prev_ok ? &prev.st : NULL, &err);
+    if (w == NULL) {
+        fprintf(stderr, "%s: cannot create: %s\n", b->output,
+                err == BULLETIN_ERR_SYSTEM ? strerror(errno)
+                                           : bulletin_strerror(err));
+        bulletin_unmap(&prev);
+        bulletin_template_free(tpl);
+        return 1;
+    }
+
+    rc = bulletin_build_pages(b, w, tpl);
+
+    bulletin_template_free(tpl);
+
+    if (rc == 0) {
+        rc = bulletin_build_commit(b, w);
+
+    } else {
+        bulletin_writer_abort(w);
+
+        if (b->nerrors) {
+            bulletin_failed(b);
+        }
+    }
+
+    bulletin_unmap(&prev);
+
+    return rc;
+}
+
+
+static bulletin_template_t *
+bulletin_build_template(bulletin_build_t *b)
+{
+    char                  msg[512];
+    bulletin_template_t  *tpl;
 
     if (b->template != NULL) {
         tpl = bulletin_template_load(b->template, BULLETIN_TEMPLATE_PAGE,
@@ -463,47 +515,55 @@ bulletin_build(bulletin_build_t *b)
 
     if (tpl == NULL) {
         fprintf(stderr, "%s\n", msg);
+    }
+
+    return tpl;
+}
+
+
+/* an existing store that verifies lends its Last-Modified times */
+
+static int
+bulletin_build_prev(bulletin_build_t *b, bulletin_map_t *prev)
+{
+    int  err;
+
+    memset(prev, 0, sizeof(bulletin_map_t));
+
+    if (access(b->output, F_OK) != 0) {
+        return 0;
+    }
+
+    if (bulletin_map(b->output, prev, &err) == 0) {
         return 1;
     }
 
-    if (stat(b->output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "%s: is a folder\n", b->output);
-        bulletin_template_free(tpl);
-        return 1;
-    }
+    fprintf(stderr, "%s: warning: the existing store is not sound "
+            "(%s: %s), so no page keeps its Last-Modified\n",
+            b->output,
+            err == BULLETIN_ERR_SYSTEM ? "cannot read"
+                                       : bulletin_strerror(err),
+            err == BULLETIN_ERR_SYSTEM ? prev->reason
+                                       : prev->st.detail);
+    bulletin_unmap(prev);
 
-    /* an existing store that verifies lends its Last-Modified times */
+    return 0;
+}
 
-    prev_ok = 0;
-    memset(&prev, 0, sizeof(bulletin_map_t));
 
-    if (access(b->output, F_OK) == 0) {
-        if (bulletin_map(b->output, &prev, &err) == 0) {
-            prev_ok = 1;
+/*
+ * Every input through the workers to the writer, then the list page:
+ * 1 when the store is not to be written
+ */
 
-        } else {
-            fprintf(stderr, "%s: warning: the existing store is not sound "
-                    "(%s: %s), so no page keeps its Last-Modified\n",
-                    b->output,
-                    err == BULLETIN_ERR_SYSTEM ? "cannot read"
-                                               : bulletin_strerror(err),
-                    err == BULLETIN_ERR_SYSTEM ? prev.reason
-                                               : prev.st.detail);
-            bulletin_unmap(&prev);
-        }
-    }
-
-    w = bulletin_writer_create(b->output, b->channel, b->nchannels,
-                               (int64_t) time(NULL),
-                               prev_ok ? &prev.st : NULL, &err);
-    if (w == NULL) {
-        fprintf(stderr, "%s: cannot create: %s\n", b->output,
-                err == BULLETIN_ERR_SYSTEM ? strerror(errno)
-                                           : bulletin_strerror(err));
-        bulletin_unmap(&prev);
-        bulletin_template_free(tpl);
-        return 1;
-    }
+static int
+bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_template_t *tpl)
+{
+    int                       rc;
+    const char               *err_text;
+    struct sigaction          sa;
+    bulletin_pipeline_conf_t  pc;
 
     /* an interrupted build removes its temporary file */
 
@@ -533,22 +593,19 @@ bulletin_build(bulletin_build_t *b)
         fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME, err_text);
     }
 
-    bulletin_template_free(tpl);
-
     if (rc == 0 && b->nerrors == 0 && !bulletin_signo) {
         rc = bulletin_build_index(b, w);
     }
 
-    if (rc != 0 || b->nerrors != 0 || bulletin_signo) {
-        bulletin_writer_abort(w);
-        bulletin_unmap(&prev);
+    return (rc != 0 || b->nerrors != 0 || bulletin_signo) ? 1 : 0;
+}
 
-        if (b->nerrors) {
-            bulletin_failed(b);
-        }
 
-        return 1;
-    }
+static int
+bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
+{
+    int                  rc;
+    bulletin_wsummary_t  sum;
 
     rc = bulletin_writer_commit(w, &sum);
 
@@ -556,12 +613,10 @@ bulletin_build(bulletin_build_t *b)
         fprintf(stderr, "%s: %s: %s\n", b->output, bulletin_strerror(rc),
                 bulletin_writer_detail(w));
         bulletin_writer_abort(w);
-        bulletin_unmap(&prev);
         return 1;
     }
 
     /* a commit that succeeds frees the writer */
-    bulletin_unmap(&prev);
 
     printf("%s: %u pages (%zu bulletin%s and the list), %llu bytes, "
            "generation %s, %u kept their Last-Modified\n",
