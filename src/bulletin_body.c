@@ -130,6 +130,8 @@ bulletin_store_record(const bulletin_store_t *st, uint32_t page,
 
     return BULLETIN_OK;
 }
+
+
 int64_t
 bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len)
@@ -181,12 +183,16 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 
     return -1;
 }
+
+
 size_t
 bulletin_body_chunks_max(const bulletin_store_record_t *rec)
 {
     /* gzip: header, nslots + 1 segments, nslots stored blocks, tail */
     return 2 * (size_t) rec->nslots + 3;
 }
+
+
 /*
  * Room for each slot's digits as a stored block, the tail, and the short
  * segments bulletin_body() copies.  It reads the segments as they are
@@ -228,6 +234,8 @@ bulletin_body_scratch_max(const bulletin_store_t *st,
 
     return n;
 }
+
+
 /*
  * The segments, each with the count after it, then the gzip tail.  Each
  * field of a segment or slot is read once from the mapping and checked

@@ -66,6 +66,8 @@ bulletin_strerror(int err)
 
     return bulletin_errors[err];
 }
+
+
 int
 bulletin_fail(char *detail, int err, const char *fmt, ...)
 {
@@ -77,6 +79,8 @@ bulletin_fail(char *detail, int err, const char *fmt, ...)
 
     return err;
 }
+
+
 int
 bulletin_id_valid(const uint8_t *id, size_t len, int reserved)
 {
@@ -109,6 +113,8 @@ bulletin_id_valid(const uint8_t *id, size_t len, int reserved)
 
     return 1;
 }
+
+
 /*
  * FNV-1a, then murmur3's finalizer: FNV's low bits depend only on the
  * low bits of each byte, and the bucket is the hash's low bits.  This
@@ -136,6 +142,8 @@ bulletin_id_hash(const uint8_t *id, size_t len)
 
     return h;
 }
+
+
 int
 bulletin_channel_valid(const uint8_t *name, size_t len)
 {
@@ -160,6 +168,8 @@ bulletin_channel_valid(const uint8_t *name, size_t len)
 
     return 1;
 }
+
+
 int
 bulletin_utf8_valid(const uint8_t *p, size_t len)
 {
@@ -215,6 +225,8 @@ bulletin_utf8_valid(const uint8_t *p, size_t len)
 
     return 1;
 }
+
+
 int
 bulletin_published_valid(const uint8_t *p, size_t len)
 {
@@ -245,6 +257,8 @@ bulletin_published_valid(const uint8_t *p, size_t len)
 
     return 1;
 }
+
+
 void
 bulletin_etag(uint8_t *buf, uint64_t hash)
 {
@@ -254,6 +268,8 @@ bulletin_etag(uint8_t *buf, uint64_t hash)
     bulletin_hex64((char *) buf + 3, hash);
     buf[19] = '"';
 }
+
+
 /* a byte's two hex digits a step: this runs for every page served */
 
 void
@@ -266,6 +282,8 @@ bulletin_hex64(char *buf, uint64_t v)
         v >>= 8;
     }
 }
+
+
 uint64_t
 bulletin_fnv64(uint64_t h, const void *data, size_t len)
 {
@@ -281,6 +299,8 @@ bulletin_fnv64(uint64_t h, const void *data, size_t len)
 
     return h;
 }
+
+
 uint64_t
 bulletin_fnv64_u32(uint64_t h, uint32_t v)
 {
@@ -293,6 +313,8 @@ bulletin_fnv64_u32(uint64_t h, uint32_t v)
 
     return bulletin_fnv64(h, le, sizeof(le));
 }
+
+
 uint64_t
 bulletin_fnv64_u64(uint64_t h, uint64_t v)
 {

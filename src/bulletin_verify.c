@@ -276,6 +276,8 @@ bulletin_store_check_header(bulletin_store_t *st)
 
     return BULLETIN_OK;
 }
+
+
 static int
 bulletin_store_check_channels(bulletin_store_t *st)
 {
@@ -335,6 +337,8 @@ bulletin_store_check_channels(bulletin_store_t *st)
 
     return BULLETIN_OK;
 }
+
+
 static int
 bulletin_store_check_sections(bulletin_store_t *st)
 {
@@ -431,6 +435,8 @@ bulletin_store_check_sections(bulletin_store_t *st)
 
     return BULLETIN_OK;
 }
+
+
 /*
  * Records are sorted by id, but the ids lie in the data section in the
  * order the pages were added: the id reads are scattered over the file,
@@ -483,6 +489,8 @@ bulletin_store_check_records(bulletin_store_t *st)
 
     return BULLETIN_OK;
 }
+
+
 static int
 bulletin_store_check_record(bulletin_store_t *st, uint32_t i,
     bulletin_records_t *rs)
@@ -653,6 +661,8 @@ bulletin_store_shared(bulletin_store_t *st, uint32_t i,
                          (const char *) st->base + r->id_off,
                          (unsigned long long) st->header->data_size);
 }
+
+
 /* the status prints titles as JSON strings, --list both as text */
 
 static int
@@ -691,6 +701,8 @@ bulletin_store_check_text(bulletin_store_t *st, uint32_t i,
 
     return BULLETIN_OK;
 }
+
+
 static int
 bulletin_store_check_limits(bulletin_store_t *st, uint32_t i,
     const bulletin_store_record_t *r)
@@ -831,6 +843,8 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
 
     return BULLETIN_OK;
 }
+
+
 /*
  * The ids are unique (strictly sorted): the look-up of this id returns
  * this record exactly when its probe meets this record's bucket, with
@@ -929,6 +943,8 @@ bulletin_store_check_index(bulletin_store_t *st)
 
     return BULLETIN_OK;
 }
+
+
 static int
 bulletin_is_lower_hex(const char *p, size_t len)
 {
