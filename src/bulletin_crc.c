@@ -49,11 +49,11 @@ bulletin_crc32_op(uint64_t len)
  * with zlib's, a gzip request to the bench page took 17,140 instructions
  * (callgrind), with this one 15,900, of which it takes 1,050; a call
  * is 358 instructions against 175, 26 ns against 14 ns (Debian 12's
- * zlib 1.2.13, x86-64).  This runs a byte of
- * crc_a at a time, by Horner's rule from the highest degree down, with
- * zlib's CRC table; op_b's multiples by the polynomials of degree < 4
- * come from a small table built first.  Polynomials are reflected: bit
- * 31 is x^0 and bit 0 is x^31.
+ * zlib 1.2.13, x86-64).  This runs a byte of crc_a at a time, by
+ * Horner's rule from the highest degree down, with zlib's CRC table;
+ * op_b's multiples by the polynomials of degree < 4 come from a small
+ * table built first.  Polynomials are reflected: bit 31 is x^0 and bit
+ * 0 is x^31.
  */
 
 uint32_t
