@@ -15,8 +15,8 @@
 
 
 #include <string.h>
+#include <zlib.h>
 
-#include "bulletin_crc.h"
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
 #include "fuzz.h"
@@ -82,7 +82,7 @@ static void
 fuzz_counters(uint8_t *region, size_t size)
 {
     int                        rc;
-    char                       detail[160];
+    char                       detail[BULLETIN_DETAIL_MAX];
     bulletin_counters_info_t   info;
 
     memset(detail, 'x', sizeof(detail));
@@ -117,7 +117,7 @@ fuzz_counters_again(uint8_t *region, size_t size,
     const bulletin_counters_info_t *before)
 {
     int                          rc;
-    char                         detail[160];
+    char                         detail[BULLETIN_DETAIL_MAX];
     uint32_t                     used;
     bulletin_counters_info_t     info, again;
     bulletin_counters_slot_t    *slot;
@@ -259,20 +259,21 @@ fuzz_counters_crc(const uint8_t *region,
     uint32_t                    i, crc;
     bulletin_counters_state_t   copy;
 
-    crc = bulletin_crc32(0, region,
-                         offsetof(bulletin_counters_header_t, state));
+    crc = (uint32_t) crc32_z(0, region,
+                             offsetof(bulletin_counters_header_t, state));
 
     copy = *state;
     copy.crc = 0;
 
-    crc = bulletin_crc32(crc, (const uint8_t *) &copy, sizeof(copy));
+    crc = (uint32_t) crc32_z(crc, (const uint8_t *) &copy, sizeof(copy));
 
     for (i = 0; i < state->used; i++) {
-        crc = bulletin_crc32(crc, region + BULLETIN_COUNTERS_HEADER
-                                  + (size_t) i
-                                    * sizeof(bulletin_counters_slot_t)
-                                  + offsetof(bulletin_counters_slot_t, id),
-                             BULLETIN_ID_MAX);
+        crc = (uint32_t) crc32_z(crc, region + BULLETIN_COUNTERS_HEADER
+                                      + (size_t) i
+                                        * sizeof(bulletin_counters_slot_t)
+                                      + offsetof(bulletin_counters_slot_t,
+                                                 id),
+                                 BULLETIN_ID_MAX);
     }
 
     return crc;

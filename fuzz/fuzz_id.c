@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 #include "fuzz.h"
 

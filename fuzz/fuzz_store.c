@@ -29,7 +29,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "bulletin_crc.h"
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 #include "bulletin_args.h"
 #include "fuzz.h"
@@ -101,6 +101,7 @@ static const char  *fuzz_months[] = {
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    size_t                    n;
     uint8_t                  *buf;
     uint32_t                  seed, crc;
     bulletin_store_header_t  *h;
@@ -119,13 +120,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         h = (bulletin_store_header_t *) buf;
         h->file_size = size;
 
-        crc = bulletin_crc32(0, buf, offsetof(bulletin_store_header_t,
-                                              checksum));
-        crc = bulletin_crc32(crc, zero, sizeof(zero));
-        crc = bulletin_crc32(crc, buf + offsetof(bulletin_store_header_t,
-                                                 checksum) + sizeof(zero),
-                             size - offsetof(bulletin_store_header_t,
-                                             checksum) - sizeof(zero));
+        n = offsetof(bulletin_store_header_t, checksum);
+
+        crc = (uint32_t) crc32_z(0, buf, n);
+        crc = (uint32_t) crc32_z(crc, zero, sizeof(zero));
+        crc = (uint32_t) crc32_z(crc, buf + n + sizeof(zero),
+                                 size - n - sizeof(zero));
 
         if (memcmp(buf, data, size) != 0 || h->checksum != crc) {
             h->checksum = crc;
@@ -520,7 +520,7 @@ fuzz_live(const uint8_t *buf, size_t size, uint32_t seed)
 
     fuzz_check(bulletin_store_open(&st, copy, size) == BULLETIN_OK);
 
-    rnd = bulletin_crc32(seed, buf, size < 4096 ? size : 4096) | 1;
+    rnd = (uint32_t) crc32_z(seed, buf, size < 4096 ? size : 4096) | 1;
 
     for (k = 0; k < FUZZ_LIVE_ROUNDS; k++) {
         for (w = 1 + fuzz_rnd(&rnd) % FUZZ_LIVE_WRITES; w > 0; w--) {

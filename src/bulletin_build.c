@@ -30,12 +30,14 @@
 
 #include "bulletin_arena.h"
 #include "bulletin_file.h"
+#include "bulletin_idtab.h"
 #include "bulletin_inputs.h"
 #include "bulletin_pipeline.h"
 #include "bulletin_render.h"
 #include "bulletin_source.h"
 #include "bulletin_store.h"
 #include "bulletin_version.h"
+#include "bulletin_writer.h"
 
 
 #define BULLETIN_BUILD_NAME        "bulletin-build"
@@ -47,9 +49,6 @@
  * BULLETIN_SLOTS_MAX count slots.
  */
 #define BULLETIN_INDEX_MAX         1000
-
-
-
 
 
 /* what is kept of each page: for the list page and the duplicate check */
@@ -80,8 +79,7 @@ typedef struct {
     bulletin_entry_t        *entries;
     size_t                   nentries;
     size_t                   nalloc;
-    uint32_t                *table;         /* entry + 1 by id hash */
-    size_t                   table_mask;
+    bulletin_idtab_t         table;         /* id -> entry */
 
     size_t                   nerrors;
     size_t                   nbad;          /* files with errors */
@@ -104,11 +102,18 @@ static int bulletin_verify(const char *path, int list);
 static int bulletin_map(const char *path, bulletin_map_t *m, int *err);
 static void bulletin_unmap(bulletin_map_t *m);
 static int bulletin_build(bulletin_build_t *b);
+static bulletin_template_t *bulletin_build_template(bulletin_build_t *b);
+static int bulletin_build_prev(bulletin_build_t *b, bulletin_map_t *prev);
+static int bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_template_t *tpl);
+static int bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w);
 static int bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w);
 static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_parse_channels(bulletin_build_t *b);
 static int bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec,
     size_t file);
+static const uint8_t *bulletin_entry_key(const void *ctx, uint32_t i,
+    size_t *len);
 static int bulletin_entry_cmp(const void *one, const void *two);
 static void bulletin_progress(void *data, size_t done, size_t total,
     int last);
@@ -153,6 +158,7 @@ main(int argc, char **argv)
     argv[0] = (char *) BULLETIN_BUILD_NAME;
 
     memset(&b, 0, sizeof(bulletin_build_t));
+    bulletin_idtab_init(&b.table, NULL, 0, bulletin_entry_key, &b);
     verify = NULL;
     list = NULL;
 
@@ -275,7 +281,7 @@ main(int argc, char **argv)
     bulletin_inputs_free(&b.files);
     free(b.channel_buf);
     free(b.entries);
-    free(b.table);
+    bulletin_idtab_free(&b.table);
     bulletin_arena_free(&b.arena);
 
     if (bulletin_signo) {
@@ -438,16 +444,61 @@ bulletin_unmap(bulletin_map_t *m)
 static int
 bulletin_build(bulletin_build_t *b)
 {
-    int                       err, rc, prev_ok;
-    char                      msg[512];
-    const char               *err_text;
-    struct stat               sb;
-    bulletin_map_t            prev;
-    bulletin_pipeline_conf_t  pc;
-    bulletin_writer_t        *w;
-    bulletin_template_t      *tpl;
-    bulletin_wsummary_t       sum;
-    struct sigaction          sa;
+    int                   err, rc, prev_ok;
+    struct stat           sb;
+    bulletin_map_t        prev;
+    bulletin_writer_t    *w;
+    bulletin_template_t  *tpl;
+
+    tpl = bulletin_build_template(b);
+    if (tpl == NULL) {
+        return 1;
+    }
+
+    if (stat(b->output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "%s: is a folder\n", b->output);
+        bulletin_template_free(tpl);
+        return 1;
+    }
+
+    prev_ok = bulletin_build_prev(b, &prev);
+
+    w = bulletin_writer_create(b->output, b->channel, b->nchannels,
+                               (int64_t) time(NULL),
+                               prev_ok ? &prev.st : NULL, &err);
+    if (w == NULL) {
+        bulletin_create_failed(b->output, err);
+        bulletin_unmap(&prev);
+        bulletin_template_free(tpl);
+        return 1;
+    }
+
+    rc = bulletin_build_pages(b, w, tpl);
+
+    bulletin_template_free(tpl);
+
+    if (rc == 0) {
+        rc = bulletin_build_commit(b, w);
+
+    } else {
+        bulletin_writer_abort(w);
+
+        if (b->nerrors) {
+            bulletin_failed(b);
+        }
+    }
+
+    bulletin_unmap(&prev);
+
+    return rc;
+}
+
+
+static bulletin_template_t *
+bulletin_build_template(bulletin_build_t *b)
+{
+    char                  msg[512];
+    bulletin_template_t  *tpl;
 
     if (b->template != NULL) {
         tpl = bulletin_template_load(b->template, BULLETIN_TEMPLATE_PAGE,
@@ -463,45 +514,55 @@ bulletin_build(bulletin_build_t *b)
 
     if (tpl == NULL) {
         fprintf(stderr, "%s\n", msg);
+    }
+
+    return tpl;
+}
+
+
+/* an existing store that verifies lends its Last-Modified times */
+
+static int
+bulletin_build_prev(bulletin_build_t *b, bulletin_map_t *prev)
+{
+    int  err;
+
+    memset(prev, 0, sizeof(bulletin_map_t));
+
+    if (access(b->output, F_OK) != 0) {
+        return 0;
+    }
+
+    if (bulletin_map(b->output, prev, &err) == 0) {
         return 1;
     }
 
-    if (stat(b->output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fprintf(stderr, "%s: is a folder\n", b->output);
-        bulletin_template_free(tpl);
-        return 1;
-    }
+    fprintf(stderr, "%s: warning: the existing store is not sound "
+            "(%s: %s), so no page keeps its Last-Modified\n",
+            b->output,
+            err == BULLETIN_ERR_SYSTEM ? "cannot read"
+                                       : bulletin_strerror(err),
+            err == BULLETIN_ERR_SYSTEM ? prev->reason
+                                       : prev->st.detail);
+    bulletin_unmap(prev);
 
-    /* an existing store that verifies lends its Last-Modified times */
+    return 0;
+}
 
-    prev_ok = 0;
-    memset(&prev, 0, sizeof(bulletin_map_t));
 
-    if (access(b->output, F_OK) == 0) {
-        if (bulletin_map(b->output, &prev, &err) == 0) {
-            prev_ok = 1;
+/*
+ * Every input through the workers to the writer, then the list page:
+ * 1 when the store is not to be written
+ */
 
-        } else {
-            fprintf(stderr, "%s: warning: the existing store is not sound "
-                    "(%s: %s), so no page keeps its Last-Modified\n",
-                    b->output,
-                    err == BULLETIN_ERR_SYSTEM ? "cannot read"
-                                               : bulletin_strerror(err),
-                    err == BULLETIN_ERR_SYSTEM ? prev.reason
-                                               : prev.st.detail);
-            bulletin_unmap(&prev);
-        }
-    }
-
-    w = bulletin_writer_create(b->output, b->channel, b->nchannels,
-                               (int64_t) time(NULL),
-                               prev_ok ? &prev.st : NULL, &err);
-    if (w == NULL) {
-        bulletin_create_failed(b->output, err);
-        bulletin_unmap(&prev);
-        bulletin_template_free(tpl);
-        return 1;
-    }
+static int
+bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_template_t *tpl)
+{
+    int                       rc;
+    const char               *err_text;
+    struct sigaction          sa;
+    bulletin_pipeline_conf_t  pc;
 
     /* an interrupted build removes its temporary file */
 
@@ -531,22 +592,19 @@ bulletin_build(bulletin_build_t *b)
         fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME, err_text);
     }
 
-    bulletin_template_free(tpl);
-
     if (rc == 0 && b->nerrors == 0 && !bulletin_signo) {
         rc = bulletin_build_index(b, w);
     }
 
-    if (rc != 0 || b->nerrors != 0 || bulletin_signo) {
-        bulletin_writer_abort(w);
-        bulletin_unmap(&prev);
+    return (rc != 0 || b->nerrors != 0 || bulletin_signo) ? 1 : 0;
+}
 
-        if (b->nerrors) {
-            bulletin_failed(b);
-        }
 
-        return 1;
-    }
+static int
+bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
+{
+    int                  rc;
+    bulletin_wsummary_t  sum;
 
     rc = bulletin_writer_commit(w, &sum);
 
@@ -554,12 +612,10 @@ bulletin_build(bulletin_build_t *b)
         fprintf(stderr, "%s: %s: %s\n", b->output, bulletin_strerror(rc),
                 bulletin_writer_detail(w));
         bulletin_writer_abort(w);
-        bulletin_unmap(&prev);
         return 1;
     }
 
     /* a commit that succeeds frees the writer */
-    bulletin_unmap(&prev);
 
     printf("%s: %u pages (%zu bulletin%s and the list), %llu bytes, "
            "generation %s, %u kept their Last-Modified\n",
@@ -743,9 +799,22 @@ bulletin_entry_cmp(const void *one, const void *two)
 static int
 bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
 {
-    size_t             i, n, mask;
-    uint32_t          *table, h;
+    size_t             n;
+    int64_t            found;
     bulletin_entry_t  *e, *entries;
+
+    found = bulletin_idtab_find(&b->table, rec->id.data, rec->id.len);
+
+    if (found >= 0) {
+        e = &b->entries[found];
+
+        bulletin_error(b, "%s:%u:%u: duplicate id \"%.*s\", also in "
+                       "%s:%u:%u", b->files.paths[file], rec->id_line,
+                       rec->id_col, (int) rec->id.len,
+                       (const char *) rec->id.data,
+                       b->files.paths[e->file], e->line, e->col);
+        return -1;
+    }
 
     if (b->nentries == b->nalloc) {
         n = b->nalloc ? b->nalloc * 2 : 1024;
@@ -757,49 +826,6 @@ bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
 
         b->entries = entries;
         b->nalloc = n;
-    }
-
-    if (b->nentries * 2 >= b->table_mask) {
-        mask = b->table_mask ? b->table_mask * 2 + 1 : 2047;
-
-        table = calloc(mask + 1, sizeof(uint32_t));
-        if (table == NULL) {
-            goto nomem;
-        }
-
-        for (i = 0; i < b->nentries; i++) {
-            e = &b->entries[i];
-            h = bulletin_id_hash(e->id.data, e->id.len) & mask;
-
-            while (table[h]) {
-                h = (h + 1) & mask;
-            }
-
-            table[h] = (uint32_t) i + 1;
-        }
-
-        free(b->table);
-        b->table = table;
-        b->table_mask = mask;
-    }
-
-    h = bulletin_id_hash(rec->id.data, rec->id.len) & b->table_mask;
-
-    while (b->table[h]) {
-        e = &b->entries[b->table[h] - 1];
-
-        if (e->id.len == rec->id.len
-            && memcmp(e->id.data, rec->id.data, rec->id.len) == 0)
-        {
-            bulletin_error(b, "%s:%u:%u: duplicate id \"%.*s\", also in "
-                           "%s:%u:%u", b->files.paths[file], rec->id_line,
-                           rec->id_col, (int) rec->id.len,
-                           (const char *) rec->id.data,
-                           b->files.paths[e->file], e->line, e->col);
-            return -1;
-        }
-
-        h = (h + 1) & b->table_mask;
     }
 
     e = &b->entries[b->nentries];
@@ -824,7 +850,12 @@ bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
     e->line = rec->id_line;
     e->col = rec->id_col;
 
-    b->table[h] = (uint32_t) b->nentries + 1;
+    if (bulletin_idtab_add(&b->table, (uint32_t) b->nentries)
+        != BULLETIN_OK)
+    {
+        goto nomem;
+    }
+
     b->nentries++;
 
     return 0;
@@ -837,10 +868,15 @@ nomem:
 }
 
 
+static const uint8_t *
+bulletin_entry_key(const void *ctx, uint32_t i, size_t *len)
+{
+    const bulletin_build_t  *b = ctx;
 
+    *len = b->entries[i].id.len;
 
-
-
+    return b->entries[i].id.data;
+}
 
 
 static int

@@ -4,10 +4,9 @@
  */
 
 
-#include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
-#include "bulletin_crc.h"
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
 
@@ -29,6 +28,18 @@ bulletin_counters_assert(header,
                          <= BULLETIN_COUNTERS_HEADER);
 
 
+static int bulletin_counters_identity(const bulletin_counters_header_t *h,
+    size_t size, char *detail);
+static int bulletin_counters_in_force(const bulletin_counters_header_t *h,
+    uint32_t capacity, bulletin_counters_info_t *info,
+    const bulletin_counters_state_t **in_force,
+    const bulletin_counters_state_t **cut, char *detail);
+static int bulletin_counters_cut(const bulletin_counters_state_t *cut,
+    uint32_t capacity, char *detail);
+static int bulletin_counters_channels(const bulletin_counters_state_t *st,
+    char *detail);
+static uint32_t bulletin_counters_adopt(const void *region, uint32_t used,
+    uint32_t capacity);
 static uint32_t bulletin_counters_crc(const void *region,
     const bulletin_counters_state_t *state, int unnamed);
 static int bulletin_counters_state_valid(const void *region,
@@ -138,52 +149,115 @@ int
 bulletin_counters_check(const void *region, size_t size,
     bulletin_counters_info_t *info, char *detail)
 {
-    int                                valid, named;
-    uint32_t                           i, n, capacity;
-    const bulletin_counters_slot_t    *slot;
+    int                                rc;
+    uint32_t                           capacity, used;
     const bulletin_counters_state_t   *st, *cut;
     const bulletin_counters_header_t  *h = region;
 
     detail[0] = '\0';
 
+    rc = bulletin_counters_identity(h, size, detail);
+    if (rc != BULLETIN_COUNTERS_OK) {
+        return rc;
+    }
+
+    capacity = bulletin_counters_capacity(size);
+
+    rc = bulletin_counters_in_force(h, capacity, info, &st, &cut, detail);
+    if (rc != BULLETIN_COUNTERS_OK) {
+        return rc;
+    }
+
+    rc = bulletin_counters_channels(st, detail);
+    if (rc != BULLETIN_COUNTERS_OK) {
+        return rc;
+    }
+
+    used = bulletin_counters_adopt(region, st->used, capacity);
+
+    /*
+     * A newer state beyond the region's end: if ids run to the end, the
+     * region was cut short and slots are lost; if not, that state is the
+     * damaged one and the older, with the ids after it, is whole.
+     */
+
+    if (cut != NULL && cut->seq > st->seq && used == capacity) {
+        return bulletin_counters_cut(cut, capacity, detail);
+    }
+
+    info->capacity = capacity;
+    info->used = used;
+    info->nchannels = st->nchannels;
+    memcpy(info->channels, st->channels, sizeof(info->channels));
+    info->created = h->created;
+
+    return BULLETIN_COUNTERS_OK;
+}
+
+
+static int
+bulletin_counters_identity(const bulletin_counters_header_t *h, size_t size,
+    char *detail)
+{
     if (size < BULLETIN_COUNTERS_HEADER) {
-        snprintf(detail, 160, "%zu bytes, the header alone is %d",
-                 size, BULLETIN_COUNTERS_HEADER);
-        return BULLETIN_COUNTERS_ERR_SHORT;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_SHORT,
+                             "%zu bytes, the header alone is %d",
+                             size, BULLETIN_COUNTERS_HEADER);
     }
 
     if (memcmp(h->magic, BULLETIN_COUNTERS_MAGIC, sizeof(h->magic)) != 0) {
-        snprintf(detail, 160, "the file does not begin with \"%s\"",
-                 BULLETIN_COUNTERS_MAGIC);
-        return BULLETIN_COUNTERS_ERR_MAGIC;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_MAGIC,
+                             "the file does not begin with \"%s\"",
+                             BULLETIN_COUNTERS_MAGIC);
     }
 
     if (h->byte_order != BULLETIN_STORE_BYTE_ORDER) {
-        snprintf(detail, 160, "byte order mark 0x%08x",
-                 (unsigned) h->byte_order);
-        return BULLETIN_COUNTERS_ERR_BYTE_ORDER;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_BYTE_ORDER,
+                             "byte order mark 0x%08x",
+                             (unsigned) h->byte_order);
     }
 
     if (h->version != BULLETIN_COUNTERS_VERSION
         || h->header_size != BULLETIN_COUNTERS_HEADER)
     {
-        snprintf(detail, 160, "version %u with a %u-byte header, "
-                 "this module reads version %d",
-                 (unsigned) h->version, (unsigned) h->header_size,
-                 BULLETIN_COUNTERS_VERSION);
-        return BULLETIN_COUNTERS_ERR_VERSION;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_VERSION,
+                             "version %u with a %u-byte header, "
+                             "this module reads version %d",
+                             (unsigned) h->version,
+                             (unsigned) h->header_size,
+                             BULLETIN_COUNTERS_VERSION);
     }
 
     if (h->slot_size != sizeof(bulletin_counters_slot_t)) {
-        snprintf(detail, 160, "slots of %u bytes, this module's are %zu",
-                 (unsigned) h->slot_size, sizeof(bulletin_counters_slot_t));
-        return BULLETIN_COUNTERS_ERR_SLOT_SIZE;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_SLOT_SIZE,
+                             "slots of %u bytes, this module's are %zu",
+                             (unsigned) h->slot_size,
+                             sizeof(bulletin_counters_slot_t));
     }
 
-    capacity = bulletin_counters_capacity(size);
+    return BULLETIN_COUNTERS_OK;
+}
+
+
+/*
+ * The state copy in force, the newest valid one, and the zone name it
+ * covers; *cut is the newest copy that counts more slots than the region
+ * holds, which cannot be checked: the region lost slots, if that copy is
+ * the newest.
+ */
+
+static int
+bulletin_counters_in_force(const bulletin_counters_header_t *h,
+    uint32_t capacity, bulletin_counters_info_t *info,
+    const bulletin_counters_state_t **in_force,
+    const bulletin_counters_state_t **cut, char *detail)
+{
+    int                               valid, named;
+    uint32_t                          i;
+    const bulletin_counters_state_t  *st;
 
     st = NULL;
-    cut = NULL;
+    *cut = NULL;
     named = 0;
 
     for (i = 0; i < 2; i++) {
@@ -192,18 +266,15 @@ bulletin_counters_check(const void *region, size_t size,
             continue;
         }
 
-        /* a state that counts more slots than the region holds cannot be
-         * checked: the region lost slots, if that state is the newest */
-
         if (h->state[i].used > capacity) {
-            if (cut == NULL || h->state[i].seq > cut->seq) {
-                cut = &h->state[i];
+            if (*cut == NULL || h->state[i].seq > (*cut)->seq) {
+                *cut = &h->state[i];
             }
 
             continue;
         }
 
-        valid = bulletin_counters_state_valid(region, &h->state[i]);
+        valid = bulletin_counters_state_valid(h, &h->state[i]);
 
         if (valid == 0) {
             continue;
@@ -216,48 +287,75 @@ bulletin_counters_check(const void *region, size_t size,
         }
     }
 
-    if (cut != NULL && st == NULL) {
-        snprintf(detail, 160, "%u slots used of %u the file holds: "
-                 "it was cut short", (unsigned) cut->used,
-                 (unsigned) capacity);
-        return BULLETIN_COUNTERS_ERR_STATE;
+    *in_force = st;
+
+    if (*cut != NULL && st == NULL) {
+        return bulletin_counters_cut(*cut, capacity, detail);
     }
 
     if (st == NULL) {
-        snprintf(detail, 160, "neither copy of the state matches its "
-                 "checksum");
-        return BULLETIN_COUNTERS_ERR_CHECKSUM;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_CHECKSUM,
+                             "neither copy of the state matches its "
+                             "checksum");
     }
 
     /* a name no copy in force covers is a naming cut short: none */
 
     info->zone[0] = '\0';
 
-    if (named && bulletin_counters_zone_check(h, info, detail) != 0) {
-        return BULLETIN_COUNTERS_ERR_ZONE;
+    if (named) {
+        return bulletin_counters_zone_check(h, info, detail);
     }
 
+    return BULLETIN_COUNTERS_OK;
+}
+
+
+static int
+bulletin_counters_cut(const bulletin_counters_state_t *cut,
+    uint32_t capacity, char *detail)
+{
+    return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_STATE,
+                         "%u slots used of %u the file holds: "
+                         "it was cut short", (unsigned) cut->used,
+                         (unsigned) capacity);
+}
+
+
+static int
+bulletin_counters_channels(const bulletin_counters_state_t *st, char *detail)
+{
+    size_t    n;
+    uint32_t  i;
+
     if (st->nchannels > BULLETIN_CHANNELS_MAX) {
-        snprintf(detail, 160, "%u channels", (unsigned) st->nchannels);
-        return BULLETIN_COUNTERS_ERR_STATE;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_STATE,
+                             "%u channels", (unsigned) st->nchannels);
     }
 
     for (i = 0; i < st->nchannels; i++) {
         n = strnlen(st->channels[i], BULLETIN_CHANNEL_SIZE);
 
         if (!bulletin_channel_valid((const uint8_t *) st->channels[i], n)) {
-            snprintf(detail, 160, "channel %u has an invalid name",
-                     (unsigned) i);
-            return BULLETIN_COUNTERS_ERR_STATE;
+            return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_STATE,
+                                 "channel %u has an invalid name",
+                                 (unsigned) i);
         }
     }
 
-    n = st->used;
+    return BULLETIN_COUNTERS_OK;
+}
 
-    /* ids an append wrote before it could commit them */
 
-    while (n < capacity) {
-        slot = bulletin_counters_slot((void *) region, n);
+/* the state's slots and the ids an append wrote before committing them */
+
+static uint32_t
+bulletin_counters_adopt(const void *region, uint32_t used, uint32_t capacity)
+{
+    const bulletin_counters_slot_t  *slot;
+
+    while (used < capacity) {
+        slot = bulletin_counters_slot((void *) region, used);
 
         if (slot->id[0] == '\0'
             || !bulletin_id_valid((const uint8_t *) slot->id,
@@ -266,29 +364,10 @@ bulletin_counters_check(const void *region, size_t size,
             break;
         }
 
-        n++;
+        used++;
     }
 
-    /*
-     * A newer state beyond the region's end: if ids run to the end, the
-     * region was cut short and slots are lost; if not, that state is the
-     * damaged one and the older, with the ids after it, is whole.
-     */
-
-    if (cut != NULL && cut->seq > st->seq && n == capacity) {
-        snprintf(detail, 160, "%u slots used of %u the file holds: "
-                 "it was cut short", (unsigned) cut->used,
-                 (unsigned) capacity);
-        return BULLETIN_COUNTERS_ERR_STATE;
-    }
-
-    info->capacity = capacity;
-    info->used = n;
-    info->nchannels = st->nchannels;
-    memcpy(info->channels, st->channels, sizeof(info->channels));
-    info->created = h->created;
-
-    return BULLETIN_COUNTERS_OK;
+    return used;
 }
 
 
@@ -396,22 +475,22 @@ bulletin_counters_zone_check(const bulletin_counters_header_t *h,
 
     for (i = len; i < sizeof(h->zone); i++) {
         if (h->zone[i] != '\0') {
-            snprintf(detail, 160, "byte %zu of the zone name follows its "
-                     "end", i);
-            return -1;
+            return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_ZONE,
+                                 "byte %zu of the zone name follows its "
+                                 "end", i);
         }
     }
 
     if (len && !bulletin_counters_zone_valid(h->zone, len)) {
-        snprintf(detail, 160, "the zone name holds a byte that is not a "
-                 "printable ASCII character");
-        return -1;
+        return bulletin_fail(detail, BULLETIN_COUNTERS_ERR_ZONE,
+                             "the zone name holds a byte that is not a "
+                             "printable ASCII character");
     }
 
     memcpy(info->zone, h->zone, len);
     info->zone[len] = '\0';
 
-    return 0;
+    return BULLETIN_COUNTERS_OK;
 }
 
 
@@ -431,17 +510,17 @@ bulletin_counters_crc(const void *region,
                BULLETIN_COUNTERS_ZONE_MAX);
     }
 
-    crc = bulletin_crc32(0, identity, sizeof(identity));
+    crc = (uint32_t) crc32_z(0, identity, sizeof(identity));
 
     copy = *state;
     copy.crc = 0;
 
-    crc = bulletin_crc32(crc, (const uint8_t *) &copy, sizeof(copy));
+    crc = (uint32_t) crc32_z(crc, (const uint8_t *) &copy, sizeof(copy));
 
     for (i = 0; i < state->used; i++) {
         slot = bulletin_counters_slot((void *) region, i);
-        crc = bulletin_crc32(crc, (const uint8_t *) slot->id,
-                             sizeof(slot->id));
+        crc = (uint32_t) crc32_z(crc, (const uint8_t *) slot->id,
+                                 sizeof(slot->id));
     }
 
     return crc;

@@ -13,7 +13,6 @@
 
 #include <zlib.h>
 
-#include "bulletin_crc.h"
 #include "bulletin_file.h"
 #include "bulletin_render.h"
 
@@ -1387,7 +1386,7 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
             seg->crc = c->crc;
 
         } else {
-            seg->crc = bulletin_crc32(0, data, len);
+            seg->crc = (uint32_t) crc32_z(0, data, len);
 
             rc = bulletin_render_deflate(r, data, len);
             if (rc != BULLETIN_OK) {

@@ -17,6 +17,7 @@
 
 #include "bulletin_source.h"
 #include "bulletin_store.h"
+#include "bulletin_writer.h"
 
 
 #define BULLETIN_TEMPLATE_PAGE     0       /* a bulletin's detail page */

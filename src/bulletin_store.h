@@ -59,7 +59,7 @@
 #define BULLETIN_CHANNELS_MAX      8
 #define BULLETIN_CHANNEL_MAX       15      /* bytes of a channel name */
 #define BULLETIN_CHANNEL_SIZE      16      /* its field, NUL-padded */
-#define BULLETIN_DETAIL_MAX        160     /* what a check says failed */
+#define BULLETIN_DETAIL_MAX        256     /* what a check says failed */
 #define BULLETIN_SLOTS_MAX         4096    /* count slots in a page */
 #define BULLETIN_PAGE_MAX          (64 * 1024 * 1024)  /* plain bytes */
 #define BULLETIN_DIGITS_MAX        20      /* 18446744073709551615 */
@@ -210,23 +210,18 @@ typedef struct {
 } bulletin_store_t;
 
 
-/* a piece of a response body, never of zero length */
-
-typedef struct {
-    const uint8_t                   *data;
-    size_t                           len;
-} bulletin_chunk_t;
-
+const char *bulletin_strerror(int err);
 
 /*
- * A count for a slot.  With a NULL callback every slot shows nothing
- * (the page's plain and gzip bodies are then still the same page).
+ * The pure code's errors: an error code, and a detail of at most
+ * BULLETIN_DETAIL_MAX bytes saying what failed, and where.  Fills detail
+ * and returns err.
  */
-typedef uint64_t (*bulletin_count_pt)(void *ctx, uint32_t page,
-    uint32_t kind);
-
-
-const char *bulletin_strerror(int err);
+int bulletin_fail(char *detail, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__ ((format (printf, 3, 4)))
+#endif
+    ;
 
 /* ids: 1 to 64 of A-Z a-z 0-9 _ -, the first a letter or digit, or,
  * with reserved != 0, an underscore (pages the builder makes) */
@@ -260,9 +255,10 @@ int bulletin_published_valid(const uint8_t *p, size_t len);
 int bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size);
 
 /*
- * The request path reads the mapping only through these three and
- * bulletin_body(), which check what they read against st's copy of the
- * header: whatever the file holds now, nothing outside it is read.
+ * The request path (bulletin_body.c) reads the mapping only through
+ * these and bulletin_body(), which check what they read against st's
+ * copy of the header: whatever the file holds now, nothing outside it
+ * is read.
  *
  * bulletin_store_record() copies page's record out of the mapping, once,
  * and checks that its strings, segments and slots lie inside their
@@ -278,108 +274,37 @@ int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
 /* the weak ETag of a content hash, BULLETIN_ETAG_LEN bytes */
 void bulletin_etag(uint8_t *buf, uint64_t hash);
 
-/*
- * The response body of a page, from a record bulletin_store_record()
- * copied: fills chunks (at most bulletin_body_chunks_max()) with pieces
- * of the mapping and of scratch (scratch_len bytes, which
- * bulletin_body_scratch_max() gives), sets *len to the body's length.
- * With gzip, the body is a gzip stream: header, segments, the digits as
- * stored blocks, a final block and the trailer, its CRC-32 combined from
- * the segments' CRCs; nothing is compressed or checksummed but digits.
- * BULLETIN_ERR_CHANGED when a segment or slot read now is not what was
- * verified (scratch too short for the digits also fails); a segment that
- * outgrew scratch since bulletin_body_scratch_max() is not copied.
- *
- * With counts, a segment of at most BULLETIN_BODY_COPY_MAX bytes (the
- * markup between two counts) is copied beside its digits, so that a page
- * goes out in a few pieces rather than two a count: each piece costs a
- * server more than copying a short one.
- */
-
-#define BULLETIN_BODY_COPY_MAX  256
-
-size_t bulletin_body_chunks_max(const bulletin_store_record_t *rec);
-size_t bulletin_body_scratch_max(const bulletin_store_t *st,
-    const bulletin_store_record_t *rec);
-int bulletin_body(const bulletin_store_t *st,
-    const bulletin_store_record_t *rec, int gzip, bulletin_count_pt count,
-    void *ctx, uint8_t *scratch, size_t scratch_len, bulletin_chunk_t *chunks,
-    size_t *nchunks, uint64_t *len);
-
-/* decimal digits of n into buf (BULLETIN_DIGITS_MAX), returns the count */
-size_t bulletin_format_u64(uint8_t *buf, uint64_t n);
-
+/* v as 16 lowercase hex digits, not NUL-terminated */
+void bulletin_hex64(char *buf, uint64_t v);
 
 /*
- * Writing a store: pages stream to a temporary file beside the output;
- * memory grows with the number of pages, not with their bytes.  Commit
- * writes the tables and header, syncs, renames into place and syncs the
- * folder; abort (or any failure) removes the temporary file, and an
- * existing output is never touched before the rename.
+ * FNV-1a 64, of the content hash and the generation: h is the hash so
+ * far, BULLETIN_FNV64_INIT to start; numbers go in little-endian
  */
+#define BULLETIN_FNV64_INIT  0xcbf29ce484222325ULL
 
-typedef struct bulletin_writer_s  bulletin_writer_t;
+uint64_t bulletin_fnv64(uint64_t h, const void *data, size_t len);
+uint64_t bulletin_fnv64_u32(uint64_t h, uint32_t v);
+uint64_t bulletin_fnv64_u64(uint64_t h, uint64_t v);
 
-typedef struct {
-    const uint8_t           *plain;
-    size_t                   plain_len;
-    const uint8_t           *gzip;          /* raw deflate, full flush */
-    size_t                   gzip_len;      /* 0 when plain_len is 0 */
-    uint32_t                 crc;           /* CRC-32 of plain */
-} bulletin_wsegment_t;
 
-typedef struct {
-    const uint8_t           *ref;           /* id of the page counted, */
-    size_t                   ref_len;       /* NULL: this page */
-    uint32_t                 kind;          /* BULLETIN_SLOT_* */
-} bulletin_wslot_t;
+/* off and len lie inside the data section */
+static inline int
+bulletin_store_in_data(const bulletin_store_header_t *h, uint64_t off,
+    uint64_t len)
+{
+    return off >= h->data_off
+           && off - h->data_off <= h->data_size
+           && len <= h->data_size - (off - h->data_off);
+}
 
-typedef struct {
-    const uint8_t           *id;
-    size_t                   id_len;
-    const uint8_t           *title;
-    size_t                   title_len;
-    const uint8_t           *published;
-    size_t                   published_len;
-    uint32_t                 nslots;
-    const bulletin_wslot_t  *slots;         /* nslots */
-    const bulletin_wsegment_t *segments;    /* nslots + 1 */
-} bulletin_wpage_t;
 
-typedef struct {
-    uint32_t                 pages;
-    uint64_t                 bytes;         /* the file's size */
-    char                     generation[17];
-    uint32_t                 kept;          /* Last-Modified kept */
-} bulletin_wsummary_t;
-
-/*
- * prev, if not NULL, is the previous store (verified, and mapped until
- * the last add): a page whose content hash is unchanged keeps its
- * Last-Modified from it; others get built_at.  create fails with
- * BULLETIN_ERR_CHANNEL (a bad, duplicate or ninth channel), _TIME
- * (built_at out of range), _NOMEM, or _SYSTEM (errno says why: mkstemp
- * in the output's folder, fchmod).
- *
- * add checks the page (id, duplicate, limits, title and published as
- * the verifier wants them, segment CRCs and flushes, slot kinds) before
- * it writes anything: after such an error the page is not added
- * and the writer goes on; after BULLETIN_ERR_SYSTEM (a failed write)
- * every later add and the commit fail.  A slot's ref may name a page
- * added later: commit resolves refs (BULLETIN_ERR_REFERENCE otherwise).
- *
- * commit frees the writer on success.  On failure the temporary file is
- * gone and the writer is kept for bulletin_writer_detail(): free it with
- * bulletin_writer_abort().  abort also cancels a writer not committed.
- */
-bulletin_writer_t *bulletin_writer_create(const char *path,
-    const char *const *channels, size_t nchannels, int64_t built_at,
-    const bulletin_store_t *prev, int *err);
-int bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page);
-int bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum);
-void bulletin_writer_abort(bulletin_writer_t *w);
-/* after a failure: what failed, e.g. the id or the system call */
-const char *bulletin_writer_detail(const bulletin_writer_t *w);
+/* BULLETIN_TIME_MIN to BULLETIN_TIME_MAX */
+static inline int
+bulletin_time_valid(int64_t t)
+{
+    return t >= BULLETIN_TIME_MIN && t <= BULLETIN_TIME_MAX;
+}
 
 
 #endif /* _BULLETIN_STORE_H_INCLUDED_ */

@@ -7,23 +7,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bulletin_arena.h"
 #include "bulletin_crc.h"
+#include "bulletin_idtab.h"
 #include "bulletin_store.h"
+#include "bulletin_writer.h"
 
 
 #define BULLETIN_WBUF_SIZE      (256 * 1024)
 #define BULLETIN_PAGES_MAX      (1u << 30)
-
-#define BULLETIN_FNV64_INIT     0xcbf29ce484222325ULL
-#define BULLETIN_FNV64_PRIME    0x100000001b3ULL
 
 
 /* a page as added, in the order added */
@@ -81,25 +80,54 @@ struct bulletin_writer_s {
     uint64_t                 nrefs;
     uint64_t                 refs_cap;
 
-    uint32_t                *table;         /* id -> record added + 1 */
-    uint32_t                 table_mask;
+    bulletin_idtab_t         table;         /* id -> record added */
 
     bulletin_arena_t         arena;
 
     uint32_t                 kept;
-    char                     detail[256];
+    char                     detail[BULLETIN_DETAIL_MAX];
 };
 
 
-static int bulletin_writer_fail(bulletin_writer_t *w, int err,
-    const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__ ((format (printf, 3, 4)))
-#endif
-    ;
+static int bulletin_writer_channels_valid(const char *const *channels,
+    size_t nchannels);
+static int bulletin_writer_open(bulletin_writer_t *w);
 static int bulletin_writer_system(bulletin_writer_t *w, const char *what);
 static int bulletin_writer_check(bulletin_writer_t *w,
     const bulletin_wpage_t *page, uint64_t *plain, uint64_t *gzip);
+static int bulletin_writer_check_id(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
+static int bulletin_writer_check_text(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
+static int bulletin_writer_check_segments(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id, uint64_t *plain,
+    uint64_t *gzip);
+static int bulletin_writer_check_slots(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
+static int bulletin_writer_refs(bulletin_writer_t *w,
+    const bulletin_wpage_t *page);
+static uint64_t bulletin_writer_hash(const bulletin_wpage_t *page);
+static int64_t bulletin_writer_last_modified(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t hash);
+static int bulletin_writer_page(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t hash);
+static void bulletin_writer_sort(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, uint32_t *rank);
+static int bulletin_writer_resolve(bulletin_writer_t *w);
+static int bulletin_writer_index(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static int bulletin_writer_records(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static int bulletin_writer_segments(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static int bulletin_writer_slots(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, uint32_t *rank,
+    bulletin_store_header_t *header);
+static int bulletin_writer_header(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
+static uint64_t bulletin_writer_generation(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted);
+static int bulletin_writer_durable(bulletin_writer_t *w);
 static int bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots);
 static int bulletin_writer_write(bulletin_writer_t *w, const void *data,
     size_t len);
@@ -107,16 +135,11 @@ static int bulletin_writer_flush(bulletin_writer_t *w);
 static int bulletin_writer_pad(bulletin_writer_t *w);
 static int bulletin_write_full(int fd, const uint8_t *p, size_t len,
     uint64_t off);
-static int64_t bulletin_writer_lookup(bulletin_writer_t *w,
-    const uint8_t *id, size_t len);
-static int bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec);
+static const uint8_t *bulletin_writer_key(const void *ctx, uint32_t rec,
+    size_t *len);
 static int bulletin_wrec_cmp(const void *a, const void *b);
 static void bulletin_writer_cleanup(bulletin_writer_t *w);
 static void bulletin_writer_free(bulletin_writer_t *w);
-static uint64_t bulletin_fnv64(uint64_t h, const void *data, size_t len);
-static uint64_t bulletin_fnv64_u32(uint64_t h, uint32_t v);
-static uint64_t bulletin_fnv64_u64(uint64_t h, uint64_t v);
-static void bulletin_hex64(char *dst, uint64_t v);
 static void bulletin_printable(char *dst, size_t size, const uint8_t *src,
     size_t len);
 
@@ -126,9 +149,8 @@ bulletin_writer_create(const char *path, const char *const *channels,
     size_t nchannels, int64_t built_at, const bulletin_store_t *prev,
     int *err)
 {
-    int                 fd, e;
-    char               *slash;
-    size_t              i, k, len, dir_len;
+    int                 e;
+    size_t              i, len;
     bulletin_writer_t  *w;
 
     if (nchannels > BULLETIN_CHANNELS_MAX) {
@@ -137,25 +159,14 @@ bulletin_writer_create(const char *path, const char *const *channels,
     }
 
     /* it becomes the Last-Modified of pages: the verifier's range */
-    if (built_at < BULLETIN_TIME_MIN || built_at > BULLETIN_TIME_MAX) {
+    if (!bulletin_time_valid(built_at)) {
         *err = BULLETIN_ERR_TIME;
         return NULL;
     }
 
-    for (i = 0; i < nchannels; i++) {
-        len = strlen(channels[i]);
-
-        if (!bulletin_channel_valid((const uint8_t *) channels[i], len)) {
-            *err = BULLETIN_ERR_CHANNEL;
-            return NULL;
-        }
-
-        for (k = 0; k < i; k++) {
-            if (strcmp(channels[k], channels[i]) == 0) {
-                *err = BULLETIN_ERR_CHANNEL;
-                return NULL;
-            }
-        }
+    if (!bulletin_writer_channels_valid(channels, nchannels)) {
+        *err = BULLETIN_ERR_CHANNEL;
+        return NULL;
     }
 
     w = calloc(1, sizeof(bulletin_writer_t));
@@ -174,18 +185,13 @@ bulletin_writer_create(const char *path, const char *const *channels,
     }
 
     len = strlen(path);
-    slash = strrchr(path, '/');
-    dir_len = (slash == NULL) ? 0 : (size_t) (slash - path + 1);
 
     w->path = malloc(len + 1);
     w->tmp = malloc(len + sizeof(".") + sizeof(".XXXXXX"));
     w->buf = malloc(BULLETIN_WBUF_SIZE);
-    w->table_mask = 15;
-    w->table = calloc(w->table_mask + 1, sizeof(uint32_t));
+    bulletin_idtab_init(&w->table, NULL, 0, bulletin_writer_key, w);
 
-    if (w->path == NULL || w->tmp == NULL || w->buf == NULL
-        || w->table == NULL)
-    {
+    if (w->path == NULL || w->tmp == NULL || w->buf == NULL) {
         bulletin_writer_free(w);
         *err = BULLETIN_ERR_NOMEM;
         return NULL;
@@ -193,7 +199,62 @@ bulletin_writer_create(const char *path, const char *const *channels,
 
     memcpy(w->path, path, len + 1);
 
-    /* "dir/.name.XXXXXX": in the same file system, hidden from globs */
+    if (bulletin_writer_open(w) != 0) {
+        e = errno;
+        bulletin_writer_free(w);
+        errno = e;
+        *err = BULLETIN_ERR_SYSTEM;
+        return NULL;
+    }
+
+    return w;
+}
+
+
+/* valid names, none twice */
+
+static int
+bulletin_writer_channels_valid(const char *const *channels,
+    size_t nchannels)
+{
+    size_t  i, k;
+
+    for (i = 0; i < nchannels; i++) {
+        if (!bulletin_channel_valid((const uint8_t *) channels[i],
+                                    strlen(channels[i])))
+        {
+            return 0;
+        }
+
+        for (k = 0; k < i; k++) {
+            if (strcmp(channels[k], channels[i]) == 0) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The temporary file, "dir/.name.XXXXXX": in the same file system as
+ * the output, hidden from globs; the page bytes start after the header.
+ * -1 with errno.
+ */
+
+static int
+bulletin_writer_open(bulletin_writer_t *w)
+{
+    int          fd;
+    char        *slash;
+    size_t       dir_len;
+    const char  *path;
+
+    path = w->path;
+    slash = strrchr(path, '/');
+    dir_len = (slash == NULL) ? 0 : (size_t) (slash - path + 1);
+
     memcpy(w->tmp, path, dir_len);
     sprintf(w->tmp + dir_len, ".%s.XXXXXX", path + dir_len);
 
@@ -201,49 +262,31 @@ bulletin_writer_create(const char *path, const char *const *channels,
     if (fd == -1) {
         free(w->tmp);
         w->tmp = NULL;
-        goto failed;
+        return -1;
     }
 
     w->fd = fd;
 
     if (fchmod(fd, 0644) == -1) {
-        goto failed;
+        return -1;
     }
 
     w->off = sizeof(bulletin_store_header_t);
 
     if (lseek(fd, (off_t) w->off, SEEK_SET) == -1) {
-        goto failed;
+        return -1;
     }
 
-    return w;
-
-failed:
-
-    e = errno;
-    bulletin_writer_free(w);
-    errno = e;
-    *err = BULLETIN_ERR_SYSTEM;
-
-    return NULL;
+    return 0;
 }
 
 
 int
 bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
 {
-    int                        rc;
-    uint8_t                    etag[BULLETIN_ETAG_LEN];
-    uint32_t                   i, kind, ref_len;
-    uint64_t                   h, plain, gzip;
-    int64_t                    found;
-    const uint8_t             *ref;
-    bulletin_wrec_t           *r;
-    bulletin_wref_t           *wr;
-    const bulletin_wslot_t    *slot;
-    bulletin_store_segment_t  *seg;
-    const bulletin_wsegment_t *ws;
-    bulletin_store_record_t    pr;
+    int               rc;
+    uint64_t          plain, gzip;
+    bulletin_wrec_t  *r;
 
     if (w->failed) {
         return w->failed;
@@ -264,7 +307,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
 
     r->id = bulletin_arena_copy(&w->arena, page->id, page->id_len);
     if (r->id == NULL) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+        return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
     }
 
     r->id_len = (uint32_t) page->id_len;
@@ -275,6 +318,238 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     r->gzip_len = gzip;
     r->segment_first = w->nsegments;
     r->slot_first = w->nrefs;
+
+    rc = bulletin_writer_refs(w, page);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    r->hash = bulletin_writer_hash(page);
+    r->last_modified = bulletin_writer_last_modified(w, page, r->hash);
+    r->str_off = w->off + w->buf_len;
+
+    rc = bulletin_writer_page(w, page, r->hash);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_idtab_add(&w->table, w->nrecs);
+    if (rc != BULLETIN_OK) {
+        w->failed = bulletin_fail(w->detail, rc, "out of memory");
+        return rc;
+    }
+
+    w->nrecs++;
+    w->nsegments += page->nslots + 1;
+    w->nrefs += page->nslots;
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
+    uint64_t *plain, uint64_t *gzip)
+{
+    int   rc;
+    char  id[BULLETIN_ID_MAX + 1];
+
+    bulletin_printable(id, sizeof(id), page->id, page->id_len);
+
+    rc = bulletin_writer_check_id(w, page, id);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_writer_check_text(w, page, id);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    rc = bulletin_writer_check_segments(w, page, id, plain, gzip);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    return bulletin_writer_check_slots(w, page, id);
+}
+
+
+/* a valid id not added yet, and room for the page in the store */
+
+static int
+bulletin_writer_check_id(bulletin_writer_t *w, const bulletin_wpage_t *page,
+    const char *id)
+{
+    if (!bulletin_id_valid(page->id, page->id_len, 1)) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_ID, "invalid id \"%s\"",
+                             id);
+    }
+
+    if (bulletin_idtab_find(&w->table, page->id, page->id_len) >= 0) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_DUPLICATE,
+                             "duplicate id \"%s\"", id);
+    }
+
+    if (w->nrecs >= BULLETIN_PAGES_MAX) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": more than %u pages", id,
+                             BULLETIN_PAGES_MAX);
+    }
+
+    if (page->nslots > BULLETIN_SLOTS_MAX) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": %u slots, at most %d", id,
+                             page->nslots, BULLETIN_SLOTS_MAX);
+    }
+
+    if (w->nsegments + page->nslots + 1 > UINT32_MAX
+        || w->nrefs + page->nslots > UINT32_MAX)
+    {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": more than %u segments or "
+                             "slots in the store", id, UINT32_MAX);
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/* what the verifier will want of the title and the published date */
+
+static int
+bulletin_writer_check_text(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id)
+{
+    if (page->title_len > BULLETIN_TITLE_MAX) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": a title of %zu bytes, at "
+                             "most %d", id, page->title_len,
+                             BULLETIN_TITLE_MAX);
+    }
+
+    if (!bulletin_utf8_valid(page->title, page->title_len)) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TEXT,
+                             "page \"%s\": the title is not valid "
+                             "UTF-8", id);
+    }
+
+    if (!bulletin_published_valid(page->published, page->published_len)) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TEXT,
+                             "page \"%s\": published is not "
+                             "YYYY-MM-DD, then up to %d of "
+                             "0-9 T Z : . + -", id,
+                             BULLETIN_PUBLISHED_MAX - 10);
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/* the segments' sizes, CRCs and flushes; *plain and *gzip their sums */
+
+static int
+bulletin_writer_check_segments(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id, uint64_t *plain,
+    uint64_t *gzip)
+{
+    uint32_t                    i, crc;
+    const bulletin_wsegment_t  *seg;
+
+    *plain = 0;
+    *gzip = 0;
+
+    for (i = 0; i <= page->nslots; i++) {
+        seg = &page->segments[i];
+
+        if (seg->plain_len > BULLETIN_PAGE_MAX - *plain) {
+            return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                                 "page \"%s\": over %d bytes", id,
+                                 BULLETIN_PAGE_MAX);
+        }
+
+        if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
+            return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
+                                 "page \"%s\": segment %u has %zu "
+                                 "plain and %zu gzip bytes", id, i,
+                                 seg->plain_len, seg->gzip_len);
+        }
+
+        if (seg->gzip_len > UINT32_MAX) {
+            return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                                 "page \"%s\": segment %u has %zu "
+                                 "gzip bytes", id, i, seg->gzip_len);
+        }
+
+        crc = (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
+
+        if (crc != seg->crc) {
+            return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
+                                 "page \"%s\": segment %u has CRC-32 "
+                                 "%08x, its bytes %08x", id, i,
+                                 seg->crc, crc);
+        }
+
+        if (seg->gzip_len != 0
+            && (seg->gzip_len < 4
+                || memcmp(seg->gzip + seg->gzip_len - 4, "\x00\x00\xff\xff",
+                          4) != 0))
+        {
+            return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
+                                 "page \"%s\": gzip segment %u does "
+                                 "not end on a full flush "
+                                 "(00 00 ff ff)", id, i);
+        }
+
+        *plain += seg->plain_len;
+        *gzip += seg->gzip_len;
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_check_slots(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id)
+{
+    char                     ref[96];
+    uint32_t                 i;
+    const bulletin_wslot_t  *slot;
+
+    for (i = 0; i < page->nslots; i++) {
+        slot = &page->slots[i];
+
+        if (slot->kind >= BULLETIN_SLOT_CHANNEL + w->nchannels) {
+            return bulletin_fail(w->detail, BULLETIN_ERR_SLOT,
+                                 "page \"%s\": slot %u of kind %u, "
+                                 "with %u channels", id, i,
+                                 slot->kind, w->nchannels);
+        }
+
+        if (slot->ref != NULL
+            && !bulletin_id_valid(slot->ref, slot->ref_len, 1))
+        {
+            bulletin_printable(ref, sizeof(ref), slot->ref, slot->ref_len);
+
+            return bulletin_fail(w->detail, BULLETIN_ERR_REFERENCE,
+                                 "page \"%s\": slot %u counts the "
+                                 "invalid id \"%s\"", id, i, ref);
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+/* the page's slots until commit resolves their ids, which are copied */
+
+static int
+bulletin_writer_refs(bulletin_writer_t *w, const bulletin_wpage_t *page)
+{
+    uint32_t                 i;
+    bulletin_wref_t         *wr;
+    const bulletin_wslot_t  *slot;
 
     for (i = 0; i < page->nslots; i++) {
         slot = &page->slots[i];
@@ -287,18 +562,31 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         if (slot->ref != NULL) {
             wr->ref = bulletin_arena_copy(&w->arena, slot->ref, slot->ref_len);
             if (wr->ref == NULL) {
-                return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
-                                            "out of memory");
+                return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM,
+                                     "out of memory");
             }
 
             wr->ref_len = (uint32_t) slot->ref_len;
         }
     }
 
-    /*
-     * The content hash: what the page shows, so that it is the same
-     * from one build to the next whatever the other pages are.
-     */
+    return BULLETIN_OK;
+}
+
+
+/*
+ * The content hash: what the page shows, so that it is the same from
+ * one build to the next whatever the other pages are.
+ */
+
+static uint64_t
+bulletin_writer_hash(const bulletin_wpage_t *page)
+{
+    uint32_t                    i, ref_len;
+    uint64_t                    h;
+    const uint8_t              *ref;
+    const bulletin_wslot_t     *slot;
+    const bulletin_wsegment_t  *ws;
 
     h = BULLETIN_FNV64_INIT;
 
@@ -315,34 +603,61 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         ref = (slot->ref != NULL) ? slot->ref : page->id;
         ref_len = (slot->ref != NULL) ? (uint32_t) slot->ref_len
                                       : (uint32_t) page->id_len;
-        kind = slot->kind;
 
-        h = bulletin_fnv64_u32(h, kind);
+        h = bulletin_fnv64_u32(h, slot->kind);
         h = bulletin_fnv64_u32(h, ref_len);
         h = bulletin_fnv64(h, ref, ref_len);
     }
 
-    r->hash = h;
-    r->last_modified = w->built_at;
+    return h;
+}
 
-    if (w->prev != NULL) {
-        found = bulletin_store_find(w->prev, page->id, page->id_len);
 
-        /* the record as verified, with a Last-Modified in range */
+/* the previous store's, when the page is unchanged, or built_at */
 
-        if (found >= 0
-            && bulletin_store_record(w->prev, (uint32_t) found, &pr)
-               == BULLETIN_OK
-            && pr.hash == h)
-        {
-            r->last_modified = pr.last_modified;
-            w->kept++;
-        }
+static int64_t
+bulletin_writer_last_modified(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, uint64_t hash)
+{
+    int64_t                  found;
+    bulletin_store_record_t  pr;
+
+    if (w->prev == NULL) {
+        return w->built_at;
     }
 
-    bulletin_etag(etag, h);
+    found = bulletin_store_find(w->prev, page->id, page->id_len);
 
-    r->str_off = w->off + w->buf_len;
+    /* the record as verified, with a Last-Modified in range */
+
+    if (found >= 0
+        && bulletin_store_record(w->prev, (uint32_t) found, &pr)
+           == BULLETIN_OK
+        && pr.hash == hash)
+    {
+        w->kept++;
+        return pr.last_modified;
+    }
+
+    return w->built_at;
+}
+
+
+/*
+ * The page's bytes in the data section: id, title, published, etag, its
+ * plain segments, its gzip segments; their places go to w->segments.
+ */
+
+static int
+bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
+    uint64_t hash)
+{
+    uint8_t                     etag[BULLETIN_ETAG_LEN];
+    uint32_t                    i;
+    bulletin_store_segment_t   *seg;
+    const bulletin_wsegment_t  *ws;
+
+    bulletin_etag(etag, hash);
 
     if (bulletin_writer_write(w, page->id, page->id_len) != BULLETIN_OK
         || bulletin_writer_write(w, page->title, page->title_len)
@@ -382,201 +697,120 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         }
     }
 
-    rc = bulletin_writer_table_add(w, w->nrecs);
-    if (rc != BULLETIN_OK) {
-        w->failed = rc;
-        return rc;
-    }
-
-    w->nrecs++;
-    w->nsegments += page->nslots + 1;
-    w->nrefs += page->nslots;
-
     return BULLETIN_OK;
 }
 
 
-static int
-bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
-    uint64_t *plain, uint64_t *gzip)
-{
-    char                        id[BULLETIN_ID_MAX + 1], ref[96];
-    uint32_t                    i, crc;
-    const bulletin_wslot_t     *slot;
-    const bulletin_wsegment_t  *seg;
-
-    *plain = 0;
-    *gzip = 0;
-
-    bulletin_printable(id, sizeof(id), page->id, page->id_len);
-
-    if (!bulletin_id_valid(page->id, page->id_len, 1)) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_ID, "invalid id \"%s\"",
-                                    id);
-    }
-
-    if (bulletin_writer_lookup(w, page->id, page->id_len) >= 0) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_DUPLICATE,
-                                    "duplicate id \"%s\"", id);
-    }
-
-    if (w->nrecs >= BULLETIN_PAGES_MAX) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": more than %u pages", id,
-                                    BULLETIN_PAGES_MAX);
-    }
-
-    if (page->nslots > BULLETIN_SLOTS_MAX) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": %u slots, at most %d", id,
-                                    page->nslots, BULLETIN_SLOTS_MAX);
-    }
-
-    if (w->nsegments + page->nslots + 1 > UINT32_MAX
-        || w->nrefs + page->nslots > UINT32_MAX)
-    {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": more than %u segments or "
-                                    "slots in the store", id, UINT32_MAX);
-    }
-
-    /* what the verifier will want of them */
-
-    if (page->title_len > BULLETIN_TITLE_MAX) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                    "page \"%s\": a title of %zu bytes, at "
-                                    "most %d", id, page->title_len,
-                                    BULLETIN_TITLE_MAX);
-    }
-
-    if (!bulletin_utf8_valid(page->title, page->title_len)) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TEXT,
-                                    "page \"%s\": the title is not valid "
-                                    "UTF-8", id);
-    }
-
-    if (!bulletin_published_valid(page->published, page->published_len)) {
-        return bulletin_writer_fail(w, BULLETIN_ERR_TEXT,
-                                    "page \"%s\": published is not "
-                                    "YYYY-MM-DD, then up to %d of "
-                                    "0-9 T Z : . + -", id,
-                                    BULLETIN_PUBLISHED_MAX - 10);
-    }
-
-    for (i = 0; i <= page->nslots; i++) {
-        seg = &page->segments[i];
-
-        if (seg->plain_len > BULLETIN_PAGE_MAX - *plain) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                        "page \"%s\": over %d bytes", id,
-                                        BULLETIN_PAGE_MAX);
-        }
-
-        if ((seg->plain_len == 0) != (seg->gzip_len == 0)) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
-                                        "page \"%s\": segment %u has %zu "
-                                        "plain and %zu gzip bytes", id, i,
-                                        seg->plain_len, seg->gzip_len);
-        }
-
-        if (seg->gzip_len > UINT32_MAX) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_TOO_LARGE,
-                                        "page \"%s\": segment %u has %zu "
-                                        "gzip bytes", id, i, seg->gzip_len);
-        }
-
-        crc = bulletin_crc32(0, seg->plain, seg->plain_len);
-
-        if (crc != seg->crc) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
-                                        "page \"%s\": segment %u has CRC-32 "
-                                        "%08x, its bytes %08x", id, i,
-                                        seg->crc, crc);
-        }
-
-        if (seg->gzip_len != 0
-            && (seg->gzip_len < 4
-                || memcmp(seg->gzip + seg->gzip_len - 4, "\x00\x00\xff\xff",
-                          4) != 0))
-        {
-            return bulletin_writer_fail(w, BULLETIN_ERR_RECORD,
-                                        "page \"%s\": gzip segment %u does "
-                                        "not end on a full flush "
-                                        "(00 00 ff ff)", id, i);
-        }
-
-        *plain += seg->plain_len;
-        *gzip += seg->gzip_len;
-    }
-
-    for (i = 0; i < page->nslots; i++) {
-        slot = &page->slots[i];
-
-        if (slot->kind >= BULLETIN_SLOT_CHANNEL + w->nchannels) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_SLOT,
-                                        "page \"%s\": slot %u of kind %u, "
-                                        "with %u channels", id, i,
-                                        slot->kind, w->nchannels);
-        }
-
-        if (slot->ref != NULL
-            && !bulletin_id_valid(slot->ref, slot->ref_len, 1))
-        {
-            bulletin_printable(ref, sizeof(ref), slot->ref, slot->ref_len);
-
-            return bulletin_writer_fail(w, BULLETIN_ERR_REFERENCE,
-                                        "page \"%s\": slot %u counts the "
-                                        "invalid id \"%s\"", id, i, ref);
-        }
-    }
-
-    return BULLETIN_OK;
-}
-
+/*
+ * The tables after the data section, in the order the header lists
+ * them, the header last, then the file made durable under its name.
+ */
 
 int
 bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
 {
-    int                        rc, dfd;
-    char                      *slash;
-    uint32_t                   i, j, k, hash, index_size, len;
-    uint32_t                  *rank;
-    uint64_t                   gen, nsegments, nslots, data_size;
-    uint64_t                   index_off, records_off, segments_off;
-    uint64_t                   slots_off, file_size;
-    int64_t                    found;
-    bulletin_wrec_t           *r, **sorted;
-    bulletin_wref_t           *wr;
-    bulletin_store_slot_t      slot;
-    bulletin_store_bucket_t   *index;
-    bulletin_store_record_t    rec;
-    bulletin_store_header_t    header;
-    char                       id[BULLETIN_ID_MAX + 1];
-    char                       ref[BULLETIN_ID_MAX + 1];
+    int                       rc;
+    uint32_t                 *rank;
+    bulletin_wrec_t         **sorted;
+    bulletin_store_header_t   header;
 
     if (w->failed) {
         return w->failed;
     }
 
-    sorted = NULL;
-    rank = NULL;
-    index = NULL;
-
     sorted = malloc((w->nrecs + 1) * sizeof(bulletin_wrec_t *));
     rank = malloc((w->nrecs + 1) * sizeof(uint32_t));
 
-    index_size = 8;
-
-    while (index_size < 2 * (uint64_t) w->nrecs) {
-        index_size *= 2;
-    }
-
-    index = calloc(index_size, sizeof(bulletin_store_bucket_t));
-
-    if (sorted == NULL || rank == NULL || index == NULL) {
-        rc = bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+    if (sorted == NULL || rank == NULL) {
+        rc = bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
         goto failed;
     }
+
+    bulletin_writer_sort(w, sorted, rank);
+
+    rc = bulletin_writer_resolve(w);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    memset(&header, 0, sizeof(bulletin_store_header_t));
+
+    /* the data section ends, the tables follow */
+
+    rc = bulletin_writer_pad(w);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    header.data_off = sizeof(bulletin_store_header_t);
+    header.data_size = w->off + w->buf_len - sizeof(bulletin_store_header_t);
+
+    rc = bulletin_writer_index(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_records(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_segments(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_slots(w, sorted, rank, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_header(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_durable(w);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    if (sum != NULL) {
+        sum->pages = w->nrecs;
+        sum->bytes = header.file_size;
+        memcpy(sum->generation, header.generation, 16);
+        sum->generation[16] = '\0';
+        sum->kept = w->kept;
+    }
+
+    free(sorted);
+    free(rank);
+    bulletin_writer_free(w);
+
+    return BULLETIN_OK;
+
+failed:
+
+    free(sorted);
+    free(rank);
+
+    if (w->failed == 0) {
+        w->failed = rc;
+    }
+
+    bulletin_writer_cleanup(w);
+
+    return rc;
+}
+
+
+/* sorted: the records by id; rank: a record's place in sorted */
+
+static void
+bulletin_writer_sort(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    uint32_t *rank)
+{
+    uint32_t  i;
 
     for (i = 0; i < w->nrecs; i++) {
         sorted[i] = &w->recs[i];
@@ -587,8 +821,18 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     for (i = 0; i < w->nrecs; i++) {
         rank[sorted[i] - w->recs] = i;
     }
+}
 
-    /* every count's id must be a page of this store */
+
+/* every count's id must be a page of this store */
+
+static int
+bulletin_writer_resolve(bulletin_writer_t *w)
+{
+    char              id[BULLETIN_ID_MAX + 1], ref[BULLETIN_ID_MAX + 1];
+    uint32_t          i, j;
+    bulletin_wrec_t  *r;
+    bulletin_wref_t  *wr;
 
     for (i = 0; i < w->nrecs; i++) {
         r = &w->recs[i];
@@ -596,53 +840,56 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         for (j = 0; j < r->nslots; j++) {
             wr = &w->refs[r->slot_first + j];
 
-            if (wr->ref == NULL) {
+            if (wr->ref == NULL
+                || bulletin_idtab_find(&w->table, wr->ref, wr->ref_len) >= 0)
+            {
                 continue;
             }
 
-            found = bulletin_writer_lookup(w, wr->ref, wr->ref_len);
+            bulletin_printable(id, sizeof(id), r->id, r->id_len);
+            bulletin_printable(ref, sizeof(ref), wr->ref, wr->ref_len);
 
-            if (found < 0) {
-                bulletin_printable(id, sizeof(id), r->id, r->id_len);
-                bulletin_printable(ref, sizeof(ref), wr->ref, wr->ref_len);
-                rc = bulletin_writer_fail(w, BULLETIN_ERR_REFERENCE,
-                                          "page \"%s\": slot %u counts "
-                                          "\"%s\", which is not in the "
-                                          "store", id, j, ref);
-                goto failed;
-            }
+            return bulletin_fail(w->detail, BULLETIN_ERR_REFERENCE,
+                                 "page \"%s\": slot %u counts \"%s\", "
+                                 "which is not in the store", id, j, ref);
         }
     }
 
-    /* the data section ends, the tables follow */
+    return BULLETIN_OK;
+}
 
-    if (bulletin_writer_pad(w) != BULLETIN_OK) {
-        rc = w->failed;
-        goto failed;
+
+/*
+ * The index, as bulletin_store.h has it: at least 8 buckets and 2 a
+ * page, a record's in the first empty one from its id's hash.
+ */
+
+static int
+bulletin_writer_index(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    int                       rc;
+    uint32_t                  i, k, hash, size;
+    bulletin_wrec_t          *r;
+    bulletin_store_bucket_t  *index;
+
+    size = 8;
+
+    while (size < 2 * (uint64_t) w->nrecs) {
+        size *= 2;
     }
 
-    data_size = w->off + w->buf_len - sizeof(bulletin_store_header_t);
-
-    gen = BULLETIN_FNV64_INIT;
-    gen = bulletin_fnv64_u32(gen, w->nchannels);
-
-    for (i = 0; i < w->nchannels; i++) {
-        len = (uint32_t) strlen(w->channels[i]);
-        gen = bulletin_fnv64_u32(gen, len);
-        gen = bulletin_fnv64(gen, w->channels[i], len);
+    index = calloc(size, sizeof(bulletin_store_bucket_t));
+    if (index == NULL) {
+        return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
     }
 
     for (i = 0; i < w->nrecs; i++) {
         r = sorted[i];
-
-        gen = bulletin_fnv64_u32(gen, r->id_len);
-        gen = bulletin_fnv64(gen, r->id, r->id_len);
-        gen = bulletin_fnv64_u64(gen, r->hash);
-
         hash = bulletin_id_hash(r->id, r->id_len);
 
-        for (k = hash & (index_size - 1); index[k].record != 0;
-             k = (k + 1) & (index_size - 1))
+        for (k = hash & (size - 1); index[k].record != 0;
+             k = (k + 1) & (size - 1))
         {
             /* void */
         }
@@ -651,17 +898,28 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         index[k].record = i + 1;
     }
 
-    index_off = w->off + w->buf_len;
+    header->index_off = w->off + w->buf_len;
+    header->index_size = size;
 
-    if (bulletin_writer_write(w, index, index_size
-                                       * sizeof(bulletin_store_bucket_t))
-        != BULLETIN_OK)
-    {
-        rc = w->failed;
-        goto failed;
-    }
+    rc = bulletin_writer_write(w, index,
+                               size * sizeof(bulletin_store_bucket_t));
 
-    records_off = w->off + w->buf_len;
+    free(index);
+
+    return rc;
+}
+
+
+static int
+bulletin_writer_records(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t                  i;
+    uint64_t                  nsegments, nslots;
+    bulletin_wrec_t          *r;
+    bulletin_store_record_t   rec;
+
+    header->records_off = w->off + w->buf_len;
     nsegments = 0;
     nslots = 0;
 
@@ -692,12 +950,25 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         if (bulletin_writer_write(w, &rec, sizeof(bulletin_store_record_t))
             != BULLETIN_OK)
         {
-            rc = w->failed;
-            goto failed;
+            return w->failed;
         }
     }
 
-    segments_off = w->off + w->buf_len;
+    header->nsegments = nsegments;
+    header->nslots = nslots;
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_segments(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t          i;
+    bulletin_wrec_t  *r;
+
+    header->segments_off = w->off + w->buf_len;
 
     for (i = 0; i < w->nrecs; i++) {
         r = sorted[i];
@@ -707,12 +978,25 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
                                   * sizeof(bulletin_store_segment_t))
             != BULLETIN_OK)
         {
-            rc = w->failed;
-            goto failed;
+            return w->failed;
         }
     }
 
-    slots_off = w->off + w->buf_len;
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_slots(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    uint32_t *rank, bulletin_store_header_t *header)
+{
+    uint32_t                i, j;
+    int64_t                 found;
+    bulletin_wrec_t        *r;
+    bulletin_wref_t        *wr;
+    bulletin_store_slot_t   slot;
+
+    header->slots_off = w->off + w->buf_len;
 
     for (i = 0; i < w->nrecs; i++) {
         r = sorted[i];
@@ -722,7 +1006,7 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
 
             found = (wr->ref == NULL)
                     ? r - w->recs
-                    : bulletin_writer_lookup(w, wr->ref, wr->ref_len);
+                    : bulletin_idtab_find(&w->table, wr->ref, wr->ref_len);
 
             slot.page = rank[found];
             slot.kind = wr->kind;
@@ -730,72 +1014,108 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
             if (bulletin_writer_write(w, &slot, sizeof(bulletin_store_slot_t))
                 != BULLETIN_OK)
             {
-                rc = w->failed;
-                goto failed;
+                return w->failed;
             }
         }
     }
 
+    return BULLETIN_OK;
+}
+
+
+/*
+ * The header, at offset 0 once every table is out: its checksum is the
+ * CRC of the header combined with that of the bytes written after it.
+ */
+
+static int
+bulletin_writer_header(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t  crc, op;
+
     if (bulletin_writer_flush(w) != BULLETIN_OK) {
-        rc = w->failed;
-        goto failed;
+        return w->failed;
     }
 
-    file_size = w->off;
+    memcpy(header->magic, BULLETIN_STORE_MAGIC, sizeof(header->magic));
+    header->version = BULLETIN_STORE_VERSION;
+    header->byte_order = BULLETIN_STORE_BYTE_ORDER;
+    header->file_size = w->off;
+    header->header_size = sizeof(bulletin_store_header_t);
+    header->built_at = w->built_at;
+    bulletin_hex64(header->generation, bulletin_writer_generation(w, sorted));
+    header->page_count = w->nrecs;
+    header->nchannels = w->nchannels;
+    memcpy(header->channels, w->channels, sizeof(header->channels));
 
-    memset(&header, 0, sizeof(bulletin_store_header_t));
+    crc = (uint32_t) crc32_z(0, (const uint8_t *) header,
+                             sizeof(bulletin_store_header_t));
+    op = bulletin_crc32_op(w->off - sizeof(bulletin_store_header_t));
+    header->checksum = bulletin_crc32_combine_op(crc, w->crc, op);
 
-    memcpy(header.magic, BULLETIN_STORE_MAGIC, sizeof(header.magic));
-    header.version = BULLETIN_STORE_VERSION;
-    header.byte_order = BULLETIN_STORE_BYTE_ORDER;
-    header.file_size = file_size;
-    header.header_size = sizeof(bulletin_store_header_t);
-    header.built_at = w->built_at;
-    bulletin_hex64(header.generation, gen);
-    header.page_count = w->nrecs;
-    header.nchannels = w->nchannels;
-    memcpy(header.channels, w->channels, sizeof(header.channels));
-    header.index_off = index_off;
-    header.index_size = index_size;
-    header.records_off = records_off;
-    header.segments_off = segments_off;
-    header.nsegments = nsegments;
-    header.slots_off = slots_off;
-    header.nslots = nslots;
-    header.data_off = sizeof(bulletin_store_header_t);
-    header.data_size = data_size;
-
-    header.checksum = bulletin_crc32_combine_op(
-                          bulletin_crc32(0, (const uint8_t *) &header,
-                                         sizeof(bulletin_store_header_t)),
-                          w->crc,
-                          bulletin_crc32_op(file_size
-                                            - sizeof(bulletin_store_header_t)));
-
-    if (bulletin_write_full(w->fd, (const uint8_t *) &header,
+    if (bulletin_write_full(w->fd, (const uint8_t *) header,
                             sizeof(bulletin_store_header_t), 0)
         != BULLETIN_OK)
     {
-        rc = bulletin_writer_system(w, "write");
-        goto failed;
+        return bulletin_writer_system(w, "write");
     }
 
+    return BULLETIN_OK;
+}
+
+
+/* the channels, then each record's id and content hash, in id order */
+
+static uint64_t
+bulletin_writer_generation(bulletin_writer_t *w, bulletin_wrec_t **sorted)
+{
+    uint32_t          i, len;
+    uint64_t          gen;
+    bulletin_wrec_t  *r;
+
+    gen = BULLETIN_FNV64_INIT;
+    gen = bulletin_fnv64_u32(gen, w->nchannels);
+
+    for (i = 0; i < w->nchannels; i++) {
+        len = (uint32_t) strlen(w->channels[i]);
+        gen = bulletin_fnv64_u32(gen, len);
+        gen = bulletin_fnv64(gen, w->channels[i], len);
+    }
+
+    for (i = 0; i < w->nrecs; i++) {
+        r = sorted[i];
+
+        gen = bulletin_fnv64_u32(gen, r->id_len);
+        gen = bulletin_fnv64(gen, r->id, r->id_len);
+        gen = bulletin_fnv64_u64(gen, r->hash);
+    }
+
+    return gen;
+}
+
+
+/* synced, renamed into place, and the rename synced with its folder */
+
+static int
+bulletin_writer_durable(bulletin_writer_t *w)
+{
+    int    dfd;
+    char  *slash;
+
     if (fsync(w->fd) == -1) {
-        rc = bulletin_writer_system(w, "fsync");
-        goto failed;
+        return bulletin_writer_system(w, "fsync");
     }
 
     if (close(w->fd) == -1) {
         w->fd = -1;
-        rc = bulletin_writer_system(w, "close");
-        goto failed;
+        return bulletin_writer_system(w, "close");
     }
 
     w->fd = -1;
 
     if (rename(w->tmp, w->path) == -1) {
-        rc = bulletin_writer_system(w, "rename");
-        goto failed;
+        return bulletin_writer_system(w, "rename");
     }
 
     free(w->tmp);
@@ -818,46 +1138,18 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     }
 
     if (dfd == -1) {
-        rc = bulletin_writer_system(w, "open of the folder");
-        goto failed;
+        return bulletin_writer_system(w, "open of the folder");
     }
 
     if (fsync(dfd) == -1) {
-        rc = bulletin_writer_system(w, "fsync of the folder");
+        bulletin_writer_system(w, "fsync of the folder");
         close(dfd);
-        goto failed;
+        return BULLETIN_ERR_SYSTEM;
     }
 
     close(dfd);
 
-    if (sum != NULL) {
-        sum->pages = w->nrecs;
-        sum->bytes = file_size;
-        memcpy(sum->generation, header.generation, 16);
-        sum->generation[16] = '\0';
-        sum->kept = w->kept;
-    }
-
-    free(sorted);
-    free(rank);
-    free(index);
-    bulletin_writer_free(w);
-
     return BULLETIN_OK;
-
-failed:
-
-    free(sorted);
-    free(rank);
-    free(index);
-
-    if (w->failed == 0) {
-        w->failed = rc;
-    }
-
-    bulletin_writer_cleanup(w);
-
-    return rc;
 }
 
 
@@ -930,7 +1222,7 @@ bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots)
 
 nomem:
 
-    return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM, "out of memory");
+    return bulletin_fail(w->detail, BULLETIN_ERR_NOMEM, "out of memory");
 }
 
 
@@ -942,8 +1234,13 @@ bulletin_writer_write(bulletin_writer_t *w, const void *data, size_t len)
     size_t          n;
     const uint8_t  *p;
 
+    /* zlib's CRC of no bytes at NULL is 0, not the CRC so far */
+    if (len == 0) {
+        return BULLETIN_OK;
+    }
+
     p = data;
-    w->crc = bulletin_crc32(w->crc, p, len);
+    w->crc = (uint32_t) crc32_z(w->crc, p, len);
 
     while (len != 0) {
         if (w->buf_len == 0 && len >= BULLETIN_WBUF_SIZE) {
@@ -1037,75 +1334,14 @@ bulletin_write_full(int fd, const uint8_t *p, size_t len, uint64_t off)
 }
 
 
-static int64_t
-bulletin_writer_lookup(bulletin_writer_t *w, const uint8_t *id, size_t len)
+static const uint8_t *
+bulletin_writer_key(const void *ctx, uint32_t rec, size_t *len)
 {
-    uint32_t          i, e;
-    bulletin_wrec_t  *r;
+    const bulletin_writer_t  *w = ctx;
 
-    for (i = bulletin_id_hash(id, len) & w->table_mask;
-         /* void */;
-         i = (i + 1) & w->table_mask)
-    {
-        e = w->table[i];
+    *len = w->recs[rec].id_len;
 
-        if (e == 0) {
-            return -1;
-        }
-
-        r = &w->recs[e - 1];
-
-        if (r->id_len == len && memcmp(r->id, id, len) == 0) {
-            return e - 1;
-        }
-    }
-}
-
-
-static int
-bulletin_writer_table_add(bulletin_writer_t *w, uint32_t rec)
-{
-    uint32_t          i, k, mask, *table;
-    bulletin_wrec_t  *r;
-
-    if ((uint64_t) (w->nrecs + 1) * 2 > w->table_mask) {
-        mask = 2 * w->table_mask + 1;
-        table = calloc((size_t) mask + 1, sizeof(uint32_t));
-        if (table == NULL) {
-            return bulletin_writer_fail(w, BULLETIN_ERR_NOMEM,
-                                        "out of memory");
-        }
-
-        for (k = 0; k < w->nrecs; k++) {
-            r = &w->recs[k];
-
-            for (i = bulletin_id_hash(r->id, r->id_len) & mask;
-                 table[i] != 0;
-                 i = (i + 1) & mask)
-            {
-                /* void */
-            }
-
-            table[i] = k + 1;
-        }
-
-        free(w->table);
-        w->table = table;
-        w->table_mask = mask;
-    }
-
-    r = &w->recs[rec];
-
-    for (i = bulletin_id_hash(r->id, r->id_len) & w->table_mask;
-         w->table[i] != 0;
-         i = (i + 1) & w->table_mask)
-    {
-        /* void */
-    }
-
-    w->table[i] = rec + 1;
-
-    return BULLETIN_OK;
+    return w->recs[rec].id;
 }
 
 
@@ -1160,7 +1396,7 @@ bulletin_writer_free(bulletin_writer_t *w)
     free(w->recs);
     free(w->segments);
     free(w->refs);
-    free(w->table);
+    bulletin_idtab_free(&w->table);
     free(w);
 }
 
@@ -1172,85 +1408,14 @@ bulletin_writer_system(bulletin_writer_t *w, const char *what)
 
     err = errno;
 
-    bulletin_writer_fail(w, BULLETIN_ERR_SYSTEM, "%s of \"%s\" failed: %s",
-                         what, w->tmp != NULL ? w->tmp : w->path,
-                         strerror(err));
+    bulletin_fail(w->detail, BULLETIN_ERR_SYSTEM, "%s of \"%s\" failed: %s",
+                  what, w->tmp != NULL ? w->tmp : w->path,
+                  strerror(err));
 
     w->failed = BULLETIN_ERR_SYSTEM;
     errno = err;
 
     return BULLETIN_ERR_SYSTEM;
-}
-
-
-static int
-bulletin_writer_fail(bulletin_writer_t *w, int err, const char *fmt, ...)
-{
-    va_list  args;
-
-    va_start(args, fmt);
-    vsnprintf(w->detail, sizeof(w->detail), fmt, args);
-    va_end(args);
-
-    return err;
-}
-
-
-static uint64_t
-bulletin_fnv64(uint64_t h, const void *data, size_t len)
-{
-    size_t          i;
-    const uint8_t  *p;
-
-    p = data;
-
-    for (i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= BULLETIN_FNV64_PRIME;
-    }
-
-    return h;
-}
-
-
-static uint64_t
-bulletin_fnv64_u32(uint64_t h, uint32_t v)
-{
-    int      i;
-    uint8_t  le[4];
-
-    for (i = 0; i < 4; i++) {
-        le[i] = (uint8_t) (v >> (8 * i));
-    }
-
-    return bulletin_fnv64(h, le, sizeof(le));
-}
-
-
-static uint64_t
-bulletin_fnv64_u64(uint64_t h, uint64_t v)
-{
-    int      i;
-    uint8_t  le[8];
-
-    for (i = 0; i < 8; i++) {
-        le[i] = (uint8_t) (v >> (8 * i));
-    }
-
-    return bulletin_fnv64(h, le, sizeof(le));
-}
-
-
-static void
-bulletin_hex64(char *dst, uint64_t v)
-{
-    int                i;
-    static const char  hex[] = "0123456789abcdef";
-
-    for (i = 15; i >= 0; i--) {
-        dst[i] = hex[v & 0xf];
-        v >>= 4;
-    }
 }
 
 

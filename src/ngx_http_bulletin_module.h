@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 #include <nginx.h>
 
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
 #include "bulletin_args.h"

@@ -108,8 +108,8 @@ sub store_dump_build {
 
     my @cc = ('cc', '-std=gnu99', '-O2', '-Wall', '-Wextra',
               '-Wno-unused-parameter', '-Werror', "-I$ROOT/src", '-o', $dump,
-              "$ROOT/t/tools/store-dump.c", "$ROOT/src/bulletin_store.c",
-              "$ROOT/src/bulletin_crc.c");
+              "$ROOT/t/tools/store-dump.c",
+              "$Test::Bulletin::BUILD/libbulletin.a", '-lz');
 
     system(@cc) == 0 or die "can't build t/tools/store-dump.c: @cc\n";
 

@@ -14,10 +14,9 @@
  *   store-dump STORE ID plain        bulletin_body(), plain, no counts
  *   store-dump STORE ID gzip         bulletin_body(), gzip, no counts
  *
- * Built by the test with cc against src/bulletin_store.c and
- * src/bulletin_crc.c; it reads the file, verifies it with
- * bulletin_store_open() and exits 1 with the reason when it is refused,
- * 2 when the id is unknown.
+ * Built by the test with cc against build/libbulletin.a and zlib; it
+ * reads the file, verifies it with bulletin_store_open() and exits 1
+ * with the reason when it is refused, 2 when the id is unknown.
  */
 
 
@@ -25,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulletin_body.h"
 #include "bulletin_store.h"
 
 

@@ -137,7 +137,7 @@ put_id(void *r, uint32_t i, const char *id)
 static int
 check(const void *r, size_t size, info_t *info)
 {
-    char  detail[160];
+    char  detail[BULLETIN_DETAIL_MAX];
 
     memset(info, 0xa5, sizeof(info_t));
     memset(detail, 'x', sizeof(detail));
@@ -149,7 +149,7 @@ check(const void *r, size_t size, info_t *info)
 static void
 check_ok(const void *r, size_t size, info_t *info)
 {
-    char  detail[160];
+    char  detail[BULLETIN_DETAIL_MAX];
     int   rc;
 
     memset(info, 0xa5, sizeof(info_t));
@@ -170,12 +170,12 @@ check_fails(const void *r, size_t size, char *detail)
     int     rc;
     info_t  info;
 
-    memset(detail, 'x', 160);
+    memset(detail, 'x', BULLETIN_DETAIL_MAX);
 
     rc = bulletin_counters_check(r, size, &info, detail);
 
     assert_int_not_equal(rc, BULLETIN_COUNTERS_OK);
-    assert_non_null(memchr(detail, '\0', 160));
+    assert_non_null(memchr(detail, '\0', BULLETIN_DETAIL_MAX));
     assert_true(strlen(detail) > 0);
 
     return rc;
@@ -708,7 +708,7 @@ test_torn_commit(void **state)
 static void
 test_state_copies(void **state)
 {
-    char       detail[160];
+    char       detail[BULLETIN_DETAIL_MAX];
     size_t     size;
     header_t  *h;
     info_t     info;
@@ -832,7 +832,7 @@ test_state_copies(void **state)
 static void
 test_foreign(void **state)
 {
-    char       detail[160];
+    char       detail[BULLETIN_DETAIL_MAX];
     size_t     size;
     header_t  *h;
     info_t     info;
@@ -912,7 +912,7 @@ test_foreign(void **state)
 static void
 test_truncated(void **state)
 {
-    char      detail[160];
+    char      detail[BULLETIN_DETAIL_MAX];
     size_t    size, s;
     info_t    info;
     uint8_t  *r;
@@ -966,7 +966,7 @@ static void
 test_truncated_after_one_commit(void **state)
 {
     int       rc;
-    char      detail[160];
+    char      detail[BULLETIN_DETAIL_MAX];
     size_t    size, s;
     info_t    info;
     uint8_t  *r;
@@ -1058,7 +1058,7 @@ test_damaged_used(void **state)
 static void
 test_truncated_says_so(void **state)
 {
-    char      detail[160];
+    char      detail[BULLETIN_DETAIL_MAX];
     size_t    size;
     uint8_t  *r;
 
@@ -1079,7 +1079,7 @@ test_truncated_says_so(void **state)
 static void
 test_channels(void **state)
 {
-    char       detail[160];
+    char       detail[BULLETIN_DETAIL_MAX];
     size_t     size;
     header_t  *h;
     info_t     info;
@@ -1221,7 +1221,7 @@ test_zone_valid(void **state)
 static void
 test_zone_naming(void **state)
 {
-    char       detail[160];
+    char       detail[BULLETIN_DETAIL_MAX];
     size_t     size, i;
     header_t  *h;
     info_t     info, found;
@@ -1423,7 +1423,7 @@ test_torn_naming(void **state)
 static void
 test_zone_invalid(void **state)
 {
-    char          detail[160];
+    char          detail[BULLETIN_DETAIL_MAX];
     size_t        size, i;
     info_t        info;
     header_t     *h;

@@ -25,7 +25,9 @@
 #include <zlib.h>
 
 #include "bulletin_crc.h"
+#include "bulletin_body.h"
 #include "bulletin_store.h"
+#include "bulletin_writer.h"
 
 
 #define SEGS_MAX    16
@@ -213,7 +215,7 @@ fix_checksum(uint8_t *p, size_t size)
 
     h = (bulletin_store_header_t *) p;
     h->checksum = 0;
-    h->checksum = bulletin_crc32(0, p, size);
+    h->checksum = (uint32_t) crc32_z(0, p, size);
 }
 
 
