@@ -73,9 +73,12 @@ sub recipe {
         <$fh>;
     };
 
-    my $nginx = '(?ms)```nginx\n((?:(?!```).)*?^%s(?:(?!```).)*)```';
-    my ($block) = $readme =~ sprintf($nginx, 'limit_req_zone ');
-    my ($realip) = $readme =~ sprintf($nginx, 'real_ip_header ');
+    # the recipe's block has its zone and its location (the complete
+    # configuration, earlier, has them in two files' blocks)
+
+    my @blocks = $readme =~ /^```nginx\n(.*?)^```/msg;
+    my ($block) = grep { /^limit_req_zone /m && /^location /m } @blocks;
+    my ($realip) = grep { /^real_ip_header /m } @blocks;
 
     ok(defined $block, 'README: the limit_req recipe is there')
         or return ('', '', '');
