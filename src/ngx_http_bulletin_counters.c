@@ -11,6 +11,7 @@
 #include <sys/file.h>
 
 #include "ngx_http_bulletin_module.h"
+#include "bulletin_idtab.h"
 
 
 static ngx_int_t ngx_http_bulletin_counters_params(ngx_conf_t *cf,
@@ -51,9 +52,8 @@ static ngx_int_t ngx_http_bulletin_counters_assign(
 static uint32_t *ngx_http_bulletin_counters_index(
     ngx_http_bulletin_zone_t *zone, ngx_pool_t *pool,
     bulletin_counters_info_t *info, uint32_t *freshp);
-static uint32_t *ngx_http_bulletin_counters_table(
-    ngx_http_bulletin_zone_t *zone, ngx_pool_t *pool,
-    bulletin_counters_info_t *info, uint32_t *mask);
+static const uint8_t *ngx_http_bulletin_counters_key(const void *region,
+    uint32_t i, size_t *len);
 static void ngx_http_bulletin_counters_write(ngx_http_bulletin_zone_t *zone,
     ngx_log_t *log, bulletin_counters_info_t *info, uint32_t *index,
     uint32_t fresh);
@@ -1098,44 +1098,43 @@ static uint32_t *
 ngx_http_bulletin_counters_index(ngx_http_bulletin_zone_t *zone,
     ngx_pool_t *pool, bulletin_counters_info_t *info, uint32_t *freshp)
 {
-    size_t                          len;
-    uint32_t                        i, p, h, mask, fresh, *table, *index;
-    const uint8_t                  *id;
+    size_t                          size;
+    int64_t                         found;
+    uint32_t                        i, p, fresh, *index;
+    bulletin_idtab_t                table;
     bulletin_store_t               *store;
-    bulletin_counters_slot_t       *slot;
     const bulletin_store_record_t  *rec;
 
     store = &zone->main->store;
 
-    table = ngx_http_bulletin_counters_table(zone, pool, info, &mask);
-    index = ngx_palloc(pool, store->header->page_count * sizeof(uint32_t));
+    /* the ids the zone holds, by slot */
 
-    if (table == NULL || index == NULL) {
+    size = bulletin_idtab_size(info->used);
+
+    index = ngx_palloc(pool, store->header->page_count * sizeof(uint32_t));
+    table.entries = ngx_pcalloc(pool, size * sizeof(uint32_t));
+
+    if (table.entries == NULL || index == NULL) {
         return NULL;
+    }
+
+    bulletin_idtab_init(&table, table.entries, size,
+                        ngx_http_bulletin_counters_key, zone->region);
+
+    for (i = 0; i < info->used; i++) {
+        if (bulletin_idtab_add(&table, i) != BULLETIN_OK) {
+            return NULL;
+        }
     }
 
     fresh = 0;
 
     for (p = 0; p < store->header->page_count; p++) {
         rec = &store->records[p];
-        id = store->base + rec->id_off;
+        found = bulletin_idtab_find(&table, store->base + rec->id_off,
+                                    rec->id_len);
 
-        for (h = bulletin_id_hash(id, rec->id_len); /* void */ ; h++) {
-            i = table[h & mask];
-
-            if (i == 0) {
-                index[p] = info->used + fresh++;
-                break;
-            }
-
-            slot = bulletin_counters_slot(zone->region, i - 1);
-            len = bulletin_counters_id_len(slot);
-
-            if (len == rec->id_len && ngx_memcmp(slot->id, id, len) == 0) {
-                index[p] = i - 1;
-                break;
-            }
-        }
+        index[p] = (found >= 0) ? (uint32_t) found : info->used + fresh++;
     }
 
     *freshp = fresh;
@@ -1144,37 +1143,17 @@ ngx_http_bulletin_counters_index(ngx_http_bulletin_zone_t *zone,
 }
 
 
-/* the ids the zone holds, in a table of slot + 1 by id hash */
+/* the id of a slot, for the id table */
 
-static uint32_t *
-ngx_http_bulletin_counters_table(ngx_http_bulletin_zone_t *zone,
-    ngx_pool_t *pool, bulletin_counters_info_t *info, uint32_t *mask)
+static const uint8_t *
+ngx_http_bulletin_counters_key(const void *region, uint32_t i, size_t *len)
 {
-    uint32_t                   i, h, n, *table;
     bulletin_counters_slot_t  *slot;
 
-    for (n = 8; n < 2 * (info->used + 1); n <<= 1) { /* void */ }
+    slot = bulletin_counters_slot((void *) region, i);
+    *len = bulletin_counters_id_len(slot);
 
-    table = ngx_pcalloc(pool, n * sizeof(uint32_t));
-    if (table == NULL) {
-        return NULL;
-    }
-
-    for (i = 0; i < info->used; i++) {
-        slot = bulletin_counters_slot(zone->region, i);
-        h = bulletin_id_hash((uint8_t *) slot->id,
-                             bulletin_counters_id_len(slot));
-
-        while (table[h & (n - 1)]) {
-            h++;
-        }
-
-        table[h & (n - 1)] = i + 1;
-    }
-
-    *mask = n - 1;
-
-    return table;
+    return (const uint8_t *) slot->id;
 }
 
 
