@@ -1591,32 +1591,7 @@ sub at_max {
              @channels)
     } 0 .. $n - 1;
 
-    my $sent = 0;
-
-    # keepalive_requests is 1000
-
-    while (my @batch = splice @req, 0, 1000) {
-        $batch[-1] =~ s/\r\n\r\n\z/\r\nConnection: close\r\n\r\n/;
-
-        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                         PeerPort => $t->port)
-            or die "connect: $!";
-        my $pid = fork // die "fork: $!";
-
-        if ($pid == 0) {
-            print $sock join '', @batch;
-            POSIX::_exit(0);
-        }
-
-        my $in = '';
-
-        1 while sysread $sock, $in, 1 << 20, length $in;
-
-        waitpid $pid, 0;
-        close $sock;
-
-        $sent += () = $in =~ m{^HTTP/1\.1 20[04] }mg;
-    }
+    my $sent = () = pipelined($t, @req) =~ m{^HTTP/1\.1 20[04] }mg;
 
     is($sent, 9 * $n, 'at the maximum: every view and share served');
 

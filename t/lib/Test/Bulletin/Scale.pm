@@ -17,7 +17,7 @@ use Time::HiRes qw(time);
 use Test::Bulletin;
 
 our @EXPORT = qw(many_bulletins small_template timed_get median_time
-                 pipelined_views inconsistencies big_document);
+                 pipelined pipelined_views inconsistencies big_document);
 
 
 # n small bulletins PREFIX00000... written fast, by hand
@@ -121,15 +121,25 @@ sub median_time {
 sub pipelined_views {
     my ($t, @ids) = @_;
 
-    my $counted = 0;
+    my $in = pipelined($t, map {
+        "GET /big/$_ HTTP/1.1\r\nHost: localhost\r\n"
+      . "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"
+    } @ids);
 
-    while (my @batch = splice @ids, 0, 1000) {
-        my @req = map {
-            "GET /big/$_ HTTP/1.1\r\nHost: localhost\r\n"
-          . "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n"
-        } @batch;
+    return scalar(() = $in =~ m{^HTTP/1\.1 304 }mg);
+}
 
-        $req[-1] =~ s/\r\n\r\n\z/\r\nConnection: close\r\n\r\n/;
+
+# The responses to requests sent pipelined, a thousand a connection (an
+# nginx's keepalive_requests), the last of each asking to close.
+
+sub pipelined {
+    my ($t, @requests) = @_;
+
+    my $out = '';
+
+    while (my @batch = splice @requests, 0, 1000) {
+        $batch[-1] =~ s/\r\n\r\n\z/\r\nConnection: close\r\n\r\n/;
 
         my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                          PeerPort => $t->port)
@@ -137,21 +147,17 @@ sub pipelined_views {
         my $pid = fork // die "fork: $!";
 
         if ($pid == 0) {
-            print $sock join '', @req;
+            print $sock join '', @batch;
             POSIX::_exit(0);
         }
 
-        my $in = '';
-
-        1 while sysread $sock, $in, 1 << 20, length $in;
+        1 while sysread $sock, $out, 1 << 20, length $out;
 
         waitpid $pid, 0;
         close $sock;
-
-        $counted += () = $in =~ m{^HTTP/1\.1 304 }mg;
     }
 
-    return $counted;
+    return $out;
 }
 
 
