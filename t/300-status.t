@@ -1630,15 +1630,7 @@ sub big_store {
 
     $t->stop->config(http => "bulletin_store big.blt;\n"
                            . "bulletin_counters zone=bulletin:32m;\n",
-                     server => <<'EOF')->run;
-location ~ ^/big/(?<bulletin_id>[A-Za-z0-9_][A-Za-z0-9_-]*)$ {
-    bulletin_page $bulletin_id;
-    if_modified_since before;
-}
-location = /status {
-    bulletin_status;
-    bulletin_status_max 100001;
-}
+                     server => big_locations() . <<'EOF')->run;
 location = /status_default {
     bulletin_status;
 }

@@ -45,16 +45,7 @@ diag sprintf "100,000 pages: built in %.1f s, %d bytes",
 
 $t->config(http => "bulletin_store big.blt;\n"
                  . "bulletin_counters zone=bulletin:32m;\n",
-           server => <<'EOF')->run;
-location ~ ^/big/(?<bulletin_id>[A-Za-z0-9_][A-Za-z0-9_-]*)$ {
-    bulletin_page $bulletin_id;
-    if_modified_since before;
-}
-location = /status {
-    bulletin_status;
-    bulletin_status_max 100001;
-}
-EOF
+           server => big_locations())->run;
 
 # sparse traffic: 300 pages viewed once, 100 of them twice
 

@@ -17,7 +17,8 @@ use Time::HiRes qw(time);
 use Test::Bulletin;
 
 our @EXPORT = qw(many_bulletins small_template timed_get median_time
-                 pipelined pipelined_views inconsistencies big_document);
+                 pipelined pipelined_views big_locations inconsistencies
+                 big_document);
 
 
 # n small bulletins PREFIX00000... written fast, by hand
@@ -112,6 +113,23 @@ sub median_time {
     @last = sort { $a <=> $b } @last;
 
     return (1000 * $first[$#first / 2], 1000 * $last[$#last / 2], $bytes);
+}
+
+
+# The locations of a large store's tests: pages at /big/ID, where
+# pipelined_views() sends its requests, and a status that lists them all.
+
+sub big_locations {
+    return <<'EOF';
+location ~ ^/big/(?<bulletin_id>[A-Za-z0-9_][A-Za-z0-9_-]*)$ {
+    bulletin_page $bulletin_id;
+    if_modified_since before;
+}
+location = /status {
+    bulletin_status;
+    bulletin_status_max 100001;
+}
+EOF
 }
 
 
