@@ -26,12 +26,13 @@ CC          ?= cc
 
 MODULE      := $(BUILD)/ngx_http_bulletin_module.so
 BUILDER     := $(BUILD)/bulletin-build
+SYNC        := $(BUILD)/bulletin-sync
 
 # Debian packages, by what needs them (`make print-deps-NAME` prints a
 # list).  Building: the C toolchain and nginx's development files, no test
 # tool and no nginx module package (t/003-deps.t checks).
 DEB_BUILD    := gcc make libc6-dev pkg-config nginx nginx-dev libpcre2-dev \
-                libjansson-dev zlib1g-dev
+                libjansson-dev zlib1g-dev libhiredis-dev
 # `make test`: the unit tests; libFuzzer (fuzz-short); the nginx-level
 # tests (t/, prove) with curl, strace, promtool and the browser tests'
 # Debian chromium, CJK fonts, node and npm.  A nodejs package that
@@ -39,7 +40,8 @@ DEB_BUILD    := gcc make libc6-dev pkg-config nginx nginx-dev libpcre2-dev \
 # asked for only when npm is missing.
 DEB_UNIT     := libcmocka-dev
 DEB_FUZZ     := clang libclang-rt-14-dev
-DEB_PROVE    := perl gzip curl strace prometheus chromium fonts-noto-cjk \
+DEB_PROVE    := perl gzip curl strace prometheus redis-server chromium \
+                fonts-noto-cjk \
                 nodejs $(if $(shell command -v npm),,npm)
 DEB_TEST     := $(DEB_UNIT) $(DEB_FUZZ) $(DEB_PROVE)
 DEB_ASAN     := $(DEB_FUZZ) $(DEB_UNIT) perl
@@ -65,7 +67,7 @@ deps_list    = $(DEB_$(subst -,_,$(shell echo '$(1)' | tr a-z A-Z)))
 MODULE_SRCS := $(filter %.c %.h,$(shell sed -n \
                  's|^.*[$$]ngx_addon_dir/\([^ "\\]*\).*$$|\1|p' config))
 PURE_HDRS   := $(wildcard src/bulletin_*.h)
-LIB_SRCS    := $(filter-out src/bulletin_build.c,\
+LIB_SRCS    := $(filter-out src/bulletin_build.c src/bulletin_sync.c,\
                  $(wildcard src/bulletin_*.c)) src/bulletin_template.S
 LIB_OBJS     = $(patsubst src/%,$(1)/obj/%.o,$(LIB_SRCS))
 LIBRARY     := $(BUILD)/libbulletin.a
@@ -75,6 +77,7 @@ HOST_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Wpointer-arith \
                -Wno-unused-parameter -Werror -D_FORTIFY_SOURCE=2 \
                -fstack-protector-strong
 BUILDER_LIBS := -ljansson -lz -lpthread
+SYNC_LIBS    := -lhiredis -ljansson -lz
 # what the caller adds (the packages' build: dpkg-buildflags' hardening)
 HOST_CFLAGS  := $(strip $(HOST_CFLAGS) $(CPPFLAGS) $(CFLAGS))
 HOST_LDFLAGS := $(strip $(HOST_CFLAGS) $(LDFLAGS))
@@ -95,7 +98,7 @@ PROVE_FLAGS ?= -j2
 .PHONY: fuzz fuzz-short fuzz-merge test-asan
 .PHONY: soak test-valgrind
 
-all: $(call deps_stamp,build) $(MODULE) $(BUILDER)
+all: $(call deps_stamp,build) $(MODULE) $(BUILDER) $(SYNC)
 
 
 # a stamp a list, so that a second `make` checks nothing again; the lists
@@ -165,6 +168,10 @@ $(eval $(call lib_rules,$(BUILD),$(CC),$(HOST_CFLAGS)))
 
 $(BUILDER): src/bulletin_build.c $(LIBRARY)
 	$(CC) $(HOST_LDFLAGS) -Isrc -o $@ $^ $(BUILDER_LIBS)
+
+# the fleet's sidecar (issue 15): the library and hiredis
+$(SYNC): src/bulletin_sync.c $(LIBRARY)
+	$(CC) $(HOST_LDFLAGS) -Isrc -o $@ $^ $(SYNC_LIBS)
 
 
 # cmocka unit tests of the pure C code: t/unit/test_NAME.c, linked with

@@ -41,11 +41,21 @@
 #define BULLETIN_COUNTERS_ZONE_MAX   32
 
 
+/*
+ * A slot.  nginx adds to views, excluded and shares; the fleet's fields
+ * are the other nodes' counts, which bulletin-sync writes (issue 15, see
+ * bulletin_fleet.h) and nginx only reads: zeros on a node without it.
+ * They took the place of reserved zeros, so the format is unchanged.
+ */
+
 typedef struct {
     uint64_t                views;
     uint64_t                excluded;
     uint64_t                shares[BULLETIN_CHANNELS_MAX];
-    uint64_t                reserved[6];
+    uint64_t                fleet_views;
+    uint64_t                fleet_shares;     /* of every channel */
+    uint32_t                fleet_channel[BULLETIN_CHANNELS_MAX];
+                                              /* saturated at UINT32_MAX */
     char                    id[BULLETIN_ID_MAX];  /* NUL-padded; empty:
                                                      a free slot */
 } bulletin_counters_slot_t;                       /* 192 bytes */

@@ -32,7 +32,7 @@ my %build = map { $_ => 1 } @build;
 ok(@build > 0, 'make print-deps-build lists packages');
 
 for my $p (qw(gcc make libc6-dev nginx nginx-dev libpcre2-dev libjansson-dev
-              zlib1g-dev))
+              zlib1g-dev libhiredis-dev))
 {
     ok($build{$p}, "the build installs $p");
 }
@@ -40,7 +40,7 @@ for my $p (qw(gcc make libc6-dev nginx nginx-dev libpcre2-dev libjansson-dev
 # no test tool, by name and by the other lists
 
 my @tools = qw(valgrind wrk clang libclang-rt-14-dev chromium fonts-noto-cjk
-               nodejs npm strace prometheus curl libcmocka-dev lintian
+               nodejs npm strace prometheus redis-server curl libcmocka-dev lintian
                debhelper man-db gdb);
 
 for my $p (@tools) {
