@@ -291,7 +291,10 @@ ngx_http_bulletin_counters_init(ngx_conf_t *cf,
 }
 
 
-/* the shares of a slot, over the channels the zone counts */
+/*
+ * The shares of a slot a reader sees, over the channels the zone counts:
+ * this node's and the other nodes' (bulletin_fleet.h)
+ */
 
 uint64_t
 ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
@@ -300,13 +303,24 @@ ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
     uint32_t  k;
     uint64_t  n;
 
-    n = 0;
+    n = ngx_http_bulletin_read(&slot->fleet_shares);
 
     for (k = 0; k < zone->info.nchannels; k++) {
         n += ngx_http_bulletin_read(&slot->shares[k]);
     }
 
     return n;
+}
+
+
+/* of the zone's channel k */
+
+uint64_t
+ngx_http_bulletin_shares_of(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_slot_t *slot, uint32_t k)
+{
+    return ngx_http_bulletin_read(&slot->shares[k])
+           + ngx_http_bulletin_read(&slot->fleet_channel[k]);
 }
 
 

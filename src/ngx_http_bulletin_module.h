@@ -16,6 +16,7 @@
 #include "bulletin_body.h"
 #include "bulletin_store.h"
 #include "bulletin_counters.h"
+#include "bulletin_fleet.h"
 #include "bulletin_args.h"
 #include "bulletin_version.h"
 
@@ -95,6 +96,14 @@ typedef struct {
 #define ngx_http_bulletin_add(p)   __atomic_add_fetch(p, 1, __ATOMIC_RELAXED)
 #define ngx_http_bulletin_read(p)  __atomic_load_n(p, __ATOMIC_RELAXED)
 
+/*
+ * What a reader sees: this node's count and the other nodes' that
+ * bulletin-sync last wrote into the slot (zero without a fleet)
+ */
+#define ngx_http_bulletin_fleet(slot, own, other)                            \
+    (ngx_http_bulletin_read(&(slot)->own)                                     \
+     + ngx_http_bulletin_read(&(slot)->other))
+
 
 char *ngx_http_bulletin_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -104,6 +113,8 @@ ngx_int_t ngx_http_bulletin_counters_init(ngx_conf_t *cf,
     ngx_http_bulletin_zone_t *zone);
 uint64_t ngx_http_bulletin_shares(ngx_http_bulletin_zone_t *zone,
     bulletin_counters_slot_t *slot);
+uint64_t ngx_http_bulletin_shares_of(ngx_http_bulletin_zone_t *zone,
+    bulletin_counters_slot_t *slot, uint32_t k);
 ngx_int_t ngx_http_bulletin_share_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_bulletin_status_handler(ngx_http_request_t *r);
 char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -186,7 +186,7 @@ ngx_http_bulletin_page_view(ngx_http_request_t *r,
 
     show->zone = zone;
     show->page = page;
-    show->views = ngx_http_bulletin_read(&slot->views);
+    show->views = ngx_http_bulletin_fleet(slot, views, fleet_views);
 
     if (r != r->main
         || r->method != NGX_HTTP_GET
@@ -222,7 +222,7 @@ ngx_http_bulletin_page_viewed(ngx_http_request_t *r,
     views = ngx_http_bulletin_add(counter);
 
     if (counter == &ctx->slot->views) {
-        ctx->views = views;
+        ctx->views = views + ngx_http_bulletin_read(&ctx->slot->fleet_views);
     }
 }
 
@@ -243,15 +243,14 @@ ngx_http_bulletin_count(void *data, uint32_t page, uint32_t kind)
     switch (kind) {
 
     case BULLETIN_SLOT_VIEWS:
-        return ngx_http_bulletin_read(&slot->views);
+        return ngx_http_bulletin_fleet(slot, views, fleet_views);
 
     case BULLETIN_SLOT_SHARES:
         return ngx_http_bulletin_shares(show->zone, slot);
 
     default:
-        return ngx_http_bulletin_read(
-                   &slot->shares[show->zone->channel[kind
-                                              - BULLETIN_SLOT_CHANNEL]]);
+        return ngx_http_bulletin_shares_of(show->zone, slot,
+                   show->zone->channel[kind - BULLETIN_SLOT_CHANNEL]);
     }
 }
 

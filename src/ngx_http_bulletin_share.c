@@ -74,7 +74,7 @@ ngx_http_bulletin_share_handler(ngx_http_request_t *r)
         (void) ngx_http_bulletin_add(&slot->shares[zone->channel[j]]);
     }
 
-    ctx->views = ngx_http_bulletin_read(&slot->views);
+    ctx->views = ngx_http_bulletin_fleet(slot, views, fleet_views);
     ctx->zone = zone;
     ctx->slot = slot;
 

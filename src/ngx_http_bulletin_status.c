@@ -20,11 +20,16 @@ typedef struct {
 } ngx_http_bulletin_rank_t;
 
 
+/* this node's counts, and with the other nodes' (fleet_*) */
+
 typedef struct {
     uint64_t                        views;
     uint64_t                        excluded;
     uint64_t                        shares;
     uint64_t                        channel[BULLETIN_CHANNELS_MAX];
+    uint64_t                        fleet_views;
+    uint64_t                        fleet_shares;
+    uint64_t                        fleet_channel[BULLETIN_CHANNELS_MAX];
 } ngx_http_bulletin_totals_t;
 
 
@@ -44,6 +49,8 @@ typedef struct {
     ngx_http_bulletin_zone_t       *zone;
     const bulletin_store_t         *store;
     ngx_http_bulletin_out_t         out;
+    bulletin_fleet_state_t          fleet;
+    ngx_uint_t                      synced;      /* fleet holds a state */
 } ngx_http_bulletin_status_t;
 
 
@@ -69,6 +76,12 @@ static ngx_int_t ngx_http_bulletin_json_store(ngx_http_bulletin_status_t *st);
 static ngx_int_t ngx_http_bulletin_json_zone(ngx_http_bulletin_status_t *st);
 static ngx_int_t ngx_http_bulletin_json_totals(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_totals_t *t);
+static ngx_int_t ngx_http_bulletin_json_fleet(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_totals_t *t);
+static ngx_int_t ngx_http_bulletin_json_ms(ngx_http_bulletin_out_t *out,
+    int64_t ms);
+static ngx_int_t ngx_http_bulletin_prometheus_fleet(
+    ngx_http_bulletin_status_t *st);
 static ngx_int_t ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_t *out, uint32_t page, uint64_t views);
 static ngx_int_t ngx_http_bulletin_json_channels(
@@ -149,6 +162,12 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     st.main = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
     st.zone = st.main->zone;
     st.store = &st.main->store;
+
+    /* what bulletin-sync last said, if it ever ran on this file */
+
+    if (st.zone && st.zone->file.len) {
+        st.synced = bulletin_fleet_read(st.zone->region, &st.fleet);
+    }
 
     pages = st.store->header->page_count;
 
@@ -481,12 +500,24 @@ ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
 
         t->views += ngx_http_bulletin_read(&slot->views);
         t->excluded += ngx_http_bulletin_read(&slot->excluded);
+        t->fleet_views += ngx_http_bulletin_read(&slot->fleet_views);
 
         for (k = 0; k < zone->info.nchannels; k++) {
             n = ngx_http_bulletin_read(&slot->shares[k]);
             t->channel[k] += n;
             t->shares += n;
+
+            n = ngx_http_bulletin_read(&slot->fleet_channel[k]);
+            t->fleet_channel[k] += n;
+            t->fleet_shares += n;
         }
+    }
+
+    t->fleet_views += t->views;
+    t->fleet_shares += t->shares;
+
+    for (k = 0; k < zone->info.nchannels; k++) {
+        t->fleet_channel[k] += t->channel[k];
     }
 }
 
@@ -528,6 +559,7 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
         || ngx_http_bulletin_json_store(st) != NGX_OK
         || ngx_http_bulletin_json_zone(st) != NGX_OK
         || ngx_http_bulletin_json_totals(st, &t) != NGX_OK
+        || ngx_http_bulletin_json_fleet(st, &t) != NGX_OK
         || ngx_http_bulletin_text(out, ",\n\"pages\":[") != NGX_OK)
     {
         return NGX_ERROR;
@@ -679,6 +711,99 @@ ngx_http_bulletin_json_totals(ngx_http_bulletin_status_t *st,
 }
 
 
+/*
+ * The fleet, as bulletin-sync last wrote it into the counters file: null
+ * on a node it never ran on.  The totals are what readers see, this
+ * node's counts and the other nodes', over the ids of this zone.  The
+ * strings were cleaned to printable ASCII as they were read.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_json_fleet(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_totals_t *t)
+{
+    ngx_int_t                 rc;
+    bulletin_fleet_state_t   *f;
+    ngx_http_bulletin_out_t  *out;
+
+    out = &st->out;
+    f = &st->fleet;
+
+    if (!st->synced) {
+        return ngx_http_bulletin_text(out, ",\n\"fleet\":null");
+    }
+
+    if (ngx_http_bulletin_printf(out, ",\n\"fleet\":{\"node\":\"%s\","
+                                 "\"redis\":\"%s\",\"pid\":%L,"
+                                 "\"interval_ms\":%uD,\"started\":",
+                                 f->node, f->redis, f->pid, f->interval)
+        != NGX_OK
+        || ngx_http_bulletin_json_ms(out, f->started) != NGX_OK
+        || ngx_http_bulletin_text(out, ",\"tick\":") != NGX_OK
+        || ngx_http_bulletin_json_ms(out, f->tick) != NGX_OK
+        || ngx_http_bulletin_text(out, ",\"synced\":") != NGX_OK
+        || ngx_http_bulletin_json_ms(out, f->synced) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (f->lag < 0) {
+        rc = ngx_http_bulletin_text(out, ",\"lag_ms\":null");
+
+    } else {
+        rc = ngx_http_bulletin_printf(out, ",\"lag_ms\":%L", f->lag);
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_bulletin_printf(out, ",\"nodes\":%uD,\"nodes_live\":%uD,"
+                                    "\"syncs\":%uL,\"errors\":%uL,"
+                                    "\"error\":",
+                                    f->nodes, f->nodes_live, f->syncs,
+                                    f->errors)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (f->error[0] == '\0') {
+        rc = ngx_http_bulletin_text(out, "null");
+
+    } else {
+        rc = ngx_http_bulletin_printf(out, "\"%s\"", f->error);
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_bulletin_text(out, ",\"error_at\":") != NGX_OK
+        || ngx_http_bulletin_json_ms(out, f->error[0] ? f->error_at : 0)
+           != NGX_OK
+        || ngx_http_bulletin_printf(out, ",\n \"totals\":{\"views\":%uL,"
+                                    "\"shares\":%uL,"
+                                    "\"shares_by_channel\":{",
+                                    t->fleet_views, t->fleet_shares)
+           != NGX_OK
+        || ngx_http_bulletin_json_channels(st, out, t->fleet_channel)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_bulletin_text(out, "}}}");
+}
+
+
+/* a time in ms as the document's times are, to the second; 0 is null */
+
+static ngx_int_t
+ngx_http_bulletin_json_ms(ngx_http_bulletin_out_t *out, int64_t ms)
+{
+    if (ms <= 0) {
+        return ngx_http_bulletin_text(out, "null");
+    }
+
+    return ngx_http_bulletin_json_time(out, (time_t) (ms / 1000));
+}
+
+
 /* each counter is read once, and the page's shares are their sum */
 
 static ngx_int_t
@@ -688,7 +813,9 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
     u_char                     id[BULLETIN_ID_MAX];
     u_char                     title[BULLETIN_TITLE_MAX];
     uint32_t                   k, nchannels;
-    uint64_t                   shares, channel[BULLETIN_CHANNELS_MAX];
+    uint64_t                   shares, fleet_views, fleet_shares;
+    uint64_t                   channel[BULLETIN_CHANNELS_MAX];
+    uint64_t                   fleet_channel[BULLETIN_CHANNELS_MAX];
     bulletin_counters_slot_t  *slot;
     bulletin_store_record_t    rec;
 
@@ -711,10 +838,20 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
                          : st->store->header->nchannels;
 
     shares = 0;
+    fleet_shares = 0;
 
     for (k = 0; k < nchannels; k++) {
         channel[k] = slot ? ngx_http_bulletin_read(&slot->shares[k]) : 0;
         shares += channel[k];
+
+        fleet_channel[k] = channel[k];
+
+        if (st->synced) {
+            fleet_channel[k] += ngx_http_bulletin_read(
+                                                  &slot->fleet_channel[k]);
+        }
+
+        fleet_shares += fleet_channel[k];
     }
 
     if (ngx_http_bulletin_text(out, "{\"id\":") != NGX_OK
@@ -731,7 +868,24 @@ ngx_http_bulletin_json_page(ngx_http_bulletin_status_t *st,
         return NGX_ERROR;
     }
 
-    return ngx_http_bulletin_text(out, "}}");
+    if (!st->synced) {
+        return ngx_http_bulletin_text(out, "}}");
+    }
+
+    /* what a reader of this node sees */
+
+    fleet_views = views + ngx_http_bulletin_read(&slot->fleet_views);
+
+    if (ngx_http_bulletin_printf(out, "},\"fleet\":{\"views\":%uL,"
+                                 "\"shares\":%uL,\"shares_by_channel\":{",
+                                 fleet_views, fleet_shares)
+        != NGX_OK
+        || ngx_http_bulletin_json_channels(st, out, fleet_channel) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_bulletin_text(out, "}}}");
 }
 
 
@@ -849,9 +1003,64 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
         }
     }
 
+    if (st->synced && ngx_http_bulletin_prometheus_fleet(st) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     ngx_http_bulletin_out_append(out, &pages);
 
     return NGX_OK;
+}
+
+
+/*
+ * The sidecar's health.  The fleet's counts are not here: each node
+ * gives its own, and a sum() over the nodes is the fleet's.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_prometheus_fleet(ngx_http_bulletin_status_t *st)
+{
+    double                   lag;
+    bulletin_fleet_state_t  *f;
+
+    f = &st->fleet;
+
+    lag = f->lag < 0 ? 0 : f->lag / 1000.0;
+
+    return ngx_http_bulletin_printf(&st->out,
+        "# HELP bulletin_fleet_info The node's bulletin-sync: node name "
+        "and Redis.\n"
+        "# TYPE bulletin_fleet_info gauge\n"
+        "bulletin_fleet_info{node=\"%s\",redis=\"%s\"} 1\n"
+        "# HELP bulletin_fleet_nodes Nodes whose counts the fleet sums.\n"
+        "# TYPE bulletin_fleet_nodes gauge\n"
+        "bulletin_fleet_nodes %uD\n"
+        "# HELP bulletin_fleet_nodes_live Nodes that published within "
+        "the last minute.\n"
+        "# TYPE bulletin_fleet_nodes_live gauge\n"
+        "bulletin_fleet_nodes_live %uD\n"
+        "# HELP bulletin_fleet_last_sync_timestamp_seconds When the last "
+        "sync succeeded, as a unix time (0: never).\n"
+        "# TYPE bulletin_fleet_last_sync_timestamp_seconds gauge\n"
+        "bulletin_fleet_last_sync_timestamp_seconds %L.%03L\n"
+        "# HELP bulletin_fleet_last_tick_timestamp_seconds When "
+        "bulletin-sync last tried, as a unix time.\n"
+        "# TYPE bulletin_fleet_last_tick_timestamp_seconds gauge\n"
+        "bulletin_fleet_last_tick_timestamp_seconds %L.%03L\n"
+        "# HELP bulletin_fleet_lag_seconds Age of the newest other node's "
+        "counts at the last sync.\n"
+        "# TYPE bulletin_fleet_lag_seconds gauge\n"
+        "bulletin_fleet_lag_seconds %.3f\n"
+        "# HELP bulletin_fleet_syncs_total Successful syncs.\n"
+        "# TYPE bulletin_fleet_syncs_total counter\n"
+        "bulletin_fleet_syncs_total %uL\n"
+        "# HELP bulletin_fleet_sync_errors_total Syncs that failed.\n"
+        "# TYPE bulletin_fleet_sync_errors_total counter\n"
+        "bulletin_fleet_sync_errors_total %uL\n",
+        f->node, f->redis, f->nodes, f->nodes_live,
+        f->synced / 1000, f->synced % 1000, f->tick / 1000, f->tick % 1000,
+        lag, f->syncs, f->errors);
 }
 
 
