@@ -408,8 +408,8 @@ $SIG{PIPE} = 'IGNORE';
 
 # ------------------------------------------------------------------ setup
 
-for my $f ("$top/build/bulletin-build", "$top/build/ngx_http_bulletin_module.so",
-           "$top/build/bulletin-sync") {
+for my $f (map { "$top/build/$_" }
+           qw(bulletin-build ngx_http_bulletin_module.so bulletin-sync)) {
     -f $f or die "fleet: $f is missing: run make first\n";
 }
 -x $redis_server or die "fleet: no $redis_server (Debian's redis-server)\n";
@@ -700,9 +700,12 @@ for my $n (@nodes) {
     my %w = (text => $text);
     ($w{completed}) = $text =~ /(\d+) requests in /;
     ($w{non2xx}) = $text =~ /Non-2xx or 3xx responses: (\d+)/;
-    my @sock = $text =~ /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/;
+    my @sock = $text =~ /Socket \ errors: \ connect \ (\d+), \ read \ (\d+),
+                         \ write \ (\d+), \ timeout \ (\d+)/x;
     $w{socket} = sum(0, @sock);
-    my @threads = $text =~ /fleet-wrk: thread \d+ sent (\d+) first_ms ([\d.]+) last_ms ([\d.]+) behind_ms ([\d.]+)/g;
+    my @threads = $text =~ /fleet-wrk: \ thread \ \d+ \ sent \ (\d+)
+                            \ first_ms \ ([\d.]+) \ last_ms \ ([\d.]+)
+                            \ behind_ms \ ([\d.]+)/xg;
     while (my ($sent, $first, $last, $behind) = splice @threads, 0, 4) {
         $w{sent} += $sent;
         $w{behind} += $behind;
@@ -801,6 +804,12 @@ for my $n (@nodes) {
 }
 my $redis_end = redis_info();
 my $dbsize = (redis_cmd('DBSIZE') =~ /(\d+)/)[0];
+for my $key (sort split /\n/, redis_cmd('--scan')) {
+    my ($type) = redis_cmd('TYPE', $key) =~ /(\w+)/;
+    my ($bytes) = redis_cmd('MEMORY', 'USAGE', $key) =~ /(\d+)/;
+    print $log "redis key $key: ", $type // '?', ", ", $bytes // '?',
+        " bytes\n";
+}
 my %rss = map { $_->[1] => proc_rss_kb($_->[1]) } @measured;
 my @load1 = (split ' ', slurp('/proc/loadavg'))[0 .. 2];
 
