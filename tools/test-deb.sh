@@ -6,6 +6,9 @@
 #     nginx's ABI, and nginx -t passes;
 #   - the folders and the group of the publish workflow are there, with
 #     their owners and modes, and the man pages are found;
+#   - bulletin-sync is there with its user, its unit (not enabled) and
+#     /etc/default/bulletin-sync, a conffile, and refuses a counters file
+#     that is not one, naming it;
 #   - a build user of the group "bulletin" builds the sample store into
 #     staging with /usr/bin/bulletin-build, bulletin-publish (which refuses
 #     a non-root user) installs it, saying that nginx is not running;
@@ -148,6 +151,7 @@ nginx_t > /dev/null 2>&1 || skip_all "nginx -t fails before the test"
 
 enabled_before=$(ls -A $enabled 2> /dev/null)
 group_before=$(getent group bulletin)
+sync_user_before=$(getent passwd bulletin-sync)
 user=
 prefix=
 sample=
@@ -177,6 +181,10 @@ cleanup() {
 
     [ -n "$user" ] && getent passwd "$user" > /dev/null \
         && deluser --quiet --system "$user" > /dev/null 2>&1
+    [ -z "$sync_user_before" ] && getent passwd bulletin-sync > /dev/null \
+        && deluser --quiet --system bulletin-sync > /dev/null 2>&1 \
+        && { delgroup --quiet --system bulletin-sync > /dev/null 2>&1 \
+             || true; }
     [ -z "$group_before" ] && getent group bulletin > /dev/null \
         && delgroup --quiet --system bulletin > /dev/null 2>&1
 
@@ -226,9 +234,31 @@ check "$var/store is root:root 755" \
 check "$var/counters is root:root 700" \
     test "$(mode_of $var/counters)" = "root:root 700"
 
-for page in bulletin-build bulletin-publish; do
+for page in bulletin-build bulletin-publish bulletin-sync; do
     check "man -w $page" sh -c "man -w $page > /dev/null"
 done
+check "bulletin-sync --version says $version" \
+    sh -c "/usr/bin/bulletin-sync --version | grep -qx 'bulletin-sync $version'"
+check "the system user bulletin-sync exists" \
+    sh -c "getent passwd bulletin-sync > /dev/null"
+unit=/lib/systemd/system/bulletin-sync.service
+check "$unit is installed" test -f $unit
+check "it runs bulletin-sync as the user bulletin-sync" \
+    grep -q '^ExecStart=/usr/bin/bulletin-sync --user bulletin-sync ' $unit
+check "it is not enabled" test ! -e \
+    /etc/systemd/system/multi-user.target.wants/bulletin-sync.service
+check "/etc/default/bulletin-sync is a conffile" \
+    sh -c "dpkg-query -W -f='\${Conffiles}' $tools \
+               | grep -q ' /etc/default/bulletin-sync '"
+out=$(timeout 30 /usr/bin/bulletin-sync --counters /etc/passwd \
+          --redis 127.0.0.1:9 --once 2>&1)
+status=$?
+check "bulletin-sync refuses a file that is not a counters file" \
+    test "$status" = 1
+case "$out" in
+*'"/etc/passwd"'*) ok "and names it" ;;
+*) not_ok "and names it (it said: $out)" ;;
+esac
 check "man -w 7 bulletin" sh -c "man -w 7 bulletin > /dev/null"
 check "bulletin-build --version says $version" \
     sh -c "/usr/bin/bulletin-build --version | grep -qx 'bulletin-build $version'"
@@ -416,6 +446,15 @@ check "nginx -t passes after the purge" nginx_t
 deluser --quiet --system "$user" > /dev/null 2>&1
 check "the build user is removed" sh -c "! getent passwd $user > /dev/null"
 user=
+if [ -z "$sync_user_before" ]; then
+    # and the sidecar's system user, likewise
+    check "purge keeps the user bulletin-sync" \
+        sh -c "getent passwd bulletin-sync > /dev/null"
+    deluser --quiet --system bulletin-sync > /dev/null 2>&1
+    delgroup --quiet --system bulletin-sync > /dev/null 2>&1
+fi
+check "the user bulletin-sync is as it was" \
+    test "$(getent passwd bulletin-sync)" = "$sync_user_before"
 if [ -z "$group_before" ]; then
     # purge keeps the group (Debian's custom for system groups)
     check "purge keeps the group bulletin" \
