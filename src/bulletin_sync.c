@@ -152,6 +152,7 @@ static void bulletin_sync_fail(const char *fmt, ...)
     __attribute__ ((format (printf, 1, 2)));
 static void bulletin_sync_redis_address(const char *arg);
 static void bulletin_sync_open(int writable);
+static void bulletin_sync_claim(void);
 static void bulletin_sync_password(void);
 static void bulletin_sync_drop(void);
 static void bulletin_sync_prepare(void);
@@ -237,6 +238,7 @@ main(int argc, char **argv)
     }
 
     bulletin_sync_open(1);
+    bulletin_sync_claim();
     bulletin_sync_password();
     bulletin_sync_drop();
     bulletin_sync_prepare();
@@ -593,6 +595,46 @@ bulletin_sync_open(int writable)
     if (rc != BULLETIN_COUNTERS_OK) {
         bulletin_sync_setup_error("counters file \"%s\": %s: %s", path,
                                   bulletin_counters_strerror(rc), detail);
+    }
+}
+
+
+/*
+ * One sidecar a file, under one name: a file's counts published under two
+ * node keys would be counted twice by every other node, for good (the
+ * slots keep what they were given).  The state a sidecar left names it:
+ * another name is refused, and so is a sidecar that still runs and ticked
+ * lately.  A dead one's pid may have been reused: its tick is old then.
+ */
+
+static void
+bulletin_sync_claim(void)
+{
+    int64_t                 age;
+    bulletin_fleet_state_t  st;
+
+    if (!bulletin_fleet_read(bs.map, &st)) {
+        return;
+    }
+
+    if (st.node[0] != '\0' && strcmp(st.node, bs.node) != 0) {
+        bulletin_sync_setup_error("counters file \"%s\" is synced as node "
+                                  "\"%s\", not \"%s\": its counts would "
+                                  "count twice under two names; keep "
+                                  "--node %s, or give nginx a new counters "
+                                  "file for the new name", bs.counters,
+                                  st.node, bs.node, st.node);
+    }
+
+    age = bulletin_sync_wall_ms() - st.tick;
+
+    if (st.pid > 0 && st.pid != (int64_t) getpid()
+        && age < 3 * (int64_t) st.interval + 5000
+        && (kill((pid_t) st.pid, 0) == 0 || errno == EPERM))
+    {
+        bulletin_sync_setup_error("counters file \"%s\": another "
+                                  "bulletin-sync (pid %lld) syncs it",
+                                  bs.counters, (long long) st.pid);
     }
 }
 
