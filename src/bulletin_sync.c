@@ -59,6 +59,8 @@
 #define BULLETIN_SYNC_EX_TEMPFAIL   75      /* sysexits.h's EX_TEMPFAIL */
 
 #define BULLETIN_SYNC_BATCH         1000    /* pages a command or entry */
+#define BULLETIN_SYNC_ENTRIES       100     /* log entries an XREAD: at
+                                               most 100,000 pages a reply */
 #define BULLETIN_SYNC_ROUNDS        50      /* XREADs a tick */
 #define BULLETIN_SYNC_LOG_LEN       "100000"
 #define BULLETIN_SYNC_LIVE          60000   /* ms: a node still publishing */
@@ -1891,7 +1893,7 @@ bulletin_sync_stream_read(int *more)
     *more = 0;
 
     r = bulletin_sync_command("XREAD COUNT %d STREAMS %s %s",
-                              BULLETIN_SYNC_BATCH, bs.key_log, bs.last_id);
+                              BULLETIN_SYNC_ENTRIES, bs.key_log, bs.last_id);
 
     if (r == NULL) {
         return -1;
@@ -1944,7 +1946,7 @@ bulletin_sync_stream_read(int *more)
         return -1;
     }
 
-    *more = (entries->elements == BULLETIN_SYNC_BATCH);
+    *more = (entries->elements == BULLETIN_SYNC_ENTRIES);
 
     freeReplyObject(r);
 
