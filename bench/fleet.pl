@@ -66,6 +66,7 @@ my %set = (
     poll_every  => 0.01,                # s
     probe_bound => 10,                  # s, each probe's wait at most
     quiet       => 3,                   # s without views before the check
+    idle        => 3,                   # s, then the idle fleet's CPU
     settle      => 15,                  # s, further, to see a late sum
 );
 
@@ -523,6 +524,7 @@ for my $i (1 .. $set{nodes}) {
 # the sidecars
 sub sync_start {
     my ($n) = @_;
+    $n->{sync_started} = time;
     $n->{sync} = spawn("sync-$n->{name}", "$n->{prefix}/logs/sync.log", undef,
         "$bin/bulletin-sync", '--counters', "$n->{prefix}/counters",
         '--redis', "127.0.0.1:$redis{port}", '--node', $n->{name},
@@ -654,10 +656,16 @@ while (1) {
         $poll_errors++ unless defined $seen;
         while (@pending && defined $seen && $seen >= $pending[0][1]) {
             push @lags, $t - $pending[0][0];
+            printf $log "probe %d: viewed at +%.3f s, seen on %s after"
+                . " %.3f s\n", $pending[0][1], $pending[0][0] - $start,
+                $nb->{name}, $lags[-1];
             shift @pending;
         }
         while (@pending && $t - $pending[0][0] > $set{probe_bound}) {
             $timeouts++;
+            printf $log "probe %d: viewed at +%.3f s, not seen on %s in %d s\n",
+                $pending[0][1], $pending[0][0] - $start, $nb->{name},
+                $set{probe_bound};
             shift @pending;
         }
         $next_poll += $set{poll_every};
@@ -737,11 +745,8 @@ say_ sprintf "fleet: wrk completed %s views (%s sent), %s views/s",
 
 # ----------------------------------------------------- quiet, then exact
 
-my $q0 = sample();
 my $check_at = $last_view + $set{quiet};
 sleep $check_at - time if $check_at > time;
-my $q1 = sample();
-my $quiet_secs = $q1->{t} - $q0->{t};
 
 my $expected = $completed + $probes;
 
@@ -797,6 +802,12 @@ unless ($exact_at_check) {
     }
 }
 
+# the idle fleet: no view at all
+my $q0 = sample();
+sleep $set{idle};
+my $q1 = sample();
+my $quiet_secs = $q1->{t} - $q0->{t};
+
 my %sync_alive;
 for my $n (@nodes) {
     my $st = exited($n->{sync});
@@ -804,11 +815,18 @@ for my $n (@nodes) {
 }
 my $redis_end = redis_info();
 my $dbsize = (redis_cmd('DBSIZE') =~ /(\d+)/)[0];
+my @keys;       # [key, type, bytes, elements]
 for my $key (sort split /\n/, redis_cmd('--scan')) {
     my ($type) = redis_cmd('TYPE', $key) =~ /(\w+)/;
-    my ($bytes) = redis_cmd('MEMORY', 'USAGE', $key) =~ /(\d+)/;
-    print $log "redis key $key: ", $type // '?', ", ", $bytes // '?',
-        " bytes\n";
+    $type //= '?';
+    my ($bytes) = redis_cmd('MEMORY', 'USAGE', $key, 'SAMPLES', '0')
+                  =~ /(\d+)/;
+    my $len = { stream => 'XLEN', hash => 'HLEN', list => 'LLEN',
+                set => 'SCARD', zset => 'ZCARD' }->{$type};
+    my ($elements) = $len ? redis_cmd($len, $key) =~ /(\d+)/ : ();
+    push @keys, [$key, $type, $bytes, $elements];
+    print $log "redis key $key: $type, ", $bytes // '?', " bytes, ",
+        $elements // '-', " elements\n";
 }
 my %rss = map { $_->[1] => proc_rss_kb($_->[1]) } @measured;
 my @load1 = (split ' ', slurp('/proc/loadavg'))[0 .. 2];
@@ -863,7 +881,8 @@ line '(latency: wrk\'s; behind: the time the pacing gave up because wrk had'
 line '';
 
 line sprintf 'CPU, %% of one core (utime + stime, /proc/PID/stat): over the'
-     . ' %.1f s load window, and the %.1f s after it (quiet); RSS at the end',
+     . ' %.1f s load window, and %.1f s of an idle fleet after the check'
+     . ' (idle); RSS at the end',
      $window, $quiet_secs;
 my %cpu;
 my @cpu_rows;
@@ -889,7 +908,7 @@ for my $m (@measured) {
 push @cpu_rows, [ 'fleet.pl (probe)',
                   fmt(100 * ($s1->{self} - $s0->{self}) / $window, 1) . ' %',
                   '-', '-' ];
-line table(['process', 'load', 'quiet', 'RSS'], @cpu_rows);
+line table(['process', 'load', 'idle', 'RSS'], @cpu_rows);
 
 my $cmds = ($s1->{info}{total_commands_processed} // 0)
          - ($s0->{info}{total_commands_processed} // 0);
@@ -910,7 +929,13 @@ line table(['', 'value'],
     [ 'network in / out over the window',
       fmt($netin / $window / 1024, 0) . ' / '
       . fmt($netout / $window / 1024, 0) . ' KB/s' ],
+    [ 'used_memory growth over the window',
+      fmt((($s1->{info}{used_memory} // 0) - ($s0->{info}{used_memory} // 0))
+          / $window / 1024, 0) . ' KB/s' ],
     [ 'CPU over the window', fmt($cpu{'redis-server'}, 1) . ' %' ]);
+line table(['key', '<type', 'elements', 'MEMORY USAGE'],
+    map { [ $_->[0], $_->[1], fmt($_->[3], 0),
+            fmt(($_->[2] // 0) / 1024, 0) . ' KB' ] } @keys);
 
 my @lagsort = sort { $a <=> $b } @lags;
 my ($p50, $p99) = map { percentile($_, @lags, (9e9) x $timeouts) } 50, 99;
@@ -928,6 +953,16 @@ line table(['probes', 'answered', 'timed out', 'p50', 'p99', 'max', 'min',
       $p99 && $p99 > 1e9 ? '> 10 s' : ms($p99),
       $timeouts ? '> 10 s' : ms($lmax), ms($lagsort[0]),
       '<= ' . fmt(2 * $set{interval}, 0) . ' ms' ]);
+line sprintf 'lags within 1 interval: %d, within 2: %d, beyond: %d; the'
+     . ' sidecars were started %s ms after n1\'s (a sidecar ticks every'
+     . ' interval from its start: their phases stay as started)',
+     scalar(grep { $_ <= $set{interval} / 1000 } @lags),
+     scalar(grep { $_ > $set{interval} / 1000
+                   && $_ <= 2 * $set{interval} / 1000 } @lags),
+     scalar(grep { $_ > 2 * $set{interval} / 1000 } @lags) + $timeouts,
+     join ', ', map { "$_->{name} " . fmt(1000 * ($_->{sync_started}
+                                          - $nodes[0]{sync_started}), 0) }
+                @nodes[1 .. $#nodes];
 line "probe errors: @probe_errors" if @probe_errors;
 line "n2 polls: $polls, $poll_errors without a fleet count" if $poll_errors;
 
