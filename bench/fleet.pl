@@ -383,6 +383,16 @@ sub redis_info {
     return \%i;
 }
 
+# the streams' lengths: key => XLEN
+sub redis_streams {
+    my %len;
+    for my $key (split /\n/, redis_cmd('--scan')) {
+        next unless redis_cmd('TYPE', $key) =~ /^stream/;
+        ($len{$key}) = redis_cmd('XLEN', $key) =~ /(\d+)/;
+    }
+    return \%len;
+}
+
 
 # --------------------------------------------------------------- cleanup
 
@@ -598,7 +608,7 @@ my @measured = (
 
 sub sample {
     my (%o) = @_;
-    my %s = (t => time, info => redis_info(),
+    my %s = (t => time, info => redis_info(), streams => redis_streams(),
              ticks => { map { $_->[1] => proc_ticks($_->[1]) } @measured },
              self => (times)[0] + (times)[1]);
     if ($o{fleet}) {
@@ -935,7 +945,23 @@ line table(['', 'value'],
     [ 'CPU over the window', fmt($cpu{'redis-server'}, 1) . ' %' ]);
 line table(['key', '<type', 'elements', 'MEMORY USAGE'],
     map { [ $_->[0], $_->[1], fmt($_->[3], 0),
-            fmt(($_->[2] // 0) / 1024, 0) . ' KB' ] } @keys);
+            fmt($_->[2], 0) . ' bytes' ] } @keys);
+# the change feed: what it holds once trimmed (README: "trimmed to about
+# 100,000 entries"), at this run's entries a second and bytes an entry
+for my $k (grep { $_->[1] eq 'stream' && $_->[3] } @keys) {
+    my $cap = 100_000;
+    my $added = ($s1->{streams}{$k->[0]} // 0)
+              - ($s0->{streams}{$k->[0]} // 0);
+    my $per_s = $added / $window;
+    line sprintf '%s: %s entries added over the load window (%.1f a'
+         . ' second), %s bytes an entry at the end: trimmed at about %s'
+         . ' entries (README), it would hold about %s MB, after %s h of'
+         . ' this load', $k->[0], fmt($added, 0), $per_s,
+         fmt($k->[2] / $k->[3], 0), fmt($cap, 0),
+         fmt($cap * $k->[2] / $k->[3] / 1048576, 0),
+         $per_s > 0 ? fmt($cap / $per_s / 3600, 1) : '-';
+}
+line '';
 
 my @lagsort = sort { $a <=> $b } @lags;
 my ($p50, $p99) = map { percentile($_, @lags, (9e9) x $timeouts) } 50, 99;
@@ -964,7 +990,9 @@ line sprintf 'lags within 1 interval: %d, within 2: %d, beyond: %d; the'
                                           - $nodes[0]{sync_started}), 0) }
                 @nodes[1 .. $#nodes];
 line "probe errors: @probe_errors" if @probe_errors;
-line "n2 polls: $polls, $poll_errors without a fleet count" if $poll_errors;
+line "$nb->{name} polls: $polls, $poll_errors without a fleet count"
+    if $poll_errors;
+line '';
 
 line 'The sidecars, as each node\'s status shows them at the check (lag_ms:'
      . ' at the end of the load window, and at the check)';
