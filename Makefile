@@ -211,7 +211,7 @@ test: all fuzz-short unit prove
 # FUZZ_SECONDS, `make fuzz-merge` adds what `make fuzz` found to the corpus.
 
 FUZZ_CC      := clang
-FUZZ_NAMES   := store counters id args source
+FUZZ_NAMES   := store counters id args source sync
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -std=gnu99 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
