@@ -13,6 +13,9 @@
 #
 #  1. baseline: exact everywhere; the status's fleet object (node, redis,
 #     pid, interval, nodes, times) and Prometheus's fleet lines.
+#  1b. a second sidecar on a node's file, while the first runs, or under
+#     another name (which would count the file twice): refused, naming
+#     the file, and nothing changes.
 #  2. kill -9 of a sidecar mid-traffic, then a new one.
 #  3. Redis restarted empty (no persistence) mid-traffic: the sidecars
 #     publish again.
@@ -63,6 +66,7 @@ my $r = $f->redis_start;
 my @fleet = map { $f->node_start(name => "n$_", redis => $r) } 1 .. 3;
 
 subtest 'baseline' => \&baseline;
+subtest 'one sidecar a file, one name' => \&one_claim;
 subtest 'kill -9 of a sidecar mid-traffic' => \&sidecar_killed;
 subtest 'Redis restarted empty' => \&redis_restarted;
 subtest 'Redis unreachable' => \&redis_unreachable;
@@ -203,6 +207,45 @@ sub fleet_of {
 
 
 #### 1
+
+sub one_claim {
+    SKIP: {
+        skip 'BULLETIN_FLEET_NO_SYNC: no sidecar', 6 if $NO_SYNC;
+
+        my $n = $fleet[0];
+        my $file = $n->{t}->path('c.cnt');
+
+        my $second = $f->sync_command($n);
+        my ($status, $out) = $n->{t}->capture([@$second, '--once'], 1, 30);
+
+        is($status, 1, 'a second sidecar while the first runs: refused');
+        like($out, qr/counters file "\Q$file\E": another bulletin-sync/,
+             'it says why, naming the file');
+
+        # the first stopped: another name is refused all the same
+
+        $f->sync_stop($n);
+
+        my $other = $f->sync_command($n);
+        $_ eq $n->{name} and $_ = 'renamed' for @$other;
+
+        ($status, $out) = $n->{t}->capture([@$other, '--once'], 1, 30);
+
+        is($status, 1, 'another node name on the file: refused');
+        like($out, qr/is synced as node "\Q$n->{name}\E", not "renamed"/,
+             'it says why');
+
+        # under its own name it syncs, at once
+
+        ($status, $out) = $n->{t}->capture([@$second, '--once'], 1, 30);
+
+        is($status, 0, 'its own name: one tick syncs') or diag $out;
+
+        $f->sync_start($n);
+        exact('one sidecar a file');
+    }
+}
+
 
 sub baseline {
     my $load = $f->traffic_start(\@fleet, seconds => 1.5);
