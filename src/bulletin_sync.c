@@ -62,7 +62,8 @@
 #define BULLETIN_SYNC_ENTRIES       100     /* log entries an XREAD: at
                                                most 100,000 pages a reply */
 #define BULLETIN_SYNC_ROUNDS        50      /* XREADs a tick */
-#define BULLETIN_SYNC_LOG_LEN       "100000"
+#define BULLETIN_SYNC_LOG_LEN       "1000"  /* log entries kept, each of
+                                               at most BATCH pages */
 #define BULLETIN_SYNC_LIVE          60000   /* ms: a node still publishing */
 #define BULLETIN_SYNC_PASSWORD_MAX  512
 #define BULLETIN_SYNC_HOST_MAX      255
@@ -178,7 +179,8 @@ static int bulletin_sync_read(redisReply *nodes);
 static int bulletin_sync_full_reload(redisReply *nodes);
 static int bulletin_sync_load_node(const char *key, size_t len);
 static int bulletin_sync_stream_gap(void);
-static int bulletin_sync_stream_read(int *more);
+static int bulletin_sync_stream_read(int *more, int64_t block);
+static void bulletin_sync_wait(int64_t next);
 static void bulletin_sync_entry(const redisReply *e);
 static void bulletin_sync_merge_lines(uint32_t node,
     const bulletin_sync_map_t *map, const char *d, size_t len);
@@ -914,9 +916,8 @@ bulletin_sync_signal(int signo)
 static int
 bulletin_sync_run(void)
 {
-    int              ok;
-    int64_t          next, now;
-    struct timespec  ts;
+    int      ok;
+    int64_t  next, now;
 
     next = bulletin_sync_mono_ms();
 
@@ -936,13 +937,7 @@ bulletin_sync_run(void)
             next = now + bs.interval;
         }
 
-        while (!bulletin_sync_quit && (now = bulletin_sync_mono_ms()) < next)
-        {
-            ts.tv_sec = (next - now) / 1000;
-            ts.tv_nsec = (long) ((next - now) % 1000) * 1000000;
-
-            (void) nanosleep(&ts, NULL);
-        }
+        bulletin_sync_wait(next);
 
         if (bulletin_sync_quit) {
             break;
@@ -970,6 +965,53 @@ bulletin_sync_run(void)
  * nodes' read; their sums handed to nginx; the state written.  Returns
  * 1 when it all succeeded.
  */
+
+
+/*
+ * Until the next tick, the other nodes' counts as they come: an XREAD
+ * that blocks, so that what a node publishes just after this node's tick
+ * reaches these pages at once, not a tick later.  The lag is then about
+ * the publisher's wait for its tick.  Without Redis (the tick failed and
+ * disconnected), or with a reload due, it sleeps.
+ */
+
+static void
+bulletin_sync_wait(int64_t next)
+{
+    int              more;
+    int64_t          now;
+    struct timespec  ts;
+
+    while (!bulletin_sync_quit && (now = bulletin_sync_mono_ms()) < next) {
+
+        if (bs.redis != NULL && !bs.reload && next - now >= 10) {
+            bs.now = bulletin_sync_wall_ms();
+            bs.lag = -1;
+
+            if (bulletin_sync_stream_read(&more, next - now) != 0) {
+                /* the next tick says so, and connects again */
+                bulletin_sync_disconnect();
+                continue;
+            }
+
+            if (bs.table.ndirty) {
+                bulletin_sync_hand();
+            }
+
+            if (bs.lag >= 0) {
+                bs.state.lag = bs.lag;
+                bulletin_fleet_publish(bs.map, &bs.state);
+            }
+
+            continue;
+        }
+
+        ts.tv_sec = (next - now) / 1000;
+        ts.tv_nsec = (long) ((next - now) % 1000) * 1000000;
+
+        (void) nanosleep(&ts, NULL);
+    }
+}
 
 static int
 bulletin_sync_tick(void)
@@ -1152,8 +1194,10 @@ bulletin_sync_connect(void)
 
     bulletin_sync_address(host, port);
 
-    tv.tv_sec = (bs.interval > 2000 ? bs.interval : 2000) / 1000;
-    tv.tv_usec = (bs.interval > 2000 ? bs.interval % 1000 : 0) * 1000;
+    /* more than an XREAD blocks between ticks: an interval */
+
+    tv.tv_sec = (bs.interval + 2000) / 1000;
+    tv.tv_usec = (bs.interval % 1000) * 1000;
 
     if (redisSetTimeout(bs.redis, tv) != REDIS_OK) {
         bulletin_sync_fail("redis %s:%d: cannot set the timeout", host, port);
@@ -1584,6 +1628,14 @@ bulletin_sync_send_batch(uint32_t from, uint32_t n)
         return -1;
     }
 
+    /*
+     * The log keeps about 1000 entries: the sidecars a few ticks behind
+     * read it; one further behind reads the hashes again.  Its memory is
+     * bounded (1000 entries of at most 1000 pages), whatever the load's
+     * duration, and an idle log keeps its last entries, which the
+     * sidecars' last reads name.
+     */
+
     snprintf(t, sizeof(t), "%lld", (long long) bs.now);
 
     return redisAppendCommand(bs.redis,
@@ -1670,7 +1722,7 @@ bulletin_sync_read(redisReply *nodes)
     }
 
     for (round = 0; round < BULLETIN_SYNC_ROUNDS; round++) {
-        if (bulletin_sync_stream_read(&more) != 0) {
+        if (bulletin_sync_stream_read(&more, 0) != 0) {
             return -1;
         }
 
@@ -1885,15 +1937,23 @@ bulletin_sync_stream_gap(void)
 
 
 static int
-bulletin_sync_stream_read(int *more)
+bulletin_sync_stream_read(int *more, int64_t block)
 {
     size_t       i;
     redisReply  *r, *entries, *id;
 
     *more = 0;
 
-    r = bulletin_sync_command("XREAD COUNT %d STREAMS %s %s",
-                              BULLETIN_SYNC_ENTRIES, bs.key_log, bs.last_id);
+    if (block > 0) {
+        r = bulletin_sync_command("XREAD COUNT %d BLOCK %lld STREAMS %s %s",
+                                  BULLETIN_SYNC_ENTRIES, (long long) block,
+                                  bs.key_log, bs.last_id);
+
+    } else {
+        r = bulletin_sync_command("XREAD COUNT %d STREAMS %s %s",
+                                  BULLETIN_SYNC_ENTRIES, bs.key_log,
+                                  bs.last_id);
+    }
 
     if (r == NULL) {
         return -1;
