@@ -946,16 +946,17 @@ line table(['', 'value'],
 line table(['key', '<type', 'elements', 'MEMORY USAGE'],
     map { [ $_->[0], $_->[1], fmt($_->[3], 0),
             fmt($_->[2], 0) . ' bytes' ] } @keys);
-# the change feed: what it holds once trimmed (README: "trimmed to about
-# 100,000 entries"), at this run's entries a second and bytes an entry
+# the change feed: what it holds once trimmed (bulletin-sync's XADD
+# MAXLEN ~ 1000, the README's "about 1,000 entries"), at this run's
+# entries a second and bytes an entry
 for my $k (grep { $_->[1] eq 'stream' && $_->[3] } @keys) {
-    my $cap = 100_000;
+    my $cap = 1_000;
     my $added = ($s1->{streams}{$k->[0]} // 0)
               - ($s0->{streams}{$k->[0]} // 0);
     my $per_s = $added / $window;
     line sprintf '%s: %s entries added over the load window (%.1f a'
          . ' second), %s bytes an entry at the end: trimmed at about %s'
-         . ' entries (README), it would hold about %s MB, after %s h of'
+         . ' entries, it holds at most about %s MB, reached after %s h of'
          . ' this load', $k->[0], fmt($added, 0), $per_s,
          fmt($k->[2] / $k->[3], 0), fmt($cap, 0),
          fmt($cap * $k->[2] / $k->[3] / 1048576, 0),

@@ -69,6 +69,17 @@
 #define BULLETIN_TIME_MIN          0
 #define BULLETIN_TIME_MAX          253402300799LL  /* 9999-12-31T23:59:59Z */
 
+/*
+ * What a page is (its record's type): an HTML page, counted as viewed;
+ * or, for the builder's own pages (ids beginning "_") only, with no
+ * count in them and counting no view, a sitemap or an Atom feed.  Stores
+ * before 0.3.0 have zero there, as reserved.
+ */
+#define BULLETIN_TYPE_HTML         0
+#define BULLETIN_TYPE_SITEMAP      1       /* application/xml */
+#define BULLETIN_TYPE_ATOM         2       /* application/atom+xml */
+#define BULLETIN_TYPE_LAST         BULLETIN_TYPE_ATOM
+
 /* what a slot shows, of the page bulletin_store_slot_t.page */
 #define BULLETIN_SLOT_VIEWS        0
 #define BULLETIN_SLOT_SHARES       1       /* all channels */
@@ -166,7 +177,7 @@ typedef struct {
     uint32_t                segment_first;  /* nslots + 1 segments */
     uint32_t                slot_first;
     uint32_t                nslots;
-    uint32_t                reserved;
+    uint32_t                type;           /* BULLETIN_TYPE_* */
 } bulletin_store_record_t;                  /* 96 bytes */
 
 

@@ -597,7 +597,7 @@ bulletin_store_check_id(bulletin_store_t *st, uint32_t i,
 }
 
 
-/* the strings inside the data section, the etag, reserved, the time */
+/* the strings inside the data section, the etag, the type, the time */
 
 static int
 bulletin_store_check_fields(bulletin_store_t *st, uint32_t i,
@@ -631,10 +631,19 @@ bulletin_store_check_fields(bulletin_store_t *st, uint32_t i,
                              (int) r->id_len, (const char *) id);
     }
 
-    if (r->reserved != 0) {
+    if (r->type > BULLETIN_TYPE_LAST) {
         return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
-                             "page %u \"%.*s\": reserved is not zero",
-                             i, (int) r->id_len, (const char *) id);
+                             "page %u \"%.*s\": type %u is not a page's",
+                             i, (int) r->id_len, (const char *) id,
+                             (unsigned) r->type);
+    }
+
+    if (r->type != BULLETIN_TYPE_HTML && (id[0] != '_' || r->nslots != 0)) {
+        return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                             "page %u \"%.*s\": a sitemap or a feed is the "
+                             "builder's (an id beginning \"_\"), with no "
+                             "count in it", i, (int) r->id_len,
+                             (const char *) id);
     }
 
     if (!bulletin_time_valid(r->last_modified)) {

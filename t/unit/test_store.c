@@ -1184,7 +1184,7 @@ mutate(uint8_t *q, size_t size, int which)
         break;
     case 41: t = r[0]; r[0] = r[1]; r[1] = t; break;
     case 42: r[1].id_off = r[0].id_off; r[1].id_len = r[0].id_len; break;
-    case 43: r[0].reserved = 1; break;
+    case 43: r[0].type = BULLETIN_TYPE_LAST + 1; break;
     case 44: s[1].gzip_off = h->data_off + h->data_size - 1; break;
     case 45: s[0].gzip_len = UINT32_MAX; break;
     case 46: r[2].title_len = (uint32_t) h->data_size; break;
