@@ -35,6 +35,10 @@ use List::Util qw(max min sum);
 use POSIX qw(strftime);
 use Time::HiRes qw(time sleep);
 
+use FindBin;
+use lib $FindBin::Bin;
+use BenchUtil qw(slurp spew free_port fmt table);
+
 $| = 1;
 umask 022;
 
@@ -97,19 +101,7 @@ sub say_ {
     print $log $text, "\n" if $log;
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $f, '<:raw', $file or die "$file: $!\n";
-    local $/;
-    return scalar <$f>;
-}
 
-sub spew {
-    my ($file, $data) = @_;
-    open my $f, '>:raw', $file or die "$file: $!\n";
-    print $f $data;
-    close $f or die "$file: $!\n";
-}
 
 sub median {
     my @v = sort { $a <=> $b } grep { defined } @_;
@@ -125,22 +117,7 @@ sub spread {
     return 100 * (max(@v) - min(@v)) / $m;
 }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1)
-        or die "no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
 
-sub fmt {
-    my ($v, $digits) = @_;
-    return '-' unless defined $v;
-    my $s = sprintf "%.${digits}f", $v;
-    1 while $s =~ s/^(\d+)(\d{3})/$1,$2/;
-    return $s;
-}
 
 # utime and stime (clock ticks) and minor faults of a process
 sub proc_cpu {
@@ -834,22 +811,6 @@ my @report;
 
 sub line { push @report, join '', @_ }
 
-# a text table: the first column, and those whose heading begins with
-# "<", aligned left; the others right
-sub table {
-    my ($head, @rows) = @_;
-    my @left = map { $_ == 0 || $head->[$_] =~ /^</ ? '-' : '' }
-               0 .. $#$head;
-    $head = [map { s/^<//r } @$head];
-    my @w = map { my $i = $_; max(map { length $_->[$i] } $head, @rows) }
-            0 .. $#$head;
-    my $fmt = join('  ', map({ "%$left[$_]$w[$_]s" } 0 .. $#w)) . "\n";
-    my $t = sprintf $fmt, @$head;
-    $t .= sprintf $fmt, map { '-' x $_ } @w;
-    $t .= sprintf $fmt, @$_ for @rows;
-    $t =~ s/ +$//mg;
-    return $t;
-}
 
 my $client_bound = 90;
 

@@ -39,6 +39,10 @@ use List::Util qw(max min sum);
 use POSIX qw(strftime WNOHANG);
 use Time::HiRes qw(time sleep);
 
+use FindBin;
+use lib $FindBin::Bin;
+use BenchUtil qw(slurp spew free_port fmt table);
+
 $| = 1;
 umask 022;
 
@@ -93,19 +97,7 @@ sub say_ {
     print $log $text, "\n" if $log;
 }
 
-sub slurp {
-    my ($file) = @_;
-    open my $f, '<:raw', $file or die "$file: $!\n";
-    local $/;
-    return scalar <$f>;
-}
 
-sub spew {
-    my ($file, $data) = @_;
-    open my $f, '>:raw', $file or die "$file: $!\n";
-    print $f $data;
-    close $f or die "$file: $!\n";
-}
 
 sub tail_of {
     my ($file, $lines) = @_;
@@ -115,22 +107,7 @@ sub tail_of {
     return join '', map { "    $_\n" } @l;
 }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Proto => 'tcp', Listen => 1)
-        or die "no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
 
-sub fmt {
-    my ($v, $digits) = @_;
-    return '-' unless defined $v;
-    my $s = sprintf "%.${digits}f", $v;
-    1 while $s =~ s/^(-?\d+)(\d{3})/$1,$2/;
-    return $s;
-}
 
 sub ms { defined $_[0] ? fmt(1000 * $_[0], $_[1] // 0) . ' ms' : '-' }
 
@@ -171,22 +148,6 @@ sub percentile {
     return $v[$rank - 1];
 }
 
-# a text table: the first column, and those whose heading begins with
-# "<", aligned left; the others right
-sub table {
-    my ($head, @rows) = @_;
-    my @left = map { $_ == 0 || $head->[$_] =~ /^</ ? '-' : '' }
-               0 .. $#$head;
-    $head = [map { s/^<//r } @$head];
-    my @w = map { my $i = $_; max(map { length($_->[$i] // '') } $head, @rows) }
-            0 .. $#$head;
-    my $f = join('  ', map({ "%$left[$_]$w[$_]s" } 0 .. $#w)) . "\n";
-    my $t = sprintf $f, @$head;
-    $t .= sprintf $f, map { '-' x $_ } @w;
-    $t .= sprintf $f, map { $_ // '-' } @$_ for @rows;
-    $t =~ s/ +$//mg;
-    return $t;
-}
 
 
 # ------------------------------------------- processes: ours, and only ours

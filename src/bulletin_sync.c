@@ -145,6 +145,7 @@ typedef struct {
 
 
 static void bulletin_sync_options(int argc, char **argv);
+static void bulletin_sync_vlog(const char *fmt, va_list args);
 static void bulletin_sync_usage(const char *fmt, ...)
     __attribute__ ((format (printf, 1, 2), noreturn));
 static void bulletin_sync_setup_error(const char *fmt, ...)
@@ -448,18 +449,25 @@ bulletin_sync_redis_address(const char *arg)
 }
 
 
+/* a line on stderr (the journal's), the program's name first */
+
+static void
+bulletin_sync_vlog(const char *fmt, va_list args)
+{
+    fputs("bulletin-sync: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+}
+
+
 static void
 bulletin_sync_usage(const char *fmt, ...)
 {
     va_list  args;
 
-    fputs("bulletin-sync: ", stderr);
-
     va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
+    bulletin_sync_vlog(fmt, args);
     va_end(args);
-
-    fputc('\n', stderr);
 
     exit(BULLETIN_SYNC_EX_USAGE);
 }
@@ -470,13 +478,9 @@ bulletin_sync_setup_error(const char *fmt, ...)
 {
     va_list  args;
 
-    fputs("bulletin-sync: ", stderr);
-
     va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
+    bulletin_sync_vlog(fmt, args);
     va_end(args);
-
-    fputc('\n', stderr);
 
     exit(BULLETIN_SYNC_EX_SETUP);
 }
@@ -487,13 +491,9 @@ bulletin_sync_log(const char *fmt, ...)
 {
     va_list  args;
 
-    fputs("bulletin-sync: ", stderr);
-
     va_start(args, fmt);
-    vfprintf(stderr, fmt, args);
+    bulletin_sync_vlog(fmt, args);
     va_end(args);
-
-    fputc('\n', stderr);
 }
 
 
