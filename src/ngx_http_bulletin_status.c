@@ -13,6 +13,17 @@
 
 #define NGX_HTTP_BULLETIN_OUT_SIZE    16384
 
+/*
+ * A document of many pages is made in steps, each returning to the event
+ * loop (ngx_posted_next_events), so that the pages this worker serves
+ * meanwhile wait for one step at most: a step reads this many pages or
+ * slots, or writes this many listed pages.
+ */
+#define NGX_HTTP_BULLETIN_STEP_READ   16384
+#define NGX_HTTP_BULLETIN_STEP_WRITE  256
+#define NGX_HTTP_BULLETIN_RADIX_BITS  16
+#define NGX_HTTP_BULLETIN_RADIX       (1 << NGX_HTTP_BULLETIN_RADIX_BITS)
+
 
 typedef struct {
     uint64_t                        views;
@@ -54,6 +65,42 @@ typedef struct {
 } ngx_http_bulletin_status_t;
 
 
+typedef enum {
+    NGX_HTTP_BULLETIN_READ = 0,     /* each page's views */
+    NGX_HTTP_BULLETIN_COUNT,        /* radix sort: a digit's histogram */
+    NGX_HTTP_BULLETIN_SCATTER,      /* radix sort: the entries by it */
+    NGX_HTTP_BULLETIN_WRITE,        /* the listed pages (Prometheus: the
+                                       views family) */
+    NGX_HTTP_BULLETIN_WRITE_SHARES, /* Prometheus: the shares family */
+    NGX_HTTP_BULLETIN_TOTALS,       /* every slot */
+    NGX_HTTP_BULLETIN_DONE
+} ngx_http_bulletin_phase_e;
+
+
+/* a list document (every request but ?id=), made in steps */
+
+typedef struct {
+    ngx_http_bulletin_status_t      st;
+    ngx_uint_t                      format;
+    ngx_http_bulletin_phase_e       phase;
+    uint32_t                        next;        /* in the phase */
+    uint32_t                        pages;       /* the store's */
+    uint32_t                        k;           /* the entries ranked */
+    uint32_t                        n;           /* those listed */
+    ngx_uint_t                      all;         /* every page ranked,
+                                                    by a radix sort */
+    ngx_http_bulletin_rank_t       *rank;
+    ngx_http_bulletin_rank_t       *tmp;
+    uint32_t                       *count;
+    ngx_uint_t                      shift;
+    uint64_t                        max;         /* views, of any page */
+    ngx_http_bulletin_totals_t      t;
+    ngx_http_bulletin_out_t         views;       /* the pages' part */
+    ngx_http_bulletin_out_t         shares;      /* Prometheus: its 2nd */
+    ngx_event_t                     ev;
+} ngx_http_bulletin_list_t;
+
+
 static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
@@ -62,15 +109,27 @@ static ngx_int_t ngx_http_bulletin_status_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *reason, ngx_uint_t format);
 static ngx_int_t ngx_http_bulletin_too_many(ngx_http_request_t *r,
     uint32_t top, uint32_t pages, ngx_uint_t max, ngx_uint_t format);
-static ngx_http_bulletin_rank_t *ngx_http_bulletin_rank(
-    ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t *n);
+static ngx_int_t ngx_http_bulletin_list(ngx_http_request_t *r,
+    ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t format);
+static void ngx_http_bulletin_list_handler(ngx_event_t *ev);
+static void ngx_http_bulletin_list_cleanup(void *data);
+static ngx_int_t ngx_http_bulletin_list_step(ngx_http_bulletin_list_t *l);
+static void ngx_http_bulletin_list_read(ngx_http_bulletin_list_t *l,
+    uint32_t from, uint32_t to);
+static void ngx_http_bulletin_list_radix(ngx_http_bulletin_list_t *l,
+    uint32_t from, uint32_t to);
+static ngx_int_t ngx_http_bulletin_list_write(ngx_http_bulletin_list_t *l,
+    uint32_t from, uint32_t to);
+static ngx_int_t ngx_http_bulletin_list_finish(ngx_http_bulletin_list_t *l);
 static void ngx_http_bulletin_rank_sift(ngx_http_bulletin_rank_t *heap,
     ngx_uint_t n, ngx_uint_t i);
 static int ngx_http_bulletin_rank_cmp(const void *one, const void *two);
 static void ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
+    ngx_http_bulletin_totals_t *t, uint32_t from, uint32_t to);
+static void ngx_http_bulletin_totals_end(ngx_http_bulletin_zone_t *zone,
     ngx_http_bulletin_totals_t *t);
 static ngx_int_t ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
-    ngx_http_bulletin_rank_t *rank, ngx_uint_t n);
+    ngx_http_bulletin_totals_t *t, ngx_http_bulletin_out_t *pages);
 static ngx_int_t ngx_http_bulletin_json_nginx(ngx_http_bulletin_status_t *st);
 static ngx_int_t ngx_http_bulletin_json_store(ngx_http_bulletin_status_t *st);
 static ngx_int_t ngx_http_bulletin_json_zone(ngx_http_bulletin_status_t *st);
@@ -88,11 +147,14 @@ static ngx_int_t ngx_http_bulletin_json_channels(
     ngx_http_bulletin_status_t *st, ngx_http_bulletin_out_t *out,
     uint64_t *count);
 static ngx_int_t ngx_http_bulletin_prometheus(
-    ngx_http_bulletin_status_t *st, ngx_http_bulletin_rank_t *rank,
-    ngx_uint_t n);
-static ngx_int_t ngx_http_bulletin_prometheus_pages(
+    ngx_http_bulletin_status_t *st, ngx_http_bulletin_totals_t *t,
+    ngx_http_bulletin_out_t *views, ngx_http_bulletin_out_t *shares);
+static ngx_int_t ngx_http_bulletin_prometheus_views(
     ngx_http_bulletin_status_t *st, ngx_http_bulletin_out_t *out,
-    ngx_http_bulletin_rank_t *rank, ngx_uint_t n);
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t from, ngx_uint_t to);
+static ngx_int_t ngx_http_bulletin_prometheus_shares(
+    ngx_http_bulletin_status_t *st, ngx_http_bulletin_out_t *out,
+    ngx_http_bulletin_rank_t *rank, ngx_uint_t from, ngx_uint_t to);
 static void ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out,
     ngx_pool_t *pool);
 static void ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
@@ -130,9 +192,8 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
     uint32_t                        pages;
     const char                     *reason;
     ngx_int_t                       rc;
-    ngx_uint_t                      n;
     bulletin_status_args_t          args;
-    ngx_http_bulletin_rank_t       *rank, one;
+    ngx_http_bulletin_rank_t        one;
     ngx_http_bulletin_status_t      st;
     ngx_http_bulletin_loc_conf_t   *blcf;
 
@@ -181,48 +242,40 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
 
     ngx_http_bulletin_out_init(&st.out, r->pool);
 
-    if (args.id != NULL) {
-        id.data = (u_char *) args.id;
-        id.len = args.id_len;
+    if (args.id == NULL) {
+        return ngx_http_bulletin_list(r, &st, args.top, args.format);
+    }
 
-        rc = ngx_http_bulletin_find(r, st.main, &id, &one.page);
+    id.data = (u_char *) args.id;
+    id.len = args.id_len;
 
-        if (rc == NGX_HTTP_NOT_FOUND) {
-            return ngx_http_bulletin_status_error(r, NGX_HTTP_NOT_FOUND,
-                                                  "no such page",
-                                                  args.format);
-        }
+    rc = ngx_http_bulletin_find(r, st.main, &id, &one.page);
 
-        if (rc != NGX_OK) {
-            return rc;
-        }
+    if (rc == NGX_HTTP_NOT_FOUND) {
+        return ngx_http_bulletin_status_error(r, NGX_HTTP_NOT_FOUND,
+                                              "no such page",
+                                              args.format);
+    }
 
-        one.views = ngx_http_bulletin_views(&st, one.page);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
-        if (args.format == BULLETIN_FORMAT_JSON) {
-            rc = ngx_http_bulletin_json_page(&st, &st.out, one.page,
-                                             one.views);
+    one.views = ngx_http_bulletin_views(&st, one.page);
 
-            if (rc == NGX_OK) {
-                rc = ngx_http_bulletin_text(&st.out, "\n");
-            }
+    if (args.format == BULLETIN_FORMAT_JSON) {
+        rc = ngx_http_bulletin_json_page(&st, &st.out, one.page, one.views);
 
-        } else {
-            rc = ngx_http_bulletin_prometheus_pages(&st, &st.out, &one, 1);
+        if (rc == NGX_OK) {
+            rc = ngx_http_bulletin_text(&st.out, "\n");
         }
 
     } else {
-        rank = ngx_http_bulletin_rank(&st, args.top, &n);
+        rc = ngx_http_bulletin_prometheus_views(&st, &st.out, &one, 0, 1);
 
-        if (rank == NULL && n) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (args.format == BULLETIN_FORMAT_JSON) {
-            rc = ngx_http_bulletin_json(&st, rank, n);
-
-        } else {
-            rc = ngx_http_bulletin_prometheus(&st, rank, n);
+        if (rc == NGX_OK) {
+            rc = ngx_http_bulletin_prometheus_shares(&st, &st.out, &one,
+                                                     0, 1);
         }
     }
 
@@ -366,67 +419,368 @@ ngx_http_bulletin_too_many(ngx_http_request_t *r, uint32_t top,
 
 
 /*
- * The most viewed pages: a min-heap of the best seen so far, so that the
- * top 100 of a large store cost one pass and no sort of every page.  Each
- * page's views are read once, here, and the document shows what was read,
- * so its order is consistent; records are sorted by id, so the page index
- * breaks ties as the id does.
+ * A list document: the most viewed pages, then the totals, made in steps
+ * (see NGX_HTTP_BULLETIN_STEP_READ).  The request waits, counted, for
+ * the last step, which sends the document and finalizes it.
  */
 
-static ngx_http_bulletin_rank_t *
-ngx_http_bulletin_rank(ngx_http_bulletin_status_t *st, ngx_uint_t top,
-    ngx_uint_t *n)
+static ngx_int_t
+ngx_http_bulletin_list(ngx_http_request_t *r, ngx_http_bulletin_status_t *st,
+    ngx_uint_t top, ngx_uint_t format)
 {
-    uint32_t                   p, pages;
-    uint64_t                   views;
-    ngx_uint_t                 i, k;
-    ngx_http_bulletin_rank_t  *heap;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_bulletin_list_t  *l;
 
-    pages = st->store->header->page_count;
-
-    k = ngx_min(top, pages);
-    *n = k;
-
-    if (k == 0) {
-        return NULL;
+    l = ngx_pcalloc(r->pool, sizeof(ngx_http_bulletin_list_t));
+    if (l == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    heap = ngx_palloc(st->request->pool, k * sizeof(ngx_http_bulletin_rank_t));
-    if (heap == NULL) {
-        return NULL;
+    l->st = *st;
+    l->format = format;
+    l->pages = st->store->header->page_count;
+    l->n = (uint32_t) ngx_min(top, l->pages);
+
+    /*
+     * The top few of many pages: a min-heap of the best seen so far, one
+     * pass and a sort of the few.  More than half of them: every page,
+     * sorted by a stable radix sort of the views, which steps as well.
+     */
+
+    l->all = (l->n > l->pages / 2);
+    l->k = l->all ? l->pages : l->n;
+
+    if (l->n) {
+        l->rank = ngx_palloc(r->pool,
+                             l->k * sizeof(ngx_http_bulletin_rank_t));
+        if (l->rank == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
-    for (p = 0; p < k; p++) {
-        heap[p].views = ngx_http_bulletin_views(st, p);
-        heap[p].page = p;
+    /* the copy's chain must not point into the caller's */
+
+    ngx_http_bulletin_out_init(&l->st.out, r->pool);
+    ngx_http_bulletin_out_init(&l->views, r->pool);
+    ngx_http_bulletin_out_init(&l->shares, r->pool);
+
+    l->phase = l->n ? NGX_HTTP_BULLETIN_READ : NGX_HTTP_BULLETIN_TOTALS;
+
+    /* a request freed before the last step takes its event along */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (k < pages) {
+    cln->handler = ngx_http_bulletin_list_cleanup;
+    cln->data = l;
 
-        for (i = k / 2; i-- > 0; /* void */) {
-            ngx_http_bulletin_rank_sift(heap, k, i);
+    l->ev.handler = ngx_http_bulletin_list_handler;
+    l->ev.data = l;
+    l->ev.log = r->connection->log;
+
+    r->main->count++;
+
+    ngx_post_event(&l->ev, &ngx_posted_next_events);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_bulletin_list_handler(ngx_event_t *ev)
+{
+    ngx_http_bulletin_list_t *l = ev->data;
+
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = l->st.request;
+    c = r->connection;
+
+    rc = ngx_http_bulletin_list_step(l);
+
+    if (rc == NGX_AGAIN) {
+        ngx_post_event(ev, &ngx_posted_next_events);
+        return;
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_bulletin_status_send(r, &l->st.out, NGX_HTTP_OK,
+                                           l->format == BULLETIN_FORMAT_JSON
+                                           ? &ngx_http_bulletin_json_type
+                                           : &ngx_http_bulletin_prometheus_type);
+
+    } else {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_bulletin_list_cleanup(void *data)
+{
+    ngx_http_bulletin_list_t *l = data;
+
+    if (l->ev.posted) {
+        ngx_delete_posted_event(&l->ev);
+    }
+}
+
+
+/* one step: NGX_AGAIN while the document is not whole */
+
+static ngx_int_t
+ngx_http_bulletin_list_step(ngx_http_bulletin_list_t *l)
+{
+    uint32_t                   from, to, end;
+    ngx_uint_t                 i;
+    ngx_http_bulletin_rank_t  *t;
+
+    from = l->next;
+
+    switch (l->phase) {
+
+    case NGX_HTTP_BULLETIN_READ:
+        to = ngx_min(from + NGX_HTTP_BULLETIN_STEP_READ, l->pages);
+
+        ngx_http_bulletin_list_read(l, from, to);
+
+        if (to < l->pages) {
+            break;
         }
 
-        for (p = k; p < pages; p++) {
-            views = ngx_http_bulletin_views(st, p);
+        if (!l->all) {
+            ngx_qsort(l->rank, l->k, sizeof(ngx_http_bulletin_rank_t),
+                      ngx_http_bulletin_rank_cmp);
+            l->phase = NGX_HTTP_BULLETIN_WRITE;
 
-            /* a later page with as many views ranks lower: its id is */
+        } else if (l->max) {
+            l->tmp = ngx_palloc(l->st.request->pool,
+                                l->k * sizeof(ngx_http_bulletin_rank_t));
+            l->count = ngx_palloc(l->st.request->pool,
+                                  NGX_HTTP_BULLETIN_RADIX * sizeof(uint32_t));
 
-            if (views <= heap[0].views) {
-                continue;
+            if (l->tmp == NULL || l->count == NULL) {
+                return NGX_ERROR;
             }
 
-            heap[0].views = views;
-            heap[0].page = p;
+            l->phase = NGX_HTTP_BULLETIN_COUNT;
 
-            ngx_http_bulletin_rank_sift(heap, k, 0);
+        } else {
+            l->phase = NGX_HTTP_BULLETIN_WRITE;     /* all ties: by id */
+        }
+
+        to = 0;
+        break;
+
+    case NGX_HTTP_BULLETIN_COUNT:
+    case NGX_HTTP_BULLETIN_SCATTER:
+        to = ngx_min(from + NGX_HTTP_BULLETIN_STEP_READ, l->k);
+
+        ngx_http_bulletin_list_radix(l, from, to);
+
+        if (to < l->k) {
+            break;
+        }
+
+        if (l->phase == NGX_HTTP_BULLETIN_COUNT) {
+
+            /* where each digit's entries begin */
+
+            for (i = 0, end = 0; i < NGX_HTTP_BULLETIN_RADIX; i++) {
+                from = l->count[i];
+                l->count[i] = end;
+                end += from;
+            }
+
+            l->phase = NGX_HTTP_BULLETIN_SCATTER;
+
+        } else {
+            t = l->rank;
+            l->rank = l->tmp;
+            l->tmp = t;
+
+            l->shift += NGX_HTTP_BULLETIN_RADIX_BITS;
+
+            l->phase = (l->shift < 64 && (l->max >> l->shift))
+                       ? NGX_HTTP_BULLETIN_COUNT : NGX_HTTP_BULLETIN_WRITE;
+        }
+
+        to = 0;
+        break;
+
+    case NGX_HTTP_BULLETIN_WRITE:
+    case NGX_HTTP_BULLETIN_WRITE_SHARES:
+        to = ngx_min(from + NGX_HTTP_BULLETIN_STEP_WRITE, l->n);
+
+        if (ngx_http_bulletin_list_write(l, from, to) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (to < l->n) {
+            break;
+        }
+
+        l->phase = (l->phase == NGX_HTTP_BULLETIN_WRITE
+                    && l->format != BULLETIN_FORMAT_JSON)
+                   ? NGX_HTTP_BULLETIN_WRITE_SHARES : NGX_HTTP_BULLETIN_TOTALS;
+        to = 0;
+        break;
+
+    case NGX_HTTP_BULLETIN_TOTALS:
+        end = l->st.zone ? l->st.zone->info.used : 0;
+        to = ngx_min(from + NGX_HTTP_BULLETIN_STEP_READ, end);
+
+        ngx_http_bulletin_totals(l->st.zone, &l->t, from, to);
+
+        if (to < end) {
+            break;
+        }
+
+        ngx_http_bulletin_totals_end(l->st.zone, &l->t);
+
+        l->phase = NGX_HTTP_BULLETIN_DONE;
+        to = 0;
+        break;
+
+    default: /* NGX_HTTP_BULLETIN_DONE */
+        return ngx_http_bulletin_list_finish(l);
+    }
+
+    l->next = to;
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Each page's views are read once, here, and the document shows what was
+ * read, so its order is consistent; records are sorted by id, so the page
+ * index breaks ties as the id does.
+ */
+
+static void
+ngx_http_bulletin_list_read(ngx_http_bulletin_list_t *l, uint32_t from,
+    uint32_t to)
+{
+    uint32_t                   p;
+    uint64_t                   views;
+    ngx_uint_t                 i;
+    ngx_http_bulletin_rank_t  *heap;
+
+    heap = l->rank;
+
+    for (p = from; p < to; p++) {
+        views = ngx_http_bulletin_views(&l->st, p);
+
+        if (l->all) {
+            heap[p].views = views;
+            heap[p].page = p;
+            l->max = ngx_max(l->max, views);
+            continue;
+        }
+
+        if (p < l->k) {
+            heap[p].views = views;
+            heap[p].page = p;
+
+            if (p == l->k - 1) {
+                for (i = l->k / 2; i-- > 0; /* void */) {
+                    ngx_http_bulletin_rank_sift(heap, l->k, i);
+                }
+            }
+
+            continue;
+        }
+
+        /* a later page with as many views ranks lower: its id is */
+
+        if (views <= heap[0].views) {
+            continue;
+        }
+
+        heap[0].views = views;
+        heap[0].page = p;
+
+        ngx_http_bulletin_rank_sift(heap, l->k, 0);
+    }
+}
+
+
+/*
+ * Every page, by views descending: a least significant digit first radix
+ * sort of (max - views), 16 bits a pass, as many passes as max has
+ * digits.  Stable, so equal views stay in page order, the ids' order.
+ */
+
+static void
+ngx_http_bulletin_list_radix(ngx_http_bulletin_list_t *l, uint32_t from,
+    uint32_t to)
+{
+    uint32_t                   i, d;
+    ngx_http_bulletin_rank_t  *e;
+
+    if (l->phase == NGX_HTTP_BULLETIN_COUNT && from == 0) {
+        ngx_memzero(l->count, NGX_HTTP_BULLETIN_RADIX * sizeof(uint32_t));
+    }
+
+    for (i = from; i < to; i++) {
+        e = &l->rank[i];
+        d = (uint32_t) ((l->max - e->views) >> l->shift)
+            & (NGX_HTTP_BULLETIN_RADIX - 1);
+
+        if (l->phase == NGX_HTTP_BULLETIN_COUNT) {
+            l->count[d]++;
+
+        } else {
+            l->tmp[l->count[d]++] = *e;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_list_write(ngx_http_bulletin_list_t *l, uint32_t from,
+    uint32_t to)
+{
+    uint32_t  i;
+
+    if (l->format != BULLETIN_FORMAT_JSON) {
+        return (l->phase == NGX_HTTP_BULLETIN_WRITE)
+               ? ngx_http_bulletin_prometheus_views(&l->st, &l->views,
+                                                    l->rank, from, to)
+               : ngx_http_bulletin_prometheus_shares(&l->st, &l->shares,
+                                                     l->rank, from, to);
+    }
+
+    for (i = from; i < to; i++) {
+        if (ngx_http_bulletin_text(&l->views, i ? ",\n" : "\n") != NGX_OK
+            || ngx_http_bulletin_json_page(&l->st, &l->views, l->rank[i].page,
+                                           l->rank[i].views)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 
-    ngx_qsort(heap, k, sizeof(ngx_http_bulletin_rank_t),
-              ngx_http_bulletin_rank_cmp);
+    return NGX_OK;
+}
 
-    return heap;
+
+static ngx_int_t
+ngx_http_bulletin_list_finish(ngx_http_bulletin_list_t *l)
+{
+    if (l->format == BULLETIN_FORMAT_JSON) {
+        return ngx_http_bulletin_json(&l->st, &l->t, &l->views);
+    }
+
+    return ngx_http_bulletin_prometheus(&l->st, &l->t, &l->views, &l->shares);
 }
 
 
@@ -481,21 +835,17 @@ ngx_http_bulletin_rank_cmp(const void *one, const void *two)
 }
 
 
+/* the totals of slots [from, to), added to t (zeroed at first) */
+
 static void
 ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
-    ngx_http_bulletin_totals_t *t)
+    ngx_http_bulletin_totals_t *t, uint32_t from, uint32_t to)
 {
     uint32_t                   i, k;
     uint64_t                   n;
     bulletin_counters_slot_t  *slot;
 
-    ngx_memzero(t, sizeof(ngx_http_bulletin_totals_t));
-
-    if (zone == NULL) {
-        return;
-    }
-
-    for (i = 0; i < zone->info.used; i++) {
+    for (i = from; i < to; i++) {
         slot = bulletin_counters_slot(zone->region, i);
 
         t->views += ngx_http_bulletin_read(&slot->views);
@@ -512,6 +862,20 @@ ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
             t->fleet_shares += n;
         }
     }
+}
+
+
+/* every slot added: the fleet's totals are this node's and the others' */
+
+static void
+ngx_http_bulletin_totals_end(ngx_http_bulletin_zone_t *zone,
+    ngx_http_bulletin_totals_t *t)
+{
+    uint32_t  k;
+
+    if (zone == NULL) {
+        return;
+    }
 
     t->fleet_views += t->views;
     t->fleet_shares += t->shares;
@@ -523,32 +887,17 @@ ngx_http_bulletin_totals(ngx_http_bulletin_zone_t *zone,
 
 
 /*
- * The pages come first, from the views the ranking read, then the totals,
- * read after them: counts only grow, so the listed pages never add up to
- * more than the totals.  The head goes before the pages in the document.
+ * The pages were written first, from the views the ranking read, then the
+ * totals read after them: counts only grow, so the listed pages never add
+ * up to more than the totals.  The head goes before the pages in the
+ * document.
  */
 
 static ngx_int_t
 ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
-    ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
+    ngx_http_bulletin_totals_t *t, ngx_http_bulletin_out_t *pages)
 {
-    ngx_uint_t                   i;
-    ngx_http_bulletin_out_t     *out, pages;
-    ngx_http_bulletin_totals_t   t;
-
-    ngx_http_bulletin_out_init(&pages, st->request->pool);
-
-    for (i = 0; i < n; i++) {
-        if (ngx_http_bulletin_text(&pages, i ? ",\n" : "\n") != NGX_OK
-            || ngx_http_bulletin_json_page(st, &pages, rank[i].page,
-                                           rank[i].views)
-               != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    ngx_http_bulletin_totals(st->zone, &t);
+    ngx_http_bulletin_out_t  *out;
 
     out = &st->out;
 
@@ -558,14 +907,14 @@ ngx_http_bulletin_json(ngx_http_bulletin_status_t *st,
         || ngx_http_bulletin_json_nginx(st) != NGX_OK
         || ngx_http_bulletin_json_store(st) != NGX_OK
         || ngx_http_bulletin_json_zone(st) != NGX_OK
-        || ngx_http_bulletin_json_totals(st, &t) != NGX_OK
-        || ngx_http_bulletin_json_fleet(st, &t) != NGX_OK
+        || ngx_http_bulletin_json_totals(st, t) != NGX_OK
+        || ngx_http_bulletin_json_fleet(st, t) != NGX_OK
         || ngx_http_bulletin_text(out, ",\n\"pages\":[") != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    ngx_http_bulletin_out_append(out, &pages);
+    ngx_http_bulletin_out_append(out, pages);
 
     return ngx_http_bulletin_text(out, "]}\n");
 }
@@ -921,19 +1270,13 @@ ngx_http_bulletin_json_channels(ngx_http_bulletin_status_t *st,
 
 static ngx_int_t
 ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
-    ngx_http_bulletin_rank_t *rank, ngx_uint_t n)
+    ngx_http_bulletin_totals_t *t, ngx_http_bulletin_out_t *views,
+    ngx_http_bulletin_out_t *shares)
 {
     uint32_t                        k;
     ngx_http_bulletin_zone_t       *zone;
-    ngx_http_bulletin_out_t        *out, pages;
-    ngx_http_bulletin_totals_t      t;
+    ngx_http_bulletin_out_t        *out;
     const bulletin_store_header_t  *h;
-
-    ngx_http_bulletin_out_init(&pages, st->request->pool);
-
-    if (ngx_http_bulletin_prometheus_pages(st, &pages, rank, n) != NGX_OK) {
-        return NGX_ERROR;
-    }
 
     out = &st->out;
     zone = st->zone;
@@ -955,8 +1298,6 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
     if (zone == NULL) {
         return NGX_OK;
     }
-
-    ngx_http_bulletin_totals(zone, &t);
 
     /*
      * bulletin_zone_slots_total is a capacity, not a counter; the text
@@ -986,7 +1327,7 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
             "by channel.\n"
             "# TYPE bulletin_shares_total counter\n",
             zone->info.used, zone->info.capacity, zone->info.created,
-            t.views, t.excluded)
+            t->views, t->excluded)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -996,7 +1337,7 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
         if (ngx_http_bulletin_printf(out,
                                      "bulletin_shares_total{channel=\"%s\"} "
                                      "%uL\n", zone->info.channels[k],
-                                     t.channel[k])
+                                     t->channel[k])
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -1007,7 +1348,8 @@ ngx_http_bulletin_prometheus(ngx_http_bulletin_status_t *st,
         return NGX_ERROR;
     }
 
-    ngx_http_bulletin_out_append(out, &pages);
+    ngx_http_bulletin_out_append(out, views);
+    ngx_http_bulletin_out_append(out, shares);
 
     return NGX_OK;
 }
@@ -1066,35 +1408,35 @@ ngx_http_bulletin_prometheus_fleet(ngx_http_bulletin_status_t *st)
 
 /*
  * A family's samples stand together: views of every listed page, then
- * their shares.  Ids, channel names and generations need no escaping:
- * the store's checks allow only A-Z a-z 0-9 _ - and hex in them.
+ * their shares, each family written in steps of [from, to), its head
+ * first.  Ids, channel names and generations need no escaping: the
+ * store's checks allow only A-Z a-z 0-9 _ - and hex in them.
  */
 
 static ngx_int_t
-ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
+ngx_http_bulletin_prometheus_views(ngx_http_bulletin_status_t *st,
     ngx_http_bulletin_out_t *out, ngx_http_bulletin_rank_t *rank,
-    ngx_uint_t n)
+    ngx_uint_t from, ngx_uint_t to)
 {
-    u_char                     id[BULLETIN_ID_MAX];
-    size_t                     len;
-    uint32_t                   k;
-    ngx_uint_t                 i;
-    bulletin_store_record_t    rec;
-    bulletin_counters_slot_t  *slot;
+    u_char                   id[BULLETIN_ID_MAX];
+    size_t                   len;
+    ngx_uint_t               i;
+    bulletin_store_record_t  rec;
 
     if (st->zone == NULL) {
         return NGX_OK;
     }
 
-    if (ngx_http_bulletin_text(out,
-            "# HELP bulletin_page_views_total Views of the listed pages.\n"
-            "# TYPE bulletin_page_views_total counter\n")
-        != NGX_OK)
+    if (from == 0
+        && ngx_http_bulletin_text(out,
+               "# HELP bulletin_page_views_total Views of the listed pages.\n"
+               "# TYPE bulletin_page_views_total counter\n")
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
+    for (i = from; i < to; i++) {
         if (ngx_http_bulletin_id_of(st, rank[i].page, &rec, id) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -1110,16 +1452,37 @@ ngx_http_bulletin_prometheus_pages(ngx_http_bulletin_status_t *st,
         }
     }
 
-    if (ngx_http_bulletin_text(out,
-            "# HELP bulletin_page_shares_total Shares of the listed pages, "
-            "by channel.\n"
-            "# TYPE bulletin_page_shares_total counter\n")
-        != NGX_OK)
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bulletin_prometheus_shares(ngx_http_bulletin_status_t *st,
+    ngx_http_bulletin_out_t *out, ngx_http_bulletin_rank_t *rank,
+    ngx_uint_t from, ngx_uint_t to)
+{
+    u_char                     id[BULLETIN_ID_MAX];
+    size_t                     len;
+    uint32_t                   k;
+    ngx_uint_t                 i;
+    bulletin_store_record_t    rec;
+    bulletin_counters_slot_t  *slot;
+
+    if (st->zone == NULL) {
+        return NGX_OK;
+    }
+
+    if (from == 0
+        && ngx_http_bulletin_text(out,
+               "# HELP bulletin_page_shares_total Shares of the listed pages, "
+               "by channel.\n"
+               "# TYPE bulletin_page_shares_total counter\n")
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
+    for (i = from; i < to; i++) {
         if (ngx_http_bulletin_id_of(st, rank[i].page, &rec, id) != NGX_OK) {
             return NGX_ERROR;
         }

@@ -1,0 +1,154 @@
+#!/usr/bin/perl
+# Does a status scrape stall the pages?  (issue 17)
+#
+#   bench/status-stall.pl STORE [SECONDS]
+#
+# One nginx with one worker serves STORE (100,000 pages in the issue's
+# case, e.g. bench/gen-pages.pl 100000 DIR and bulletin-build) with
+# bulletin_status_max above its size.  The pages get views first (a Zipf
+# pass of wrk, bench/ids.lua), so that ranking them has work to do.  Then
+# wrk measures a page's latency (1 thread, 4 connections, SECONDS, 10 by
+# default) twice: alone, and while a client fetches ?top=all as JSON and
+# as Prometheus text in turn, one after the other, the whole time.  It
+# prints the latency distributions side by side, the documents' sizes
+# and how long each took to arrive.  Everything runs on 127.0.0.1, under
+# build/bench/stall/, and is stopped at the end.
+
+use strict;
+use warnings;
+
+use File::Path qw(make_path remove_tree);
+use FindBin;
+use HTTP::Tiny;
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+
+use lib $FindBin::Bin;
+use BenchUtil qw(slurp spew free_port fmt table);
+
+
+my ($store, $seconds) = @ARGV;
+
+die "usage: $0 STORE [SECONDS]\n" unless defined $store && -f $store;
+
+$seconds //= 10;
+
+my $top = "$FindBin::Bin/..";
+my $run = "$top/build/bench/stall";
+my $module = "$top/build/ngx_http_bulletin_module.so";
+my $pages;
+
+{
+    my $out = `$top/build/bulletin-build --list $store | wc -l`;
+    $pages = $out + 0;
+}
+
+remove_tree($run);
+make_path("$run/logs");
+chmod 0755, "$top/build/bench", $run;
+
+my $port = free_port();
+my $ids = $pages + 1;
+
+spew("$run/nginx.conf", <<"EOF");
+load_module $module;
+worker_processes 1;
+pid logs/nginx.pid;
+error_log logs/error.log notice;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    bulletin_store $store;
+    bulletin_counters zone=bulletin:64m;
+    server {
+        listen 127.0.0.1:$port;
+        location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)\$ {
+            bulletin_page \$bulletin_id;
+        }
+        location = /status {
+            bulletin_status;
+            bulletin_status_max $ids;
+        }
+    }
+}
+EOF
+
+system('/usr/sbin/nginx', '-p', "$run/", '-c', "$run/nginx.conf") == 0
+    or die "nginx did not start\n";
+
+END {
+    if (-f "$run/logs/nginx.pid") {
+        my $pid = slurp("$run/logs/nginx.pid") + 0;
+        kill 'QUIT', $pid if $pid;
+    }
+}
+
+my $http = HTTP::Tiny->new(timeout => 60);
+
+for (1 .. 100) {
+    last if $http->get("http://127.0.0.1:$port/status?top=1")->{success};
+    sleep 0.1;
+}
+
+# views on every page, Zipf-distributed, for the ranking
+$ENV{BENCH_PAGES} = $pages - 1;
+system("wrk -t1 -c16 -d3s -s $FindBin::Bin/ids.lua"
+       . " http://127.0.0.1:$port > $run/warm.txt 2>&1") == 0
+    or die "wrk failed\n";
+
+my $page = "http://127.0.0.1:$port/bulletin/p0000001";
+
+my $alone = latency();
+
+my $pid = fork // die "fork: $!\n";
+
+if ($pid == 0) {
+    my (%n, %t, %bytes);
+    my $end = time + $seconds + 2;
+
+    while (time < $end) {
+        for my $f ('json', 'prometheus') {
+            my $t0 = time;
+            my $res = $http->get("http://127.0.0.1:$port/status?top=all"
+                                 . ($f eq 'json' ? '' : '&format=prometheus'));
+            die "status: $res->{status}\n" unless $res->{success};
+            $n{$f}++;
+            $t{$f} += time - $t0;
+            $bytes{$f} = length $res->{content};
+        }
+    }
+
+    spew("$run/scraper.txt", join '', map {
+        sprintf "%s %d %.1f %d\n", $_, $n{$_}, 1000 * $t{$_} / $n{$_},
+                $bytes{$_} } sort keys %n);
+    exit 0;
+}
+
+sleep 1;
+
+my $busy = latency();
+
+waitpid $pid, 0;
+
+my %scraped = map { my @f = split; $f[0] => [@f[1 .. 3]] }
+              split /\n/, slurp("$run/scraper.txt");
+
+printf "status stall, %d pages, one worker, %d s a run\n\n", $pages,
+       $seconds;
+print table(['page latency (wrk -t1 -c4)', 'p50', 'p75', 'p90', 'p99',
+             'max', 'requests/s'],
+            ['alone', @$alone], ['while scraping ?top=all', @$busy]);
+print "\n";
+print table(['scraped', 'documents', 'ms each', 'bytes'],
+            map { [$_, @{ $scraped{$_} }] } sort keys %scraped);
+
+
+sub latency {
+    my $out = `wrk -t1 -c4 -d${seconds}s --latency $page 2>&1`;
+
+    my %p = $out =~ /^\s+(50|75|90|99)%\s+(\S+)/mg;
+    my ($max) = $out =~ /^\s+Latency\s+\S+\s+\S+\s+(\S+)/m;
+    my ($rps) = $out =~ /^Requests\/sec:\s+(\S+)/m;
+
+    return [@p{qw(50 75 90 99)}, $max, fmt($rps, 0)];
+}
