@@ -166,6 +166,19 @@ ngx_http_bulletin_store_map(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * The check read the file from end to end; requests read a record
+     * and a page's segments here and there: no readahead, and no mapping
+     * of the pages around the one a request touches (fault-around), so
+     * that a worker's resident set is what its requests read
+     */
+
+    if (madvise(m->addr, size, MADV_RANDOM) == -1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, ngx_errno,
+                           "bulletin store \"%s\": madvise(MADV_RANDOM) "
+                           "failed", name);
+    }
+
     bmcf->loaded_at = ngx_time();
     bmcf->generation.data = (u_char *) bmcf->store.header->generation;
     bmcf->generation.len = sizeof(bmcf->store.header->generation);
