@@ -27,6 +27,7 @@ use CountersTest qw(site status counts);
 my $t = Test::Bulletin->new;
 $t->skip_unless_builder;
 
+my $ROOT = "$FindBin::Bin/..";
 my ($A, $B) = @CountersTest::IDS;
 my $SITE = ['Sec-Fetch-Site' => 'same-origin'];
 my $BOT = ['User-Agent' => 'testbot'];
@@ -79,6 +80,7 @@ counts_resource();
 not_found();
 equivalence();
 config_errors();
+shipped_locations();
 
 
 sub pages {
@@ -295,4 +297,50 @@ sub config_errors {
          'nginx -t: bulletin_share anywhere; prefix pages with ^~ and '
          . 'nested');
     unlike($out, qr/needs a prefix/, 'nginx -t: those prefixes pass');
+}
+
+
+# conf/bulletin-locations.conf, as the packages ship it, with what
+# conf/bulletin.conf gives http{}
+
+sub shipped_locations {
+    open my $fh, '<', "$ROOT/conf/bulletin-locations.conf"
+        or die "conf/bulletin-locations.conf: $!";
+    my $locations = do { local $/; <$fh> };
+
+    $t->stop->config(http => <<'EOF', server => $locations)->run;
+bulletin_store site.blt;
+bulletin_counters zone=bulletin:1m;
+limit_req_zone $binary_remote_addr zone=bulletin_shares:1m rate=1r/s;
+EOF
+
+    is($t->http_get('/bulletin/')->status, 200, 'shipped: the list');
+    is($t->http_get('/bulletin')->status, 301, 'shipped: /bulletin');
+    is($t->http_get("/bulletin/$A")->status, 200, 'shipped: a page');
+    is($t->http_get('/bulletin/_index')->status, 200,
+       'shipped: _index by its id');
+
+    my $res = $t->request(method => 'POST',
+                          uri => "/bulletin/$A/share?channel=qq",
+                          headers => $SITE);
+    is($res->status, 204, 'shipped: a share');
+
+    $res = $t->http_get("/bulletin/counts/$A");
+    is($res->status, 200, 'shipped: counts');
+    like($res->body // '', qr/^\{"id":"\Q$A\E","views":\d+,/,
+         'shipped: counts\' document');
+
+    for my $uri ('/bulletin/sitemap.xml', '/bulletin/feed.atom') {
+        my $r = $t->http_get($uri);
+
+        SKIP: {
+            skip "$uri: the store has no sitemap or feed", 1
+                if $r->status == 404;
+            like($r->header('Content-Type') // '',
+                 qr{^application/(?:atom\+)?xml}, "shipped: $uri");
+        }
+    }
+
+    is($t->http_get('/bulletin_status')->status, 200,
+       'shipped: the status, from 127.0.0.1');
 }
