@@ -776,7 +776,7 @@ for my $n (@{ $set{sizes} }) {
     my $zone = int($n * 256 / 1048576) + 2;
     my $in = instance("scale-$n", 'bulletin.conf', STORE => "$dir/store.blt",
         COUNTERS => "bulletin_counters zone=bulletin:${zone}m file=counters;",
-    EXCLUDE => $exclude);
+        EXCLUDE => $exclude, PAGES => $regex);
     $in->{ports} = [free_port()];
     $in->{fill}{PORT} = $in->{ports}[0];
     remove_tree($in->{prefix});
