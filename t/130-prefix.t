@@ -301,20 +301,38 @@ sub config_errors {
 
 
 # conf/bulletin-locations.conf, as the packages ship it, with what
-# conf/bulletin.conf gives http{}
+# conf/bulletin.conf gives http{}, and a store of the builder's pages
+# when it makes them (--site: lists of 2, a sitemap and a feed)
 
 sub shipped_locations {
     open my $fh, '<', "$ROOT/conf/bulletin-locations.conf"
         or die "conf/bulletin-locations.conf: $!";
     my $locations = do { local $/; <$fh> };
 
-    $t->stop->config(http => <<'EOF', server => $locations)->run;
-bulletin_store site.blt;
+    $t->write_file('site.json',
+        '{"base_url": "http://127.0.0.1/bulletin/", "page_size": 2}');
+
+    my ($rc, $out, $err) = $t->build_store(
+        inputs => [CountersTest::sample()], output => 'pages.blt',
+        options => ['--site', $t->path('site.json')]);
+
+    my $store = $rc == 0 ? 'pages.blt' : 'site.blt';
+
+    $t->stop->config(http => <<"EOF", server => $locations)->run;
+bulletin_store $store;
 bulletin_counters zone=bulletin:1m;
-limit_req_zone $binary_remote_addr zone=bulletin_shares:1m rate=1r/s;
+limit_req_zone \$binary_remote_addr zone=bulletin_shares:1m rate=1r/s;
 EOF
 
     is($t->http_get('/bulletin/')->status, 200, 'shipped: the list');
+
+    SKIP: {
+        skip 'the builder makes no second list page', 1
+            unless $store eq 'pages.blt';
+        is($t->http_get('/bulletin/_index-2')->status, 200,
+           'shipped: the second list page');
+    }
+
     is($t->http_get('/bulletin')->status, 301, 'shipped: /bulletin');
     is($t->http_get("/bulletin/$A")->status, 200, 'shipped: a page');
     is($t->http_get('/bulletin/_index')->status, 200,
