@@ -54,7 +54,7 @@ bulletin_qr_svg(const uint8_t *text, size_t len, uint8_t *buf, size_t size)
     out.end = buf + size;
     out.full = 0;
 
-    bulletin_qr_printf(&out, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+    bulletin_qr_printf(&out, "<svg "
                        "class=\"qr\" role=\"img\" aria-label=\"本页二维码\" "
                        "viewBox=\"-%d -%d %d %d\" width=\"%d\" "
                        "height=\"%d\" shape-rendering=\"crispEdges\" "
