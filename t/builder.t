@@ -453,7 +453,8 @@ is(scalar(@{read_store("$tmp/eight.blt")->{channels}}), 8,
 
 ($rc, $stdout, $stderr) = run('--help');
 is($rc, 0, '--help');
-like($stdout, qr/^usage:\ bulletin-build\ \[-t\ TEMPLATE\]\ \[--channels\ LIST\]
+like($stdout, qr/^usage:\ bulletin-build\ \[--site\ FILE\]\ \[-t\ TEMPLATE\]
+                 \ \[--list-template\ TEMPLATE\]\n\s+\[--channels\ LIST\]
                  \ -o\ OUTPUT\ INPUT\.\.\./x,
      '--help: usage on stdout');
 
