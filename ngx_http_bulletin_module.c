@@ -22,6 +22,8 @@ static char *ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_bulletin_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_bulletin_id_from_uri(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_http_bulletin_loc_conf_t *blcf);
 static ngx_http_complex_value_t *ngx_http_bulletin_compile_id(
     ngx_conf_t *cf, ngx_str_t *value);
 static void ngx_http_bulletin_remember_where(ngx_conf_t *cf,
@@ -61,18 +63,25 @@ static ngx_command_t  ngx_http_bulletin_commands[] = {
       NULL },
 
     { ngx_string("bulletin_page"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_bulletin_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       ngx_http_bulletin_page_handler },
 
     { ngx_string("bulletin_share"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_bulletin_location,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       ngx_http_bulletin_share_handler },
+
+    { ngx_string("bulletin_counts"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_bulletin_location,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_bulletin_counts_handler },
 
     { ngx_string("bulletin_gzip"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -215,8 +224,9 @@ ngx_http_bulletin_postconfiguration(ngx_conf_t *cf)
     if (bmcf->needs_zone.line && bmcf->zone == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"bulletin_counters\" is not set, but "
-                      "\"bulletin_share\" in %V:%ui needs it",
-                      &bmcf->needs_zone.file, bmcf->needs_zone.line);
+                      "\"%V\" in %V:%ui needs it",
+                      &bmcf->needs_zone.name, &bmcf->needs_zone.file,
+                      bmcf->needs_zone.line);
         return NGX_ERROR;
     }
 
@@ -273,7 +283,9 @@ ngx_http_bulletin_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
+     *     blcf->id_from = 0;
      *     blcf->id = NULL;
+     *     blcf->prefix = { 0, NULL };
      */
 
     blcf->gzip = NGX_CONF_UNSET;
@@ -290,6 +302,14 @@ ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_bulletin_loc_conf_t  *prev = parent;
     ngx_http_bulletin_loc_conf_t  *conf = child;
+
+    /* what "if" in a location needs: it runs the location's handler */
+
+    if (conf->id_from == 0) {
+        conf->id_from = prev->id_from;
+        conf->id = prev->id;
+        conf->prefix = prev->prefix;
+    }
 
     ngx_conf_merge_value(conf->gzip, prev->gzip, 1);
 
@@ -319,23 +339,34 @@ ngx_http_bulletin_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
-/* bulletin_page and bulletin_share: the id, and the location's handler */
+/* bulletin_page, bulletin_share and bulletin_counts: the id, the handler */
 
 static char *
 ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bulletin_loc_conf_t *blcf = conf;
 
+    char                           *rv;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
-    if (blcf->id != NULL) {
+    if (blcf->id_from) {
         return "is duplicate";
     }
 
-    blcf->id = ngx_http_bulletin_compile_id(cf, cf->args->elts);
-    if (blcf->id == NULL) {
-        return NGX_CONF_ERROR;
+    if (cf->args->nelts == 1) {
+        rv = ngx_http_bulletin_id_from_uri(cf, cmd, blcf);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+    } else {
+        blcf->id = ngx_http_bulletin_compile_id(cf, cf->args->elts);
+        if (blcf->id == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        blcf->id_from = NGX_HTTP_BULLETIN_ID_VALUE;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -344,9 +375,51 @@ ngx_http_bulletin_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     bmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_bulletin_module);
     ngx_http_bulletin_remember_where(cf, &bmcf->needs_store);
 
-    if (clcf->handler == ngx_http_bulletin_share_handler) {
+    if (clcf->handler != ngx_http_bulletin_page_handler
+        && bmcf->needs_zone.line == 0)
+    {
         ngx_http_bulletin_remember_where(cf, &bmcf->needs_zone);
+        bmcf->needs_zone.name = cmd->name;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The id from the URI, with no regex: after the prefix of a location
+ * such as "location /bulletin/", or before "/share" at the end.  A page
+ * or counts location must be a prefix location ending in a slash: in
+ * an exact, regex or named location, or in "if", the prefix is not the
+ * URI's.
+ */
+
+static char *
+ngx_http_bulletin_id_from_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_bulletin_loc_conf_t *blcf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (cmd->post == ngx_http_bulletin_share_handler) {
+        blcf->id_from = NGX_HTTP_BULLETIN_ID_SHARE;
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->noname || clcf->exact_match
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->name.len == 0
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        return "without an id needs a prefix location ending in \"/\", "
+               "such as \"location /bulletin/\"";
+    }
+
+    blcf->id_from = NGX_HTTP_BULLETIN_ID_PREFIX;
+    blcf->prefix = clcf->name;
 
     return NGX_CONF_OK;
 }

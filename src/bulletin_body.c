@@ -122,6 +122,7 @@ bulletin_store_record(const bulletin_store_t *st, uint32_t page,
         || !bulletin_time_valid(rec->last_modified)
         || rec->plain_len > BULLETIN_PAGE_MAX
         || rec->nslots > BULLETIN_SLOTS_MAX
+        || rec->type > BULLETIN_TYPE_LAST
         || (uint64_t) rec->segment_first + rec->nslots + 1 > h->nsegments
         || (uint64_t) rec->slot_first + rec->nslots > h->nslots)
     {

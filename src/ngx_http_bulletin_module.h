@@ -27,6 +27,7 @@
 typedef struct {
     ngx_str_t                       file;
     ngx_uint_t                      line;
+    ngx_str_t                       name;        /* of the directive */
 } ngx_http_bulletin_where_t;
 
 
@@ -67,9 +68,17 @@ struct ngx_http_bulletin_main_conf_s {
 typedef struct ngx_http_bulletin_exclude_s  ngx_http_bulletin_exclude_t;
 
 
+/* where bulletin_page, bulletin_share or bulletin_counts take the id */
+#define NGX_HTTP_BULLETIN_ID_VALUE      1        /* the directive's */
+#define NGX_HTTP_BULLETIN_ID_PREFIX     2        /* the URI after the
+                                                    location's prefix */
+#define NGX_HTTP_BULLETIN_ID_SHARE      3        /* the URI's segment
+                                                    before "/share" */
+
 typedef struct {
-    ngx_http_complex_value_t       *id;          /* bulletin_page or
-                                                    bulletin_share */
+    ngx_uint_t                      id_from;     /* 0: none */
+    ngx_http_complex_value_t       *id;          /* ID_VALUE */
+    ngx_str_t                       prefix;      /* ID_PREFIX */
     ngx_flag_t                      gzip;
     ngx_uint_t                      status_top;
     ngx_uint_t                      status_max;
@@ -117,6 +126,7 @@ uint64_t ngx_http_bulletin_shares_of(ngx_http_bulletin_zone_t *zone,
     bulletin_counters_slot_t *slot, uint32_t k);
 ngx_int_t ngx_http_bulletin_share_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_bulletin_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_bulletin_counts_handler(ngx_http_request_t *r);
 char *ngx_http_bulletin_count_exclude(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,

@@ -51,6 +51,15 @@ static ngx_http_bulletin_time_t  ngx_http_bulletin_times[
                                      NGX_HTTP_BULLETIN_TIMES];
 
 
+/* by BULLETIN_TYPE_*, in range (bulletin_store_record()) */
+
+static ngx_str_t  ngx_http_bulletin_types[] = {
+    ngx_string("text/html"),
+    ngx_string("application/xml"),
+    ngx_string("application/atom+xml")
+};
+
+
 ngx_int_t
 ngx_http_bulletin_page_handler(ngx_http_request_t *r)
 {
@@ -117,7 +126,9 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     count = NULL;
     counter = NULL;
 
-    if (bmcf->zone) {
+    /* a sitemap or a feed shows no count and counts no view */
+
+    if (bmcf->zone && rec.type == BULLETIN_TYPE_HTML) {
         counter = ngx_http_bulletin_page_view(r, blcf, bmcf->zone, page,
                                               &show);
 
@@ -338,8 +349,8 @@ ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     r->headers_out.last_modified = h;
     r->headers_out.last_modified_time = rec->last_modified;
 
-    ngx_str_set(&r->headers_out.content_type, "text/html");
-    r->headers_out.content_type_len = sizeof("text/html") - 1;
+    r->headers_out.content_type = ngx_http_bulletin_types[rec->type];
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
     ngx_str_set(&r->headers_out.charset, "utf-8");
 

@@ -2,8 +2,9 @@
 /*
  * Copyright (C) bulletin authors
  *
- * What the page, share and status handlers share: their first step,
- * the look-up of an id, and the checked copy of a page's record.
+ * What the page, share, counts and status handlers share: their first
+ * step, the id of the request's page, its look-up, and the checked copy
+ * of a page's record.
  */
 
 
@@ -14,6 +15,8 @@
 #include "ngx_http_bulletin_module.h"
 
 
+static ngx_int_t ngx_http_bulletin_uri_id(ngx_http_request_t *r,
+    ngx_http_bulletin_loc_conf_t *blcf, ngx_str_t *id);
 static ngx_int_t ngx_http_bulletin_not_allowed(ngx_http_request_t *r,
     char *allow);
 
@@ -41,17 +44,93 @@ ngx_int_t
 ngx_http_bulletin_request_page(ngx_http_request_t *r, uint32_t *page)
 {
     ngx_str_t                       id;
+    ngx_http_core_loc_conf_t       *clcf;
     ngx_http_bulletin_loc_conf_t   *blcf;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
 
-    if (ngx_http_complex_value(r, blcf->id, &id) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (blcf->id_from == NGX_HTTP_BULLETIN_ID_VALUE) {
+
+        if (ngx_http_complex_value(r, blcf->id, &id) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ngx_http_bulletin_uri_id(r, blcf, &id) != NGX_OK) {
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        if (clcf->log_not_found) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "no bulletin id in the URI \"%V\"", &r->uri);
+        }
+
+        return NGX_HTTP_NOT_FOUND;
     }
 
     return ngx_http_bulletin_find(r, bmcf, &id, page);
+}
+
+
+/*
+ * The id in the URI, pointing into it: NGX_DECLINED when the URI is not
+ * the location's prefix and an id (a "rewrite ... break" may have
+ * changed it), or not an id and "/share".  The id is as the client sent
+ * it: a path nginx decoded ('%') or normalized ("//", "/./", "/../", after
+ * which it decodes too) is declined.  The look-up checks the id itself.
+ */
+
+static ngx_int_t
+ngx_http_bulletin_uri_id(ngx_http_request_t *r,
+    ngx_http_bulletin_loc_conf_t *blcf, ngx_str_t *id)
+{
+    u_char  *p, *start, *end;
+
+    if (r->quoted_uri || r->complex_uri) {
+        return NGX_DECLINED;
+    }
+
+    if (blcf->id_from == NGX_HTTP_BULLETIN_ID_PREFIX) {
+
+        if (r->uri.len < blcf->prefix.len
+            || ngx_strncmp(r->uri.data, blcf->prefix.data, blcf->prefix.len)
+               != 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        id->data = r->uri.data + blcf->prefix.len;
+        id->len = r->uri.len - blcf->prefix.len;
+
+        return NGX_OK;
+    }
+
+    /* NGX_HTTP_BULLETIN_ID_SHARE: "/ID/share" at the end */
+
+    if (r->uri.len < sizeof("//share") - 1
+        || ngx_strncmp(r->uri.data + r->uri.len - (sizeof("/share") - 1),
+                       "/share", sizeof("/share") - 1)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    end = r->uri.data + r->uri.len - (sizeof("/share") - 1);
+
+    /* no further back than the longest id */
+
+    start = end - ngx_min((size_t) (end - r->uri.data), BULLETIN_ID_MAX + 1);
+
+    for (p = end; p > start; p--) {
+        if (p[-1] == '/') {
+            id->data = p;
+            id->len = end - p;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
 }
 
 
