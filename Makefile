@@ -32,7 +32,8 @@ SYNC        := $(BUILD)/bulletin-sync
 # list).  Building: the C toolchain and nginx's development files, no test
 # tool and no nginx module package (t/003-deps.t checks).
 DEB_BUILD    := gcc make libc6-dev pkg-config nginx nginx-dev libpcre2-dev \
-                libjansson-dev zlib1g-dev libhiredis-dev
+                libjansson-dev zlib1g-dev libhiredis-dev \
+                libqrencode-dev
 # `make test`: the unit tests; libFuzzer (fuzz-short); the nginx-level
 # tests (t/, prove) with curl, strace, promtool and the browser tests'
 # Debian chromium, CJK fonts, node and npm.  A nodejs package that
@@ -41,6 +42,7 @@ DEB_BUILD    := gcc make libc6-dev pkg-config nginx nginx-dev libpcre2-dev \
 DEB_UNIT     := libcmocka-dev
 DEB_FUZZ     := clang libclang-rt-14-dev
 DEB_PROVE    := perl gzip curl strace prometheus redis-server chromium \
+                libxml2-utils \
                 fonts-noto-cjk zbar-tools \
                 nodejs $(if $(shell command -v npm),,npm)
 DEB_TEST     := $(DEB_UNIT) $(DEB_FUZZ) $(DEB_PROVE)
@@ -78,7 +80,7 @@ TEMPLATES   := templates/default.html templates/index.html
 HOST_CFLAGS := -std=gnu99 -O2 -g -Wall -Wextra -Wpointer-arith \
                -Wno-unused-parameter -Werror -D_FORTIFY_SOURCE=2 \
                -fstack-protector-strong
-BUILDER_LIBS := -ljansson -lz -lpthread
+BUILDER_LIBS := -ljansson -lqrencode -lz -lpthread
 SYNC_LIBS    := -lhiredis -ljansson -lz
 # what the caller adds (the packages' build: dpkg-buildflags' hardening)
 HOST_CFLAGS  := $(strip $(HOST_CFLAGS) $(CPPFLAGS) $(CFLAGS))
@@ -86,7 +88,7 @@ HOST_LDFLAGS := $(strip $(HOST_CFLAGS) $(LDFLAGS))
 
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 UNIT_BINS   := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
-UNIT_LIBS   := -lcmocka -ljansson -lz -lpthread
+UNIT_LIBS   := -lcmocka -ljansson -lqrencode -lz -lpthread
 
 # Debian's own flags for its nginx, as `nginx -V` prints them
 NGX_CC_OPT  := -g -O2 -fstack-protector-strong -Wformat \
@@ -218,7 +220,7 @@ FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -std=gnu99 -g -O1 -fno-omit-frame-pointer -Wall -Wextra \
                 -Wno-unused-parameter $(FUZZ_SAN)
-FUZZ_LIBS    := -ljansson -lz
+FUZZ_LIBS    := -ljansson -lqrencode -lz
 FUZZ_SHORT   ?= 5
 FUZZ_SECONDS ?= 300
 

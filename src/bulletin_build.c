@@ -43,21 +43,21 @@
 #define BULLETIN_BUILD_NAME        "bulletin-build"
 #define BULLETIN_DEFAULT_CHANNELS  "wechat,weibo,qq,link"
 
+
+
 /*
- * The list page shows the newest bulletins only: a page of every one of
- * 100,000 bulletins would be megabytes, and a page may hold at most
- * BULLETIN_SLOTS_MAX count slots.
+ * What is kept of each page: for the lists, the neighbours, the sitemap,
+ * the feed and the duplicate check.
  */
-#define BULLETIN_INDEX_MAX         1000
-
-
-/* what is kept of each page: for the list page and the duplicate check */
 
 typedef struct {
     bulletin_str_t           id;
     bulletin_str_t           title;
     bulletin_str_t           published;
+    bulletin_str_t           category;
+    bulletin_str_t           description;   /* the feed's only */
     int64_t                  published_at;
+    uint32_t                 cat;           /* in categories */
     uint32_t                 file;
     uint32_t                 line;
     uint32_t                 col;
@@ -67,7 +67,10 @@ typedef struct {
 typedef struct {
     const char              *output;
     const char              *template;
+    const char              *list_template;
+    const char              *site_file;
     const char              *channels;
+    bulletin_site_t          site;
     bulletin_inputs_t         files;
     bulletin_writer_t       *writer;        /* while pages are added */
 
@@ -80,6 +83,20 @@ typedef struct {
     size_t                   nentries;
     size_t                   nalloc;
     bulletin_idtab_t         table;         /* id -> entry */
+
+    bulletin_index_entry_t  *index;         /* the entries, newest first */
+    bulletin_index_entry_t  *by_category;   /* the same, by category */
+    bulletin_category_t     *categories;
+    size_t                  *cat_first;     /* in by_category */
+    size_t                   ncategories;
+    size_t                   ncatalloc;
+    bulletin_idtab_t         cattab;        /* name -> category */
+
+    bulletin_url_t          *urls;          /* the sitemap's */
+    size_t                   nurls;
+    size_t                   nurlalloc;
+    size_t                   nlists;        /* list pages */
+    int                      pass;
 
     size_t                   nerrors;
     size_t                   nbad;          /* files with errors */
@@ -108,7 +125,25 @@ static int bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     bulletin_template_t *tpl);
 static int bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w);
 static int bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w);
+static int bulletin_build_order(bulletin_build_t *b);
+static int bulletin_build_list(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_render_t *r, bulletin_template_t *tpl,
+    const bulletin_category_t *c, const bulletin_index_entry_t *entries,
+    size_t n);
+static int bulletin_build_sitemap(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_render_t *r);
+static int bulletin_build_feed(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_render_t *r);
+static int bulletin_build_add(bulletin_build_t *b, bulletin_writer_t *w,
+    int rc, bulletin_wpage_t *page, const char *what);
+static int bulletin_url_add(bulletin_build_t *b, const char *path,
+    size_t len, int64_t lastmod);
+static int bulletin_context(void *data, const bulletin_record_t *rec,
+    bulletin_page_ctx_t *pc);
+static int bulletin_collect(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
+static const uint8_t *bulletin_category_key(const void *ctx, uint32_t i,
+    size_t *len);
 static int bulletin_parse_channels(bulletin_build_t *b);
 static int bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec,
     size_t file);
@@ -147,6 +182,8 @@ main(int argc, char **argv)
 
     static const struct option  options[] = {
         { "channels", required_argument, NULL, 'c' },
+        { "site",     required_argument, NULL, 's' },
+        { "list-template", required_argument, NULL, 'l' },
         { "verify",   required_argument, NULL, 'V' },
         { "list",     required_argument, NULL, 'L' },
         { "help",     no_argument,       NULL, 'h' },
@@ -159,6 +196,8 @@ main(int argc, char **argv)
 
     memset(&b, 0, sizeof(bulletin_build_t));
     bulletin_idtab_init(&b.table, NULL, 0, bulletin_entry_key, &b);
+    bulletin_idtab_init(&b.cattab, NULL, 0, bulletin_category_key, &b);
+    bulletin_site_default(&b.site);
     verify = NULL;
     list = NULL;
 
@@ -195,6 +234,22 @@ main(int argc, char **argv)
             b.template = optarg;
             break;
 
+        case 's':
+            if (b.site_file != NULL) {
+                return bulletin_usage_error("--site given twice");
+            }
+
+            b.site_file = optarg;
+            break;
+
+        case 'l':
+            if (b.list_template != NULL) {
+                return bulletin_usage_error("--list-template given twice");
+            }
+
+            b.list_template = optarg;
+            break;
+
         case 'c':
             if (b.channels != NULL) {
                 return bulletin_usage_error("--channels given twice");
@@ -226,6 +281,7 @@ main(int argc, char **argv)
 
     if (verify != NULL || list != NULL) {
         if (b.output != NULL || b.template != NULL || b.channels != NULL
+            || b.site_file != NULL || b.list_template != NULL
             || optind != argc)
         {
             return bulletin_usage_error("--%s takes one STORE and nothing "
@@ -259,6 +315,32 @@ main(int argc, char **argv)
     b.progress = isatty(STDERR_FILENO);
     clock_gettime(CLOCK_MONOTONIC, &b.start);
 
+    if (b.site_file != NULL) {
+        bulletin_errors_t  errs;
+
+        memset(&errs, 0, sizeof(bulletin_errors_t));
+
+        if (bulletin_site_load(&b.site, b.site_file, &errs) != 0) {
+            for (i = 0; i < errs.n; i++) {
+                fprintf(stderr, "%s\n", errs.msgs[i]);
+            }
+
+            fprintf(stderr, "%s: %zu error%s in the site file, %s not "
+                    "written\n", BULLETIN_BUILD_NAME, errs.n,
+                    errs.n == 1 ? "" : "s", b.output);
+            bulletin_errors_clear(&errs);
+            bulletin_site_free(&b.site);
+            free(b.channel_buf);
+            return 1;
+        }
+
+        if (!b.site.absolute) {
+            fprintf(stderr, "%s: note: %s has no absolute http(s) "
+                    "base_url: no canonical URLs, QR codes, sitemap or "
+                    "feed\n", BULLETIN_BUILD_NAME, b.site_file);
+        }
+    }
+
     /* every bad input is reported, then every bad file among the rest */
 
     for (i = (size_t) optind; i < (size_t) argc; i++) {
@@ -281,7 +363,14 @@ main(int argc, char **argv)
     bulletin_inputs_free(&b.files);
     free(b.channel_buf);
     free(b.entries);
+    free(b.index);
+    free(b.by_category);
+    free(b.categories);
+    free(b.cat_first);
+    free(b.urls);
     bulletin_idtab_free(&b.table);
+    bulletin_idtab_free(&b.cattab);
+    bulletin_site_free(&b.site);
     bulletin_arena_free(&b.arena);
 
     if (bulletin_signo) {
@@ -573,18 +662,44 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
+    /*
+     * Two passes: the first reads every file, for the order and the
+     * duplicates; the second renders, each page knowing its neighbours.
+     */
+
+    memset(&pc, 0, sizeof(bulletin_pipeline_conf_t));
     pc.paths = b->files.paths;
     pc.n = b->files.n;
     pc.tpl = tpl;
     pc.channels = b->channel;
     pc.nchannels = b->nchannels;
-    pc.render = b->nerrors == 0;
-    pc.consume = bulletin_consume;
+    pc.render = 0;
+    pc.consume = bulletin_collect;
     pc.progress = bulletin_progress;
     pc.ctx = b;
     pc.interrupted = &bulletin_signo;
 
     b->writer = w;
+    b->pass = 1;
+
+    rc = bulletin_pipeline_run(&pc, &err_text);
+
+    if (err_text != NULL) {
+        fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME, err_text);
+    }
+
+    if (rc != 0 || b->nerrors != 0 || bulletin_signo) {
+        return 1;
+    }
+
+    if (bulletin_build_order(b) != 0) {
+        return 1;
+    }
+
+    pc.render = 1;
+    pc.consume = bulletin_consume;
+    pc.context = bulletin_context;
+    b->pass = 2;
 
     rc = bulletin_pipeline_run(&pc, &err_text);
 
@@ -617,9 +732,11 @@ bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
 
     /* a commit that succeeds frees the writer */
 
-    printf("%s: %u pages (%zu bulletin%s and the list), %llu bytes, "
+    printf("%s: %u pages (%zu bulletin%s, %zu list page%s%s), %llu bytes, "
            "generation %s, %u kept their Last-Modified\n",
            b->output, sum.pages, b->nentries, b->nentries == 1 ? "" : "s",
+           b->nlists, b->nlists == 1 ? "" : "s",
+           b->site.absolute ? ", the sitemap and the feed" : "",
            (unsigned long long) sum.bytes, sum.generation, sum.kept);
 
     return 0;
@@ -633,16 +750,12 @@ bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
  */
 
 static int
-bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
+bulletin_collect(void *data, bulletin_job_t *job, int *fatal)
 {
     bulletin_build_t  *b = data;
 
-    int                 rc;
-    size_t              i;
-    const char         *path;
-    bulletin_writer_t  *w;
-
-    w = b->writer;
+    size_t       i;
+    const char  *path;
 
     path = b->files.paths[job->file];
 
@@ -664,8 +777,51 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
         return -1;
     }
 
+    return 0;
+}
+
+
+/* the second pass: a page rendered, to the writer */
+
+static int
+bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
+{
+    bulletin_build_t  *b = data;
+
+    int                 rc;
+    size_t              i;
+    int64_t             found;
+    uint8_t             buf[BULLETIN_DESCRIPTION_SIZE];
+    const char         *path;
+    bulletin_str_t      desc;
+    bulletin_entry_t   *e;
+    bulletin_writer_t  *w;
+
+    w = b->writer;
+
+    path = b->files.paths[job->file];
+
+    if (job->errs.n || job->errs.nomem) {
+        for (i = 0; i < job->errs.n; i++) {
+            bulletin_error(b, "%s", job->errs.msgs[i]);
+        }
+
+        if (job->errs.nomem) {
+            bulletin_error(b, "%s: out of memory", path);
+        }
+
+        b->nbad++;
+        return -1;
+    }
+
     if (b->nerrors) {
         /* the store is not written: rendering was skipped */
+        return -1;
+    }
+
+    if (job->rendered == BULLETIN_ERR_CHANGED) {
+        bulletin_error(b, "%s: changed while it was being built", path);
+        b->nbad++;
         return -1;
     }
 
@@ -683,6 +839,25 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
     rc = bulletin_writer_add(w, &job->page);
 
     if (rc == BULLETIN_OK) {
+        found = bulletin_idtab_find(&b->table, job->rec.id.data,
+                                    job->rec.id.len);
+
+        if (found >= 0 && (size_t) found < b->site.feed_size) {
+            e = &b->entries[found];
+
+            bulletin_describe(&job->rec, buf, &desc);
+
+            e->description.data = bulletin_arena_copy(&b->arena, desc.data,
+                                                      desc.len);
+            if (e->description.data == NULL) {
+                bulletin_error(b, "%s: out of memory", path);
+                *fatal = 1;
+                return -1;
+            }
+
+            e->description.len = desc.len;
+        }
+
         return 0;
     }
 
@@ -701,68 +876,540 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
 }
 
 
-/* the list page, _index: the newest bulletins first */
+/*
+ * After the first pass: the entries newest first, the id table again
+ * for their new places, and the categories, each with its bulletins
+ * newest first and its slug.
+ */
 
 static int
-bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
+bulletin_build_order(bulletin_build_t *b)
 {
-    int                      rc;
-    char                     msg[512];
-    size_t                   i, n;
-    bulletin_wpage_t         page;
-    bulletin_render_t       *r;
-    bulletin_template_t     *tpl;
-    bulletin_index_entry_t  *list;
+    char                  slug[BULLETIN_SLUG_MAX + 1];
+    size_t                i, j, n, *next;
+    int64_t               found;
+    bulletin_str_t        name;
+    bulletin_entry_t     *e;
+    bulletin_category_t  *c, *cats;
+    bulletin_idtab_t      slugs;
+
+    static const bulletin_str_t  dflt = {
+        (const uint8_t *) BULLETIN_CATEGORY_DEFAULT,
+        sizeof(BULLETIN_CATEGORY_DEFAULT) - 1
+    };
 
     qsort(b->entries, b->nentries, sizeof(bulletin_entry_t),
           bulletin_entry_cmp);
 
-    n = b->nentries < BULLETIN_INDEX_MAX ? b->nentries : BULLETIN_INDEX_MAX;
+    bulletin_idtab_free(&b->table);
+    bulletin_idtab_init(&b->table, NULL, 0, bulletin_entry_key, b);
 
-    list = malloc((n ? n : 1) * sizeof(bulletin_index_entry_t));
-    r = bulletin_render_create(b->channel, b->nchannels);
-    tpl = bulletin_template_parse("(list template)",
-                                  (const uint8_t *) bulletin_template_index,
-                                  bulletin_template_index_len,
-                                  BULLETIN_TEMPLATE_INDEX, msg, sizeof(msg));
+    n = b->nentries;
 
-    if (list == NULL || r == NULL || tpl == NULL) {
-        fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME,
-                tpl == NULL ? msg : "out of memory");
-        rc = -1;
-        goto done;
+    b->index = malloc((n ? n : 1) * sizeof(bulletin_index_entry_t));
+    b->by_category = malloc((n ? n : 1) * sizeof(bulletin_index_entry_t));
+
+    if (b->index == NULL || b->by_category == NULL) {
+        goto nomem;
     }
 
     for (i = 0; i < n; i++) {
-        list[i].id = b->entries[i].id;
-        list[i].title = b->entries[i].title;
-        list[i].published = b->entries[i].published;
+        e = &b->entries[i];
+
+        if (bulletin_idtab_add(&b->table, (uint32_t) i) != BULLETIN_OK) {
+            goto nomem;
+        }
+
+        b->index[i].id = e->id;
+        b->index[i].title = e->title;
+        b->index[i].published = e->published;
+
+        name = e->category.len ? e->category : dflt;
+
+        found = bulletin_idtab_find(&b->cattab, name.data, name.len);
+
+        if (found < 0) {
+            if (b->ncategories == b->ncatalloc) {
+                b->ncatalloc = b->ncatalloc ? b->ncatalloc * 2 : 16;
+
+                cats = realloc(b->categories,
+                               b->ncatalloc * sizeof(bulletin_category_t));
+                if (cats == NULL) {
+                    goto nomem;
+                }
+
+                b->categories = cats;
+            }
+
+            c = &b->categories[b->ncategories];
+            c->name = name;
+            c->count = 0;
+            c->slug.data = NULL;
+            c->slug.len = 0;
+
+            found = (int64_t) b->ncategories;
+
+            if (bulletin_idtab_add(&b->cattab, (uint32_t) found)
+                != BULLETIN_OK)
+            {
+                goto nomem;
+            }
+
+            b->ncategories++;
+        }
+
+        e->cat = (uint32_t) found;
+        b->categories[found].count++;
     }
 
-    rc = bulletin_render_index(r, tpl, list, n, b->nentries, &page);
+    b->cat_first = malloc((b->ncategories + 1) * sizeof(size_t));
+    next = malloc((b->ncategories + 1) * sizeof(size_t));
 
-    if (rc != BULLETIN_OK) {
-        fprintf(stderr, "%s: cannot render the list page: %s\n",
-                BULLETIN_BUILD_NAME, bulletin_strerror(rc));
+    if (b->cat_first == NULL || next == NULL) {
+        free(next);
+        goto nomem;
+    }
+
+    j = 0;
+
+    for (i = 0; i < b->ncategories; i++) {
+        b->cat_first[i] = j;
+        next[i] = j;
+        j += b->categories[i].count;
+    }
+
+    for (i = 0; i < n; i++) {
+        b->by_category[next[b->entries[i].cat]++] = b->index[i];
+    }
+
+    free(next);
+
+    /*
+     * The site file's slugs, else a hash of the name; none twice.  A
+     * lone category with no slug in the site file has no list of its
+     * own: every bulletin's is its list.
+     */
+
+    bulletin_idtab_init(&slugs, NULL, 0, bulletin_category_key, b);
+    b->pass = 3;
+
+    for (i = 0; i < b->ncategories; i++) {
+        c = &b->categories[i];
+
+        for (j = 0; j < b->site.nslugs; j++) {
+            if (b->site.slugs[j].name.len == c->name.len
+                && memcmp(b->site.slugs[j].name.data, c->name.data,
+                          c->name.len) == 0)
+            {
+                c->slug = b->site.slugs[j].slug;
+                break;
+            }
+        }
+
+        if (c->slug.len == 0 && b->ncategories == 1) {
+            continue;
+        }
+
+        if (c->slug.len == 0) {
+            bulletin_category_slug(&c->name, slug);
+
+            c->slug.len = strlen(slug);
+            c->slug.data = bulletin_arena_copy(&b->arena,
+                                               (const uint8_t *) slug,
+                                               c->slug.len);
+            if (c->slug.data == NULL) {
+                bulletin_idtab_free(&slugs);
+                goto nomem;
+            }
+        }
+
+        found = bulletin_idtab_find(&slugs, c->slug.data, c->slug.len);
+
+        if (found >= 0) {
+            bulletin_error(b, "%s: the categories \"%.*s\" and \"%.*s\" "
+                           "have one slug, \"%.*s\": name another in the "
+                           "site file's \"categories\"",
+                           b->site_file ? b->site_file : BULLETIN_BUILD_NAME,
+                           (int) b->categories[found].name.len,
+                           (const char *) b->categories[found].name.data,
+                           (int) c->name.len, (const char *) c->name.data,
+                           (int) c->slug.len, (const char *) c->slug.data);
+            continue;
+        }
+
+        if (bulletin_idtab_add(&slugs, (uint32_t) i) != BULLETIN_OK) {
+            bulletin_idtab_free(&slugs);
+            goto nomem;
+        }
+    }
+
+    bulletin_idtab_free(&slugs);
+    b->pass = 2;
+
+    if (b->nerrors) {
+        bulletin_failed(b);
+        return -1;
+    }
+
+    return 0;
+
+nomem:
+
+    fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+
+    return -1;
+}
+
+
+/* in the worker threads, which only read what the first pass made */
+
+static int
+bulletin_context(void *data, const bulletin_record_t *rec,
+    bulletin_page_ctx_t *pc)
+{
+    bulletin_build_t  *b = data;
+
+    size_t             i;
+    int64_t            found;
+    bulletin_entry_t  *e;
+
+    found = bulletin_idtab_find(&b->table, rec->id.data, rec->id.len);
+
+    if (found < 0) {
+        return -1;
+    }
+
+    i = (size_t) found;
+    e = &b->entries[i];
+
+    if (e->published_at != rec->published_at
+        || e->category.len != rec->category.len
+        || (e->category.len
+            && memcmp(e->category.data, rec->category.data,
+                      e->category.len) != 0))
+    {
+        return -1;
+    }
+
+    pc->site = &b->site;
+    pc->slug = b->categories[e->cat].slug;
+
+    pc->prev = i + 1 < b->nentries ? &b->index[i + 1] : NULL;
+    pc->next = i > 0 ? &b->index[i - 1] : NULL;
+
+    return 0;
+}
+
+
+/* the lists, then the sitemap and the feed */
+
+static int
+bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
+{
+    int                   rc;
+    char                  msg[512];
+    size_t                i;
+    bulletin_render_t    *r;
+    bulletin_template_t  *tpl;
+
+    r = bulletin_render_create(b->channel, b->nchannels);
+
+    if (b->list_template != NULL) {
+        tpl = bulletin_template_load(b->list_template,
+                                     BULLETIN_TEMPLATE_INDEX, msg,
+                                     sizeof(msg));
+    } else {
+        tpl = bulletin_template_parse("(list template)",
+                                      (const uint8_t *)
+                                      bulletin_template_index,
+                                      bulletin_template_index_len,
+                                      BULLETIN_TEMPLATE_INDEX, msg,
+                                      sizeof(msg));
+    }
+
+    if (r == NULL || tpl == NULL) {
+        fprintf(stderr, "%s\n", tpl == NULL ? msg : "out of memory");
         rc = -1;
         goto done;
     }
 
-    rc = bulletin_writer_add(w, &page);
+    /* every detail page in the sitemap, dated by its publication */
 
-    if (rc != BULLETIN_OK) {
-        fprintf(stderr, "%s: %s: %s\n", b->output, bulletin_strerror(rc),
-                bulletin_writer_detail(w));
-        rc = -1;
+    if (b->site.absolute) {
+        for (i = 0; i < b->nentries; i++) {
+            if (bulletin_url_add(b, (const char *) b->entries[i].id.data,
+                                 b->entries[i].id.len,
+                                 b->entries[i].published_at)
+                != 0)
+            {
+                rc = -1;
+                goto done;
+            }
+        }
+    }
+
+    rc = bulletin_build_list(b, w, r, tpl, NULL, b->index, b->nentries);
+
+    for (i = 0; rc == 0 && i < b->ncategories; i++) {
+        if (b->categories[i].slug.len == 0) {
+            continue;
+        }
+
+        rc = bulletin_build_list(b, w, r, tpl, &b->categories[i],
+                                 b->by_category + b->cat_first[i],
+                                 b->categories[i].count);
+    }
+
+    if (rc == 0 && b->site.absolute) {
+        rc = bulletin_build_sitemap(b, w, r);
+    }
+
+    if (rc == 0 && b->site.absolute) {
+        rc = bulletin_build_feed(b, w, r);
     }
 
 done:
 
     bulletin_template_free(tpl);
     bulletin_render_free(r);
-    free(list);
 
     return rc;
+}
+
+
+/* a list's pages: "_index", "_index-2", ... or "_c-SLUG", "_c-SLUG-2" */
+
+static int
+bulletin_build_list(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_render_t *r, bulletin_template_t *tpl,
+    const bulletin_category_t *c, const bulletin_index_entry_t *entries,
+    size_t n)
+{
+    int                  rc;
+    char                 id[BULLETIN_LIST_ID_SIZE];
+    size_t               len, ps, first;
+    bulletin_wpage_t     page;
+    bulletin_list_ctx_t  lc;
+
+    ps = b->site.page_size;
+
+    memset(&lc, 0, sizeof(bulletin_list_ctx_t));
+    lc.site = &b->site;
+    lc.category = c;
+    lc.total = n;
+    lc.pages = n ? (n + ps - 1) / ps : 1;
+    lc.categories = b->categories;
+    lc.ncategories = b->ncategories;
+
+    for (lc.page = 1; lc.page <= lc.pages; lc.page++) {
+        first = (lc.page - 1) * ps;
+        lc.entries = entries + first;
+        lc.n = n - first < ps ? n - first : ps;
+
+        rc = bulletin_render_index(r, tpl, &lc, &page);
+
+        if (bulletin_build_add(b, w, rc, &page, "a list page") != 0) {
+            return -1;
+        }
+
+        b->nlists++;
+
+        if (!b->site.absolute) {
+            continue;
+        }
+
+        /* _index is served at the base URL itself */
+
+        len = (c == NULL && lc.page == 1)
+              ? 0 : bulletin_list_id(id, c ? &c->slug : NULL, lc.page);
+
+        if (bulletin_url_add(b, id, len,
+                             lc.n ? b->entries[bulletin_idtab_find(
+                                        &b->table, lc.entries[0].id.data,
+                                        lc.entries[0].id.len)].published_at
+                                  : 0)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* one sitemap, or over BULLETIN_SITEMAP_MAX URLs an index of several */
+
+static int
+bulletin_build_sitemap(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_render_t *r)
+{
+    int               rc;
+    char              id[32];
+    size_t            i, j, n, nmaps;
+    bulletin_url_t   *maps;
+    bulletin_wpage_t  page;
+
+    if (b->nurls <= BULLETIN_SITEMAP_MAX) {
+        rc = bulletin_render_sitemap(r, &b->site, BULLETIN_SITEMAP_ID, 0,
+                                     b->urls, b->nurls, &page);
+
+        return bulletin_build_add(b, w, rc, &page, "the sitemap");
+    }
+
+    nmaps = (b->nurls + BULLETIN_SITEMAP_MAX - 1) / BULLETIN_SITEMAP_MAX;
+
+    maps = calloc(nmaps, sizeof(bulletin_url_t));
+    if (maps == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+        return -1;
+    }
+
+    rc = 0;
+
+    for (i = 0; i < nmaps && rc == 0; i++) {
+        snprintf(id, sizeof(id), BULLETIN_SITEMAP_ID "-%zu", i + 1);
+
+        n = b->nurls - i * BULLETIN_SITEMAP_MAX;
+        n = n < BULLETIN_SITEMAP_MAX ? n : BULLETIN_SITEMAP_MAX;
+
+        maps[i].path.len = strlen(id);
+        maps[i].path.data = bulletin_arena_copy(&b->arena,
+                                                (const uint8_t *) id,
+                                                maps[i].path.len);
+        if (maps[i].path.data == NULL) {
+            fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+            rc = -1;
+            break;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (b->urls[i * BULLETIN_SITEMAP_MAX + j].lastmod
+                > maps[i].lastmod)
+            {
+                maps[i].lastmod = b->urls[i * BULLETIN_SITEMAP_MAX + j]
+                                  .lastmod;
+            }
+        }
+
+        rc = bulletin_render_sitemap(r, &b->site, id, 0,
+                                     b->urls + i * BULLETIN_SITEMAP_MAX, n,
+                                     &page);
+        rc = bulletin_build_add(b, w, rc, &page, "a sitemap");
+    }
+
+    if (rc == 0) {
+        rc = bulletin_render_sitemap(r, &b->site, BULLETIN_SITEMAP_ID, 1,
+                                     maps, nmaps, &page);
+        rc = bulletin_build_add(b, w, rc, &page, "the sitemap index");
+    }
+
+    free(maps);
+
+    return rc;
+}
+
+
+static int
+bulletin_build_feed(bulletin_build_t *b, bulletin_writer_t *w,
+    bulletin_render_t *r)
+{
+    int                     rc;
+    size_t                  i, n;
+    bulletin_entry_t       *e;
+    bulletin_wpage_t        page;
+    bulletin_feed_entry_t  *f;
+
+    static const bulletin_str_t  dflt = {
+        (const uint8_t *) BULLETIN_CATEGORY_DEFAULT,
+        sizeof(BULLETIN_CATEGORY_DEFAULT) - 1
+    };
+
+    n = b->nentries < b->site.feed_size ? b->nentries : b->site.feed_size;
+
+    f = calloc(n ? n : 1, sizeof(bulletin_feed_entry_t));
+    if (f == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        e = &b->entries[i];
+
+        f[i].id = e->id;
+        f[i].title = e->title;
+        f[i].category = e->category.len ? e->category : dflt;
+        f[i].description = e->description.len ? e->description : e->title;
+        f[i].published = e->published;
+        f[i].published_at = e->published_at;
+    }
+
+    rc = bulletin_render_feed(r, &b->site, f, n, &page);
+    rc = bulletin_build_add(b, w, rc, &page, "the feed");
+
+    free(f);
+
+    return rc;
+}
+
+
+static int
+bulletin_build_add(bulletin_build_t *b, bulletin_writer_t *w, int rc,
+    bulletin_wpage_t *page, const char *what)
+{
+    if (rc != BULLETIN_OK) {
+        fprintf(stderr, "%s: cannot render %s: %s\n", BULLETIN_BUILD_NAME,
+                what, bulletin_strerror(rc));
+        return -1;
+    }
+
+    rc = bulletin_writer_add(w, page);
+
+    if (rc != BULLETIN_OK) {
+        fprintf(stderr, "%s: %s: %s\n", b->output, bulletin_strerror(rc),
+                bulletin_writer_detail(w));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+bulletin_url_add(bulletin_build_t *b, const char *path, size_t len,
+    int64_t lastmod)
+{
+    size_t           n;
+    bulletin_url_t  *urls;
+
+    if (b->nurls == b->nurlalloc) {
+        n = b->nurlalloc ? b->nurlalloc * 2 : 1024;
+
+        urls = realloc(b->urls, n * sizeof(bulletin_url_t));
+        if (urls == NULL) {
+            fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+            return -1;
+        }
+
+        b->urls = urls;
+        b->nurlalloc = n;
+    }
+
+    b->urls[b->nurls].path.data = len ? bulletin_arena_copy(&b->arena,
+                                                            (const uint8_t *)
+                                                            path, len)
+                                      : (const uint8_t *) "";
+    b->urls[b->nurls].path.len = len;
+    b->urls[b->nurls].lastmod = lastmod;
+
+    if (b->urls[b->nurls].path.data == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+        return -1;
+    }
+
+    b->nurls++;
+
+    return 0;
 }
 
 
@@ -845,6 +1492,19 @@ bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
     e->id.len = rec->id.len;
     e->title.len = rec->title.len;
     e->published.len = rec->published.len;
+    e->category.data = NULL;
+    e->category.len = rec->category.len;
+    e->description.data = NULL;
+    e->description.len = 0;
+
+    if (rec->category.len) {
+        e->category.data = bulletin_arena_copy(&b->arena, rec->category.data,
+                                               rec->category.len);
+        if (e->category.data == NULL) {
+            goto nomem;
+        }
+    }
+
     e->published_at = rec->published_at;
     e->file = (uint32_t) file;
     e->line = rec->id_line;
@@ -865,6 +1525,24 @@ nomem:
     bulletin_error(b, "%s: out of memory", b->files.paths[file]);
 
     return -1;
+}
+
+
+static const uint8_t *
+bulletin_category_key(const void *ctx, uint32_t i, size_t *len)
+{
+    const bulletin_build_t  *b = ctx;
+
+    /* the slugs' check (pass 3) keys the categories by their slugs */
+
+    if (b->pass == 3) {
+        *len = b->categories[i].slug.len;
+        return b->categories[i].slug.data;
+    }
+
+    *len = b->categories[i].name.len;
+
+    return b->categories[i].name.data;
 }
 
 

@@ -74,8 +74,11 @@ bulletin_inputs_collect(bulletin_inputs_t *f, const char *input, char *err,
         len = strlen(de->d_name);
 
         /* hidden files: editors' backups and locks */
+        /* a folder's site.json is the site file (--site), no bulletin */
+
         if (de->d_name[0] == '.' || len < 5
-            || strcmp(de->d_name + len - 5, ".json") != 0)
+            || strcmp(de->d_name + len - 5, ".json") != 0
+            || strcmp(de->d_name, "site.json") == 0)
         {
             continue;
         }

@@ -228,8 +228,19 @@ bulletin_pipeline_worker(void *data)
                                            &job->errs) == 0;
 
         if (job->parsed && render) {
-            job->rendered = bulletin_render_page(job->render, p->conf->tpl,
-                                                 &job->rec, &job->page);
+            memset(&job->pctx, 0, sizeof(bulletin_page_ctx_t));
+
+            if (p->conf->context != NULL
+                && p->conf->context(p->conf->ctx, &job->rec, &job->pctx)
+                   != 0)
+            {
+                job->rendered = BULLETIN_ERR_CHANGED;
+
+            } else {
+                job->rendered = bulletin_render_page(job->render,
+                                                     p->conf->tpl, &job->rec,
+                                                     &job->pctx, &job->page);
+            }
         }
 
         pthread_mutex_lock(&p->mutex);

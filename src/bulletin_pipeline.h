@@ -28,6 +28,7 @@ typedef struct {
     bulletin_record_t        rec;
     bulletin_errors_t        errs;          /* of the parse */
     bulletin_wpage_t         page;          /* when rendered */
+    bulletin_page_ctx_t      pctx;          /* what it links to */
 
     int                      state;         /* the pipeline's */
     bulletin_render_t       *render;
@@ -42,6 +43,13 @@ typedef int (*bulletin_consume_pt)(void *ctx, bulletin_job_t *job,
     int *stop);
 typedef void (*bulletin_progress_pt)(void *ctx, size_t done, size_t total,
     int last);
+/*
+ * context: what a page links to (its category's list, its neighbours),
+ * called by the worker threads: it reads and never writes; -1 when the
+ * page is not the one the first pass saw.
+ */
+typedef int (*bulletin_context_pt)(void *ctx, const bulletin_record_t *rec,
+    bulletin_page_ctx_t *pc);
 
 typedef struct {
     char *const                 *paths;
@@ -52,6 +60,7 @@ typedef struct {
     int                          render;    /* 0: parse only */
     bulletin_consume_pt          consume;
     bulletin_progress_pt         progress;  /* may be NULL */
+    bulletin_context_pt          context;   /* may be NULL */
     void                        *ctx;
     volatile sig_atomic_t       *interrupted;   /* checked between pages */
 } bulletin_pipeline_conf_t;

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <zlib.h>
 
 #include "bulletin_file.h"
+#include "bulletin_qr.h"
 #include "bulletin_render.h"
 
 
@@ -42,11 +44,29 @@ enum {
     BULLETIN_PART_SHARE_BAR,
     BULLETIN_PART_VIEWS,
     BULLETIN_PART_SHARES,
+    BULLETIN_PART_DESCRIPTION,
+    BULLETIN_PART_CATEGORY_URL,
+    BULLETIN_PART_PREV,
+    BULLETIN_PART_NEXT,
+    BULLETIN_PART_QR,
+
+    /* both */
+    BULLETIN_PART_SITE_NAME,
+    BULLETIN_PART_CANONICAL,
+    BULLETIN_PART_CRUMBS,
+    BULLETIN_PART_FOOTER,
+    BULLETIN_PART_FEED_URL,
+    BULLETIN_PART_BASE_URL,
 
     /* the list page */
     BULLETIN_PART_LIST,
     BULLETIN_PART_COUNT,
-    BULLETIN_PART_TOTAL
+    BULLETIN_PART_TOTAL,
+    BULLETIN_PART_LIST_TITLE,
+    BULLETIN_PART_PAGER,
+    BULLETIN_PART_PAGE,
+    BULLETIN_PART_PAGES,
+    BULLETIN_PART_CATEGORIES
 };
 
 
@@ -54,11 +74,13 @@ enum {
  * What a placeholder's value may hold, and so where a template may put
  * it: escaped text is safe in HTML text and in quoted attribute values
  * that are not URLs, scripts or styles; markup only in HTML text; ids
- * and numbers (A-Z a-z 0-9 _ -) in URL values too.
+ * and numbers (A-Z a-z 0-9 _ -) in URL values too, and so the URLs the
+ * builder makes of the site file's checked base_url and of ids.
  */
 #define BULLETIN_VALUE_TEXT        0
 #define BULLETIN_VALUE_HTML        1
 #define BULLETIN_VALUE_WORD        2
+#define BULLETIN_VALUE_URL         3
 
 typedef struct {
     const char              *name;
@@ -128,6 +150,12 @@ struct bulletin_render_s {
     int                      zinit;
     int                      error;         /* sticky, for this page */
 
+    char                     id[BULLETIN_LIST_ID_SIZE];
+    uint8_t                  title[BULLETIN_TITLE_MAX];
+    uint8_t                  description[BULLETIN_DESCRIPTION_SIZE];
+    uint8_t                 *qr;
+    size_t                   qr_size;
+
     uint8_t                 *plain;
     size_t                   plain_len;
     size_t                   plain_size;
@@ -185,6 +213,33 @@ static void bulletin_render_cache(bulletin_segment_cache_t *c,
 static int bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     size_t id_len, const bulletin_str_t *title,
     const bulletin_str_t *published, bulletin_wpage_t *page);
+static void bulletin_render_site_part(bulletin_render_t *r,
+    const bulletin_site_t *site, unsigned type);
+static void bulletin_render_footer(bulletin_render_t *r,
+    const bulletin_site_t *site);
+static void bulletin_render_crumbs(bulletin_render_t *r,
+    const bulletin_site_t *site, const bulletin_str_t *name,
+    const bulletin_str_t *slug);
+static void bulletin_render_neighbour(bulletin_render_t *r,
+    const bulletin_index_entry_t *e, int next);
+static void bulletin_render_qr(bulletin_render_t *r,
+    const bulletin_site_t *site, const bulletin_str_t *id);
+static void bulletin_render_list_href(bulletin_render_t *r,
+    const bulletin_list_ctx_t *lc, size_t page);
+static void bulletin_render_category_href(bulletin_render_t *r,
+    const bulletin_str_t *slug);
+static void bulletin_render_pager(bulletin_render_t *r,
+    const bulletin_list_ctx_t *lc);
+static void bulletin_render_categories(bulletin_render_t *r,
+    const bulletin_category_t *c, size_t n);
+static void bulletin_render_xml(bulletin_render_t *r, const uint8_t *data,
+    size_t len);
+static void bulletin_render_time(bulletin_render_t *r, int64_t t);
+static void bulletin_render_date(bulletin_render_t *r, int64_t t,
+    bulletin_str_t *published);
+static int bulletin_render_typed(bulletin_render_t *r, const uint8_t *id,
+    size_t id_len, const bulletin_str_t *title,
+    const bulletin_str_t *published, uint32_t type, bulletin_wpage_t *page);
 
 
 #define bulletin_render_literal(r, s)                                         \
@@ -203,14 +258,37 @@ static const bulletin_placeholder_t  bulletin_page_placeholders[] = {
     { "share_bar",  BULLETIN_PART_SHARE_BAR,  BULLETIN_VALUE_HTML },
     { "views",      BULLETIN_PART_VIEWS,      BULLETIN_VALUE_WORD },
     { "shares",     BULLETIN_PART_SHARES,     BULLETIN_VALUE_WORD },
+    { "site_name",  BULLETIN_PART_SITE_NAME,  BULLETIN_VALUE_TEXT },
+    { "canonical",  BULLETIN_PART_CANONICAL,  BULLETIN_VALUE_URL },
+    { "description", BULLETIN_PART_DESCRIPTION, BULLETIN_VALUE_TEXT },
+    { "category_url", BULLETIN_PART_CATEGORY_URL, BULLETIN_VALUE_URL },
+    { "crumbs",     BULLETIN_PART_CRUMBS,     BULLETIN_VALUE_HTML },
+    { "prev",       BULLETIN_PART_PREV,       BULLETIN_VALUE_HTML },
+    { "next",       BULLETIN_PART_NEXT,       BULLETIN_VALUE_HTML },
+    { "qr",         BULLETIN_PART_QR,         BULLETIN_VALUE_HTML },
+    { "footer",     BULLETIN_PART_FOOTER,     BULLETIN_VALUE_HTML },
+    { "feed_url",   BULLETIN_PART_FEED_URL,   BULLETIN_VALUE_URL },
+    { "base_url",   BULLETIN_PART_BASE_URL,   BULLETIN_VALUE_URL },
     { NULL, 0, 0 }
 };
 
 
 static const bulletin_placeholder_t  bulletin_index_placeholders[] = {
+    { "site_name",  BULLETIN_PART_SITE_NAME,  BULLETIN_VALUE_TEXT },
+    { "list_title", BULLETIN_PART_LIST_TITLE, BULLETIN_VALUE_TEXT },
+    { "crumbs",     BULLETIN_PART_CRUMBS,     BULLETIN_VALUE_HTML },
     { "list",       BULLETIN_PART_LIST,       BULLETIN_VALUE_HTML },
+    { "pager",      BULLETIN_PART_PAGER,      BULLETIN_VALUE_HTML },
+    { "page",       BULLETIN_PART_PAGE,       BULLETIN_VALUE_WORD },
+    { "pages",      BULLETIN_PART_PAGES,      BULLETIN_VALUE_WORD },
     { "count",      BULLETIN_PART_COUNT,      BULLETIN_VALUE_WORD },
     { "total",      BULLETIN_PART_TOTAL,      BULLETIN_VALUE_WORD },
+    { "canonical",  BULLETIN_PART_CANONICAL,  BULLETIN_VALUE_URL },
+    { "description", BULLETIN_PART_DESCRIPTION, BULLETIN_VALUE_TEXT },
+    { "categories", BULLETIN_PART_CATEGORIES, BULLETIN_VALUE_HTML },
+    { "footer",     BULLETIN_PART_FOOTER,     BULLETIN_VALUE_HTML },
+    { "feed_url",   BULLETIN_PART_FEED_URL,   BULLETIN_VALUE_URL },
+    { "base_url",   BULLETIN_PART_BASE_URL,   BULLETIN_VALUE_URL },
     { NULL, 0, 0 }
 };
 
@@ -227,8 +305,11 @@ static const char  *bulletin_url_attrs[] = {
 
 static const char  *bulletin_expected[] = {
     "id, title, category, published, date, source, summary, body, "
-    "share_bar, views or shares",
-    "list, count or total"
+    "share_bar, views, shares, site_name, canonical, description, "
+    "category_url, crumbs, prev, next, qr, footer, feed_url or base_url",
+    "site_name, list_title, crumbs, list, pager, page, pages, count, "
+    "total, canonical, description, categories, footer, feed_url or "
+    "base_url"
 };
 
 
@@ -692,7 +773,7 @@ bulletin_html_refuse(const bulletin_html_t *h, unsigned value)
         return "in a script or style attribute";
     }
 
-    if (value == BULLETIN_VALUE_WORD) {
+    if (value == BULLETIN_VALUE_WORD || value == BULLETIN_VALUE_URL) {
         return NULL;
     }
 
@@ -875,6 +956,7 @@ bulletin_render_free(bulletin_render_t *r)
         free(r->cache[i].data);
     }
 
+    free(r->qr);
     free(r->plain);
     free(r->gzip);
     free(r->cuts);
@@ -887,20 +969,45 @@ bulletin_render_free(bulletin_render_t *r)
 
 int
 bulletin_render_page(bulletin_render_t *r, const bulletin_template_t *t,
-    const bulletin_record_t *rec, bulletin_wpage_t *page)
+    const bulletin_record_t *rec, const bulletin_page_ctx_t *pc,
+    bulletin_wpage_t *page)
 {
+    char                     slug[BULLETIN_SLUG_MAX + 1];
     size_t                   i;
+    bulletin_str_t           desc, cat, cslug;
+    bulletin_site_t          dsite;
     const bulletin_str_t    *s;
+    const bulletin_site_t   *site;
     const bulletin_tpart_t  *part;
-
-    static const bulletin_str_t  category = {
-        (const uint8_t *) BULLETIN_CATEGORY_DEFAULT,
-        sizeof(BULLETIN_CATEGORY_DEFAULT) - 1
-    };
 
     r->error = BULLETIN_OK;
     r->plain_len = 0;
     r->nslots = 0;
+
+    if (pc != NULL && pc->site != NULL) {
+        site = pc->site;
+
+    } else {
+        bulletin_site_default(&dsite);
+        site = &dsite;
+    }
+
+    cat.data = (const uint8_t *) BULLETIN_CATEGORY_DEFAULT;
+    cat.len = sizeof(BULLETIN_CATEGORY_DEFAULT) - 1;
+
+    if (rec->category.len) {
+        cat = rec->category;
+    }
+
+    if (pc != NULL) {
+        /* none: one category, whose list is every bulletin's */
+        cslug = pc->slug;
+
+    } else {
+        bulletin_category_slug(&cat, slug);
+        cslug.data = (const uint8_t *) slug;
+        cslug.len = strlen(slug);
+    }
 
     for (i = 0; i < t->nparts && r->error == BULLETIN_OK; i++) {
         part = &t->parts[i];
@@ -921,7 +1028,7 @@ bulletin_render_page(bulletin_render_t *r, const bulletin_template_t *t,
             break;
 
         case BULLETIN_PART_CATEGORY:
-            s = rec->category.len ? &rec->category : &category;
+            s = &cat;
             break;
 
         case BULLETIN_PART_PUBLISHED:
@@ -959,8 +1066,42 @@ bulletin_render_page(bulletin_render_t *r, const bulletin_template_t *t,
             bulletin_render_slot(r, NULL, 0, BULLETIN_SLOT_SHARES);
             break;
 
+        case BULLETIN_PART_DESCRIPTION:
+            bulletin_describe(rec, r->description, &desc);
+            s = &desc;
+            break;
+
+        case BULLETIN_PART_CATEGORY_URL:
+            bulletin_render_category_href(r, &cslug);
+            break;
+
+        case BULLETIN_PART_PREV:
+            bulletin_render_neighbour(r, pc ? pc->prev : NULL, 0);
+            break;
+
+        case BULLETIN_PART_NEXT:
+            bulletin_render_neighbour(r, pc ? pc->next : NULL, 1);
+            break;
+
+        case BULLETIN_PART_QR:
+            bulletin_render_qr(r, site, &rec->id);
+            break;
+
+        case BULLETIN_PART_CANONICAL:
+            if (site->absolute) {
+                bulletin_render_escape(r, site->base_url.data,
+                                       site->base_url.len);
+                s = &rec->id;
+            }
+
+            break;
+
+        case BULLETIN_PART_CRUMBS:
+            bulletin_render_crumbs(r, site, &cat, &cslug);
+            break;
+
         default:
-            /* a placeholder of the list page: not in a page template */
+            bulletin_render_site_part(r, site, part->type);
             break;
         }
 
@@ -976,13 +1117,16 @@ bulletin_render_page(bulletin_render_t *r, const bulletin_template_t *t,
 
 int
 bulletin_render_index(bulletin_render_t *r, const bulletin_template_t *t,
-    const bulletin_index_entry_t *entries, size_t n, size_t total,
-    bulletin_wpage_t *page)
+    const bulletin_list_ctx_t *lc, bulletin_wpage_t *page)
 {
-    size_t                   i;
+    int                      n;
+    size_t                   i, id_len;
+    bulletin_str_t           title, ltitle;
+    bulletin_site_t          dsite;
+    const bulletin_site_t   *site;
     const bulletin_tpart_t  *part;
 
-    static const bulletin_str_t  title = {
+    static const bulletin_str_t  all = {
         (const uint8_t *) BULLETIN_INDEX_TITLE,
         sizeof(BULLETIN_INDEX_TITLE) - 1
     };
@@ -995,6 +1139,23 @@ bulletin_render_index(bulletin_render_t *r, const bulletin_template_t *t,
     r->plain_len = 0;
     r->nslots = 0;
 
+    if (lc->site != NULL) {
+        site = lc->site;
+
+    } else {
+        bulletin_site_default(&dsite);
+        site = &dsite;
+    }
+
+    ltitle = lc->category ? lc->category->name : all;
+
+    id_len = bulletin_list_id(r->id,
+                              lc->category ? &lc->category->slug : NULL,
+                              lc->page);
+    if (id_len == 0) {
+        return BULLETIN_ERR_ID;
+    }
+
     for (i = 0; i < t->nparts && r->error == BULLETIN_OK; i++) {
         part = &t->parts[i];
 
@@ -1005,27 +1166,226 @@ bulletin_render_index(bulletin_render_t *r, const bulletin_template_t *t,
             break;
 
         case BULLETIN_PART_LIST:
-            bulletin_render_list(r, entries, n);
+            bulletin_render_list(r, lc->entries, lc->n);
             break;
 
         case BULLETIN_PART_COUNT:
-            bulletin_render_number(r, n);
+            bulletin_render_number(r, lc->n);
             break;
 
         case BULLETIN_PART_TOTAL:
-            bulletin_render_number(r, total);
+            bulletin_render_number(r, lc->total);
+            break;
+
+        case BULLETIN_PART_PAGE:
+            bulletin_render_number(r, lc->page);
+            break;
+
+        case BULLETIN_PART_PAGES:
+            bulletin_render_number(r, lc->pages);
+            break;
+
+        case BULLETIN_PART_LIST_TITLE:
+            bulletin_render_escape(r, ltitle.data, ltitle.len);
+            break;
+
+        case BULLETIN_PART_PAGER:
+            bulletin_render_pager(r, lc);
+            break;
+
+        case BULLETIN_PART_CATEGORIES:
+            bulletin_render_categories(r, lc->categories, lc->ncategories);
+            break;
+
+        case BULLETIN_PART_CANONICAL:
+            if (site->absolute) {
+                bulletin_render_escape(r, site->base_url.data,
+                                       site->base_url.len);
+
+                if (lc->category != NULL || lc->page > 1) {
+                    bulletin_render_bytes(r, r->id, id_len);
+                }
+            }
+
+            break;
+
+        case BULLETIN_PART_DESCRIPTION:
+            bulletin_render_escape(r, site->name.data, site->name.len);
+            bulletin_render_literal(r, " ");
+            bulletin_render_escape(r, ltitle.data, ltitle.len);
+            bulletin_render_literal(r, "：共 ");
+            bulletin_render_number(r, lc->total);
+            bulletin_render_literal(r, " 篇，第 ");
+            bulletin_render_number(r, lc->page);
+            bulletin_render_literal(r, " 页 共 ");
+            bulletin_render_number(r, lc->pages);
+            bulletin_render_literal(r, " 页");
+            break;
+
+        case BULLETIN_PART_CRUMBS:
+            bulletin_render_crumbs(r, site,
+                                   lc->category ? &lc->category->name : NULL,
+                                   lc->category ? &lc->category->slug : NULL);
             break;
 
         default:
+            bulletin_render_site_part(r, site, part->type);
             break;
         }
     }
 
+    /* the status's title: the list's, and its page after the first */
+
+    title = ltitle;
+
+    if (lc->page > 1 && ltitle.len + 32 < sizeof(r->title)) {
+        memcpy(r->title, ltitle.data, ltitle.len);
+        n = snprintf((char *) r->title + ltitle.len, 32, " 第%zu页",
+                     lc->page);
+        title.data = r->title;
+        title.len = ltitle.len + (size_t) n;
+    }
+
     /* the list is as new as its newest bulletin */
 
-    return bulletin_render_finish(r, (const uint8_t *) BULLETIN_INDEX_ID,
-                                  sizeof(BULLETIN_INDEX_ID) - 1, &title,
-                                  n ? &entries[0].published : &epoch, page);
+    return bulletin_render_finish(r, (const uint8_t *) r->id, id_len,
+                                  &title,
+                                  lc->n ? &lc->entries[0].published : &epoch,
+                                  page);
+}
+
+
+size_t
+bulletin_list_id(char *buf, const bulletin_str_t *slug, size_t page)
+{
+    int  n;
+
+    if (slug == NULL) {
+        n = page > 1 ? snprintf(buf, BULLETIN_LIST_ID_SIZE,
+                                BULLETIN_INDEX_ID "-%zu", page)
+                     : snprintf(buf, BULLETIN_LIST_ID_SIZE,
+                                BULLETIN_INDEX_ID);
+
+    } else if (slug->len > BULLETIN_SLUG_MAX) {
+        return 0;
+
+    } else {
+        n = page > 1 ? snprintf(buf, BULLETIN_LIST_ID_SIZE,
+                                BULLETIN_CATEGORY_PREFIX "%.*s-%zu",
+                                (int) slug->len, (const char *) slug->data,
+                                page)
+                     : snprintf(buf, BULLETIN_LIST_ID_SIZE,
+                                BULLETIN_CATEGORY_PREFIX "%.*s",
+                                (int) slug->len, (const char *) slug->data);
+    }
+
+    if (n <= 0 || n > BULLETIN_ID_MAX) {
+        return 0;
+    }
+
+    return (size_t) n;
+}
+
+
+void
+bulletin_category_slug(const bulletin_str_t *name, char *buf)
+{
+    size_t    i;
+    uint32_t  h;
+
+    /* FNV-1a, 32 bits */
+
+    h = 2166136261u;
+
+    for (i = 0; i < name->len; i++) {
+        h ^= name->data[i];
+        h *= 16777619u;
+    }
+
+    snprintf(buf, BULLETIN_SLUG_MAX + 1, "c%08x", h);
+}
+
+
+void
+bulletin_describe(const bulletin_record_t *rec, uint8_t *buf,
+    bulletin_str_t *out)
+{
+    size_t                   i, chars, len, n;
+    int                      space;
+    const uint8_t           *p, *end;
+    const bulletin_block_t  *b;
+
+    if (rec->summary.len) {
+        *out = rec->summary;
+        return;
+    }
+
+    for (i = 0; i < rec->nblocks; i++) {
+        b = &rec->blocks[i];
+
+        if (b->type != BULLETIN_BLOCK_PARAGRAPH) {
+            continue;
+        }
+
+        /* white space runs as one space; a character whole or not at all */
+
+        len = 0;
+        chars = 0;
+        space = 0;
+        p = b->text.data;
+        end = p + b->text.len;
+
+        while (p < end) {
+            if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+                space = len > 0;
+                p++;
+                continue;
+            }
+
+            for (n = 1; p + n < end && (p[n] & 0xc0) == 0x80; n++) {
+                /* void */
+            }
+
+            if (chars + space + 1 > BULLETIN_DESCRIPTION_CHARS) {
+                /* room for "…" within the characters */
+
+                while (chars + 1 > BULLETIN_DESCRIPTION_CHARS - 1) {
+                    do {
+                        len--;
+                    } while (len && (buf[len] & 0xc0) == 0x80);
+
+                    chars--;
+                }
+
+                while (len && buf[len - 1] == ' ') {
+                    len--;
+                }
+
+                memcpy(buf + len, "…", sizeof("…") - 1);
+                len += sizeof("…") - 1;
+                break;
+            }
+
+            if (space) {
+                buf[len++] = ' ';
+                chars++;
+                space = 0;
+            }
+
+            memcpy(buf + len, p, n);
+            len += n;
+            chars++;
+            p += n;
+        }
+
+        if (len) {
+            out->data = buf;
+            out->len = len;
+            return;
+        }
+    }
+
+    *out = rec->title;
 }
 
 
@@ -1417,6 +1777,7 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     page->title_len = title->len;
     page->published = published->data;
     page->published_len = published->len;
+    page->type = BULLETIN_TYPE_HTML;
     page->nslots = (uint32_t) r->nslots;
     page->slots = r->slots;
     page->segments = r->segments;
@@ -1515,4 +1876,502 @@ bulletin_render_cache(bulletin_segment_cache_t *c, const uint8_t *plain,
     c->plain_len = plain_len;
     c->gzip_len = gzip_len;
     c->crc = crc;
+}
+
+
+/* the parts of the site's chrome both kinds of page have */
+
+static void
+bulletin_render_site_part(bulletin_render_t *r, const bulletin_site_t *site,
+    unsigned type)
+{
+    switch (type) {
+
+    case BULLETIN_PART_SITE_NAME:
+        bulletin_render_escape(r, site->name.data, site->name.len);
+        break;
+
+    case BULLETIN_PART_FOOTER:
+        bulletin_render_footer(r, site);
+        break;
+
+    case BULLETIN_PART_FEED_URL:
+        if (site->absolute) {
+            bulletin_render_escape(r, site->base_url.data,
+                                   site->base_url.len);
+            bulletin_render_literal(r, BULLETIN_FEED_PATH);
+        }
+
+        break;
+
+    case BULLETIN_PART_BASE_URL:
+        if (site->base_url.len) {
+            bulletin_render_escape(r, site->base_url.data,
+                                   site->base_url.len);
+
+        } else {
+            bulletin_render_literal(r, "./");
+        }
+
+        break;
+
+    default:
+        /* a placeholder of the other kind of page: not in this template */
+        break;
+    }
+}
+
+
+static void
+bulletin_render_footer(bulletin_render_t *r, const bulletin_site_t *site)
+{
+    if (site->sponsor.len) {
+        bulletin_render_literal(r, "<p>");
+        bulletin_render_escape(r, site->sponsor.data, site->sponsor.len);
+        bulletin_render_literal(r, "</p>");
+    }
+
+    if (site->contact.len) {
+        bulletin_render_literal(r, "<p>");
+        bulletin_render_escape(r, site->contact.data, site->contact.len);
+        bulletin_render_literal(r, "</p>");
+    }
+
+    if (site->icp.len) {
+        bulletin_render_literal(r, "<p><a href=\"https://beian.miit.gov.cn/\" "
+                                "target=\"_blank\" rel=\"noopener\">");
+        bulletin_render_escape(r, site->icp.data, site->icp.len);
+        bulletin_render_literal(r, "</a></p>");
+    }
+}
+
+
+/* the site's crumbs, then the category's list when there is one */
+
+static void
+bulletin_render_crumbs(bulletin_render_t *r, const bulletin_site_t *site,
+    const bulletin_str_t *name, const bulletin_str_t *slug)
+{
+    size_t                   i;
+    const bulletin_crumb_t  *c;
+
+    for (i = 0; i < site->ncrumbs; i++) {
+        c = &site->crumbs[i];
+
+        bulletin_render_literal(r, "<li><a href=\"");
+        bulletin_render_escape(r, c->url.data, c->url.len);
+        bulletin_render_literal(r, "\">");
+        bulletin_render_escape(r, c->name.data, c->name.len);
+        bulletin_render_literal(r, "</a></li>");
+    }
+
+    if (name == NULL) {
+        return;
+    }
+
+    bulletin_render_literal(r, "<li><a href=\"");
+    bulletin_render_category_href(r, slug);
+    bulletin_render_literal(r, "\">");
+    bulletin_render_escape(r, name->data, name->len);
+    bulletin_render_literal(r, "</a></li>");
+}
+
+
+/* 上一篇 (older) or 下一篇 (newer) */
+
+static void
+bulletin_render_neighbour(bulletin_render_t *r,
+    const bulletin_index_entry_t *e, int next)
+{
+    if (e == NULL) {
+        if (next) {
+            bulletin_render_literal(r, "<span class=\"next\">下一篇：没有了"
+                                    "</span>");
+        } else {
+            bulletin_render_literal(r, "<span class=\"prev\">上一篇：没有了"
+                                    "</span>");
+        }
+
+        return;
+    }
+
+    if (next) {
+        bulletin_render_literal(r, "<a class=\"next\" rel=\"next\" href=\"");
+    } else {
+        bulletin_render_literal(r, "<a class=\"prev\" rel=\"prev\" href=\"");
+    }
+
+    bulletin_render_escape(r, e->id.data, e->id.len);
+
+    if (next) {
+        bulletin_render_literal(r, "\">下一篇：<span>");
+    } else {
+        bulletin_render_literal(r, "\">上一篇：<span>");
+    }
+
+    bulletin_render_escape(r, e->title.data, e->title.len);
+    bulletin_render_literal(r, "</span></a>");
+}
+
+
+static void
+bulletin_render_qr(bulletin_render_t *r, const bulletin_site_t *site,
+    const bulletin_str_t *id)
+{
+    size_t    len, n;
+    uint8_t  *p;
+
+    if (!site->absolute) {
+        return;
+    }
+
+    len = site->base_url.len + id->len;
+
+    if (len > BULLETIN_QR_TEXT_MAX) {
+        return;
+    }
+
+    /* the URL, then its code: the longest fits in 1 MiB */
+
+    if (r->qr == NULL) {
+        r->qr_size = BULLETIN_QR_TEXT_MAX + 1024 * 1024;
+
+        r->qr = malloc(r->qr_size);
+        if (r->qr == NULL) {
+            r->error = BULLETIN_ERR_NOMEM;
+            return;
+        }
+    }
+
+    memcpy(r->qr, site->base_url.data, site->base_url.len);
+    memcpy(r->qr + site->base_url.len, id->data, id->len);
+
+    n = bulletin_qr_svg(r->qr, len, r->qr + len, r->qr_size - len);
+
+    if (n == 0) {
+        return;
+    }
+
+    p = bulletin_render_space(r, n);
+    if (p == NULL) {
+        return;
+    }
+
+    memcpy(p, r->qr + len, n);
+    r->plain_len += n;
+}
+
+
+static void
+bulletin_render_list_href(bulletin_render_t *r, const bulletin_list_ctx_t *lc,
+    size_t page)
+{
+    char  id[BULLETIN_LIST_ID_SIZE];
+
+    if (lc->category == NULL && page == 1) {
+        /* _index is served at the base URL itself */
+        bulletin_render_literal(r, "./");
+        return;
+    }
+
+    bulletin_render_bytes(r, id,
+                          bulletin_list_id(id, lc->category
+                                               ? &lc->category->slug : NULL,
+                                           page));
+}
+
+
+/* a category's list; with no slug, every bulletin's is the one */
+
+static void
+bulletin_render_category_href(bulletin_render_t *r,
+    const bulletin_str_t *slug)
+{
+    if (slug->len == 0) {
+        bulletin_render_literal(r, "./");
+        return;
+    }
+
+    bulletin_render_literal(r, BULLETIN_CATEGORY_PREFIX);
+    bulletin_render_escape(r, slug->data, slug->len);
+}
+
+
+static void
+bulletin_render_pager(bulletin_render_t *r, const bulletin_list_ctx_t *lc)
+{
+    bulletin_render_literal(r, "<nav class=\"pager\" aria-label=\"分页\">");
+
+    if (lc->page > 1) {
+        bulletin_render_literal(r, "<a class=\"prev\" rel=\"prev\" href=\"");
+        bulletin_render_list_href(r, lc, lc->page - 1);
+        bulletin_render_literal(r, "\">上一页</a>");
+
+    } else {
+        bulletin_render_literal(r, "<span class=\"prev\">上一页</span>");
+    }
+
+    bulletin_render_literal(r, "<span class=\"pages\">第 ");
+    bulletin_render_number(r, lc->page);
+    bulletin_render_literal(r, " 页 共 ");
+    bulletin_render_number(r, lc->pages);
+    bulletin_render_literal(r, " 页</span>");
+
+    if (lc->page < lc->pages) {
+        bulletin_render_literal(r, "<a class=\"next\" rel=\"next\" href=\"");
+        bulletin_render_list_href(r, lc, lc->page + 1);
+        bulletin_render_literal(r, "\">下一页</a>");
+
+    } else {
+        bulletin_render_literal(r, "<span class=\"next\">下一页</span>");
+    }
+
+    bulletin_render_literal(r, "</nav>");
+}
+
+
+static void
+bulletin_render_categories(bulletin_render_t *r,
+    const bulletin_category_t *c, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        bulletin_render_literal(r, "<li><a href=\"");
+        bulletin_render_category_href(r, &c[i].slug);
+        bulletin_render_literal(r, "\">");
+        bulletin_render_escape(r, c[i].name.data, c[i].name.len);
+        bulletin_render_literal(r, "</a> (");
+        bulletin_render_number(r, c[i].count);
+        bulletin_render_literal(r, ")</li>");
+    }
+}
+
+
+/*
+ * The sitemap and the feed: XML, whose 1.0 has no place for most C0
+ * controls (JSON strings may hold them): they become U+FFFD.
+ */
+
+static void
+bulletin_render_xml(bulletin_render_t *r, const uint8_t *data, size_t len)
+{
+    size_t          start, i;
+
+    start = 0;
+
+    for (i = 0; i < len; i++) {
+        if (data[i] >= 0x20 || data[i] == '\t' || data[i] == '\n'
+            || data[i] == '\r')
+        {
+            continue;
+        }
+
+        bulletin_render_escape(r, data + start, i - start);
+        bulletin_render_literal(r, "\xef\xbf\xbd");
+        start = i + 1;
+    }
+
+    bulletin_render_escape(r, data + start, len - start);
+}
+
+
+static void
+bulletin_render_time(bulletin_render_t *r, int64_t t)
+{
+    char       buf[32];
+    size_t     n;
+    time_t     tt;
+    struct tm  tm;
+
+    tt = (time_t) t;
+
+    if (gmtime_r(&tt, &tm) == NULL) {
+        r->error = BULLETIN_ERR_TIME;
+        return;
+    }
+
+    n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    bulletin_render_bytes(r, buf, n);
+}
+
+
+int
+bulletin_render_sitemap(bulletin_render_t *r, const bulletin_site_t *site,
+    const char *id, int index, const bulletin_url_t *urls, size_t n,
+    bulletin_wpage_t *page)
+{
+    size_t          i;
+    int64_t         newest;
+    bulletin_str_t  title, published;
+
+    if (!site->absolute || strlen(id) >= sizeof(r->id)) {
+        return BULLETIN_ERR_ID;
+    }
+
+    r->error = BULLETIN_OK;
+    r->plain_len = 0;
+    r->nslots = 0;
+
+    newest = 0;
+
+    bulletin_render_literal(r, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+
+    if (index) {
+        bulletin_render_literal(r, "<sitemapindex xmlns=\"http://www."
+                                "sitemaps.org/schemas/sitemap/0.9\">\n");
+    } else {
+        bulletin_render_literal(r, "<urlset xmlns=\"http://www.sitemaps.org/"
+                                "schemas/sitemap/0.9\">\n");
+    }
+
+    for (i = 0; i < n && r->error == BULLETIN_OK; i++) {
+        if (index) {
+            bulletin_render_literal(r, "<sitemap><loc>");
+        } else {
+            bulletin_render_literal(r, "<url><loc>");
+        }
+
+        bulletin_render_escape(r, site->base_url.data, site->base_url.len);
+        bulletin_render_xml(r, urls[i].path.data, urls[i].path.len);
+        bulletin_render_literal(r, "</loc><lastmod>");
+        bulletin_render_time(r, urls[i].lastmod);
+
+        if (index) {
+            bulletin_render_literal(r, "</lastmod></sitemap>\n");
+        } else {
+            bulletin_render_literal(r, "</lastmod></url>\n");
+        }
+
+        if (urls[i].lastmod > newest) {
+            newest = urls[i].lastmod;
+        }
+    }
+
+    if (index) {
+        bulletin_render_literal(r, "</sitemapindex>\n");
+    } else {
+        bulletin_render_literal(r, "</urlset>\n");
+    }
+
+    strcpy(r->id, id);
+
+    title.data = (const uint8_t *) r->id;
+    title.len = strlen(r->id);
+
+    /* the newest date, as the record's published */
+    bulletin_render_date(r, newest, &published);
+
+    return bulletin_render_typed(r, title.data, title.len, &title,
+                                 &published, BULLETIN_TYPE_SITEMAP, page);
+}
+
+
+int
+bulletin_render_feed(bulletin_render_t *r, const bulletin_site_t *site,
+    const bulletin_feed_entry_t *entries, size_t n, bulletin_wpage_t *page)
+{
+    size_t                        i;
+    bulletin_str_t                title, published;
+    const bulletin_feed_entry_t  *e;
+
+    if (!site->absolute) {
+        return BULLETIN_ERR_ID;
+    }
+
+    r->error = BULLETIN_OK;
+    r->plain_len = 0;
+    r->nslots = 0;
+
+    bulletin_render_literal(r, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                            "<feed xmlns=\"http://www.w3.org/2005/Atom\" "
+                            "xml:lang=\"zh-CN\">\n<id>");
+    bulletin_render_escape(r, site->base_url.data, site->base_url.len);
+    bulletin_render_literal(r, "</id>\n<title>");
+    bulletin_render_xml(r, site->name.data, site->name.len);
+    bulletin_render_literal(r, "</title>\n<updated>");
+    bulletin_render_time(r, n ? entries[0].published_at : 0);
+    bulletin_render_literal(r, "</updated>\n<author><name>");
+    bulletin_render_xml(r, site->name.data, site->name.len);
+    bulletin_render_literal(r, "</name></author>\n<link rel=\"self\" "
+                            "type=\"application/atom+xml\" href=\"");
+    bulletin_render_escape(r, site->base_url.data, site->base_url.len);
+    bulletin_render_literal(r, BULLETIN_FEED_PATH "\"/>\n<link "
+                            "rel=\"alternate\" type=\"text/html\" href=\"");
+    bulletin_render_escape(r, site->base_url.data, site->base_url.len);
+    bulletin_render_literal(r, "\"/>\n<generator>bulletin-build"
+                            "</generator>\n");
+
+    for (i = 0; i < n; i++) {
+        e = &entries[i];
+
+        bulletin_render_literal(r, "<entry>\n<id>");
+        bulletin_render_escape(r, site->base_url.data, site->base_url.len);
+        bulletin_render_escape(r, e->id.data, e->id.len);
+        bulletin_render_literal(r, "</id>\n<title>");
+        bulletin_render_xml(r, e->title.data, e->title.len);
+        bulletin_render_literal(r, "</title>\n<updated>");
+        bulletin_render_time(r, e->published_at);
+        bulletin_render_literal(r, "</updated>\n<published>");
+        bulletin_render_time(r, e->published_at);
+        bulletin_render_literal(r, "</published>\n<link rel=\"alternate\" "
+                                "type=\"text/html\" href=\"");
+        bulletin_render_escape(r, site->base_url.data, site->base_url.len);
+        bulletin_render_escape(r, e->id.data, e->id.len);
+        bulletin_render_literal(r, "\"/>\n<category term=\"");
+        bulletin_render_xml(r, e->category.data, e->category.len);
+        bulletin_render_literal(r, "\"/>\n<summary>");
+        bulletin_render_xml(r, e->description.data, e->description.len);
+        bulletin_render_literal(r, "</summary>\n</entry>\n");
+    }
+
+    bulletin_render_literal(r, "</feed>\n");
+
+    title.data = (const uint8_t *) BULLETIN_FEED_ID;
+    title.len = sizeof(BULLETIN_FEED_ID) - 1;
+
+    bulletin_render_date(r, n ? entries[0].published_at : 0, &published);
+
+    return bulletin_render_typed(r, title.data, title.len, &title,
+                                 &published, BULLETIN_TYPE_ATOM, page);
+}
+
+
+static void
+bulletin_render_date(bulletin_render_t *r, int64_t t,
+    bulletin_str_t *published)
+{
+    time_t     tt;
+    struct tm  tm;
+
+    tt = (time_t) t;
+
+    published->data = r->title;
+    published->len = 0;
+
+    if (gmtime_r(&tt, &tm) != NULL) {
+        published->len = strftime((char *) r->title, sizeof(r->title),
+                                  "%Y-%m-%d", &tm);
+    }
+
+    if (published->len != 10) {
+        memcpy(r->title, "1970-01-01", 10);
+        published->len = 10;
+    }
+}
+
+
+static int
+bulletin_render_typed(bulletin_render_t *r, const uint8_t *id,
+    size_t id_len, const bulletin_str_t *title,
+    const bulletin_str_t *published, uint32_t type, bulletin_wpage_t *page)
+{
+    int  rc;
+
+    rc = bulletin_render_finish(r, id, id_len, title, published, page);
+
+    page->type = type;
+
+    return rc;
 }

@@ -83,6 +83,17 @@ static int bulletin_source_published(bulletin_source_ctx_t *ctx,
 static int bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
     bulletin_record_t *rec);
 static const char *bulletin_json_type(json_t *value);
+static void bulletin_site_size(bulletin_source_ctx_t *ctx, json_t *value,
+    const bulletin_loc_t *loc, size_t max, size_t *size);
+static void bulletin_site_base_url(bulletin_source_ctx_t *ctx,
+    json_t *value, bulletin_site_t *site);
+static void bulletin_site_crumbs(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site);
+static void bulletin_site_slugs(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site);
+static void bulletin_site_footer(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site);
+static int bulletin_url_bad(const bulletin_str_t *url, int link);
 static const char *bulletin_quote(char *buf, const char *s, size_t len);
 static const char *bulletin_json_error_text(char *buf, const char *text);
 
@@ -90,6 +101,32 @@ static const char *bulletin_json_error_text(char *buf, const char *text);
 static const char  *bulletin_keys[BULLETIN_KEY_N] = {
     "id", "title", "published", "blocks", "category", "source", "summary"
 };
+
+#define BULLETIN_SITE_NAME         0
+#define BULLETIN_SITE_BASE_URL     1
+#define BULLETIN_SITE_PAGE_SIZE    2
+#define BULLETIN_SITE_FEED_SIZE    3
+#define BULLETIN_SITE_CRUMBS       4
+#define BULLETIN_SITE_CATEGORIES   5
+#define BULLETIN_SITE_FOOTER       6
+#define BULLETIN_SITE_N            7
+
+static const char  *bulletin_site_keys[BULLETIN_SITE_N] = {
+    "name", "base_url", "page_size", "feed_size", "crumbs", "categories",
+    "footer"
+};
+
+static const char  *bulletin_footer_keys[] = {
+    "sponsor", "contact", "icp", NULL
+};
+
+#define BULLETIN_SITE_NAME_DEFAULT  "社会组织服务平台"
+
+static bulletin_crumb_t  bulletin_default_crumbs[] = {
+    { { (const uint8_t *) "首页", sizeof("首页") - 1 },
+      { (const uint8_t *) "./", 2 } }
+};
+
 
 static const char  *bulletin_block_names[] = {
     "heading", "subheading", "paragraph"
@@ -522,11 +559,17 @@ bulletin_source_locate(bulletin_source_ctx_t *ctx, const bulletin_loc_t *loc)
     at = bulletin_json_find_key(at, ctx->end, loc->key, strlen(loc->key),
                                 &value);
 
-    if (loc->block == 0) {
+    if (loc->block == 0 && loc->bkey == NULL) {
         return loc->value ? value : at;
     }
 
-    at = bulletin_json_element(value, ctx->end, loc->block - 1);
+    if (loc->block) {
+        at = bulletin_json_element(value, ctx->end, loc->block - 1);
+
+    } else {
+        /* a key of the object that is the key's value */
+        at = value;
+    }
 
     if (loc->bkey == NULL) {
         return at;
@@ -729,6 +772,494 @@ bulletin_source_blocks(bulletin_source_ctx_t *ctx, json_t *value,
     rec->nblocks = n;
 
     return 0;
+}
+
+
+void
+bulletin_site_default(bulletin_site_t *site)
+{
+    memset(site, 0, sizeof(bulletin_site_t));
+
+    site->name.data = (const uint8_t *) BULLETIN_SITE_NAME_DEFAULT;
+    site->name.len = sizeof(BULLETIN_SITE_NAME_DEFAULT) - 1;
+    site->page_size = 20;
+    site->feed_size = 20;
+    site->crumbs = bulletin_default_crumbs;
+    site->ncrumbs = sizeof(bulletin_default_crumbs)
+                    / sizeof(bulletin_crumb_t);
+}
+
+
+int
+bulletin_site_load(bulletin_site_t *site, const char *path,
+    bulletin_errors_t *errs)
+{
+    int       rc;
+    char      err[PATH_MAX + 128];
+    size_t    len;
+    uint8_t  *buf;
+
+    buf = bulletin_file_read(path, BULLETIN_SOURCE_MAX, &len, err,
+                             sizeof(err));
+    if (buf == NULL) {
+        bulletin_errors_add(errs, "%s", err);
+        return -1;
+    }
+
+    rc = bulletin_site_parse(site, path, buf, len, errs);
+
+    free(buf);
+
+    return rc;
+}
+
+
+int
+bulletin_site_parse(bulletin_site_t *site, const char *name,
+    const uint8_t *buf, size_t len, bulletin_errors_t *errs)
+{
+    char                    q[BULLETIN_QUOTE_MAX * 4 + 8];
+    size_t                  i;
+    json_t                 *json, *value;
+    const char             *key;
+    json_error_t            jerr;
+    bulletin_loc_t          loc;
+    bulletin_source_ctx_t   ctx;
+
+    if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf) {
+        buf += 3;
+        len -= 3;
+    }
+
+    ctx.name = name;
+    ctx.start = buf;
+    ctx.end = buf + len;
+    ctx.top = bulletin_json_ws(buf, ctx.end);
+    ctx.errs = errs;
+    ctx.nerrors = 0;
+
+    json = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (json == NULL) {
+        bulletin_source_syntax(&ctx, &jerr);
+        return -1;
+    }
+
+    memset(&loc, 0, sizeof(bulletin_loc_t));
+
+    if (!json_is_object(json)) {
+        bulletin_source_error(&ctx, &loc, "expected a JSON object, not %s",
+                              bulletin_json_type(json));
+        json_decref(json);
+        return -1;
+    }
+
+    site->json = json;
+
+    json_object_foreach(json, key, value) {
+
+        loc.key = key;
+        loc.value = 1;
+
+        for (i = 0; i < BULLETIN_SITE_N; i++) {
+            if (strcmp(key, bulletin_site_keys[i]) == 0) {
+                break;
+            }
+        }
+
+        switch (i) {
+
+        case BULLETIN_SITE_NAME:
+            bulletin_source_string(&ctx, value, &loc, "\"name\"", 1,
+                                   &site->name);
+            break;
+
+        case BULLETIN_SITE_BASE_URL:
+            bulletin_site_base_url(&ctx, value, site);
+            break;
+
+        case BULLETIN_SITE_PAGE_SIZE:
+            bulletin_site_size(&ctx, value, &loc, BULLETIN_PAGE_SIZE_MAX,
+                               &site->page_size);
+            break;
+
+        case BULLETIN_SITE_FEED_SIZE:
+            bulletin_site_size(&ctx, value, &loc, BULLETIN_FEED_SIZE_MAX,
+                               &site->feed_size);
+            break;
+
+        case BULLETIN_SITE_CRUMBS:
+            bulletin_site_crumbs(&ctx, value, site);
+            break;
+
+        case BULLETIN_SITE_CATEGORIES:
+            bulletin_site_slugs(&ctx, value, site);
+            break;
+
+        case BULLETIN_SITE_FOOTER:
+            bulletin_site_footer(&ctx, value, site);
+            break;
+
+        default:
+            loc.value = 0;
+            bulletin_source_error(&ctx, &loc, "unknown key %s (expected "
+                                  "name, base_url, page_size, feed_size, "
+                                  "crumbs, categories or footer)",
+                                  bulletin_quote(q, key, strlen(key)));
+            break;
+        }
+    }
+
+    return ctx.nerrors ? -1 : 0;
+}
+
+
+void
+bulletin_site_free(bulletin_site_t *site)
+{
+    if (site->crumbs != bulletin_default_crumbs) {
+        free(site->crumbs);
+    }
+
+    free(site->slugs);
+
+    if (site->json != NULL) {
+        json_decref((json_t *) site->json);
+    }
+
+    memset(site, 0, sizeof(bulletin_site_t));
+}
+
+
+static void
+bulletin_site_size(bulletin_source_ctx_t *ctx, json_t *value,
+    const bulletin_loc_t *loc, size_t max, size_t *size)
+{
+    json_int_t  n;
+
+    if (!json_is_integer(value)) {
+        bulletin_source_error(ctx, loc, "\"%s\" must be an integer, not %s",
+                              loc->key, bulletin_json_type(value));
+        return;
+    }
+
+    n = json_integer_value(value);
+
+    if (n < 1 || n > (json_int_t) max) {
+        bulletin_source_error(ctx, loc, "\"%s\" must be 1 to %zu, not %lld",
+                              loc->key, max, (long long) n);
+        return;
+    }
+
+    *size = (size_t) n;
+}
+
+
+static void
+bulletin_site_base_url(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site)
+{
+    size_t           i;
+    bulletin_str_t   url;
+    bulletin_loc_t   loc = { "base_url", 0, NULL, 1 };
+
+    if (bulletin_source_string(ctx, value, &loc, "\"base_url\"", 0, &url)
+        != 0)
+    {
+        return;
+    }
+
+    if (url.len == 0) {
+        return;
+    }
+
+    for (i = 0; i < url.len; i++) {
+        if (url.data[i] <= 0x20 || url.data[i] >= 0x7f
+            || strchr("\"<>\\^`{|}", url.data[i]) != NULL)
+        {
+            bulletin_source_error(ctx, &loc, "\"base_url\": byte 0x%02x at "
+                                  "%zu is not allowed in a URL (percent-"
+                                  "encode it)", url.data[i], i + 1);
+            return;
+        }
+    }
+
+    if (url.data[url.len - 1] != '/') {
+        bulletin_source_error(ctx, &loc, "\"base_url\" must end with \"/\" "
+                              "(a page's URL is base_url followed by its "
+                              "id)");
+        return;
+    }
+
+    if ((url.len > 8 && memcmp(url.data, "https://", 8) == 0
+         && url.data[8] != '/')
+        || (url.len > 7 && memcmp(url.data, "http://", 7) == 0
+            && url.data[7] != '/'))
+    {
+        site->absolute = 1;
+
+    } else if (url.data[0] != '/' || (url.len > 1 && url.data[1] == '/')) {
+        bulletin_source_error(ctx, &loc, "\"base_url\" must be an absolute "
+                              "http:// or https:// URL, or a path beginning "
+                              "with \"/\"");
+        return;
+    }
+
+    site->base_url = url;
+}
+
+
+/*
+ * A link of the site's chrome: no control byte, space or quote, and no
+ * scheme but http and https, so that no "javascript:" gets in.
+ */
+
+static int
+bulletin_url_bad(const bulletin_str_t *url, int link)
+{
+    size_t  i;
+
+    for (i = 0; i < url->len; i++) {
+        if (url->data[i] <= 0x20 || url->data[i] == 0x7f
+            || url->data[i] == '"' || url->data[i] == '<'
+            || url->data[i] == '>' || url->data[i] == '\\')
+        {
+            return 1;
+        }
+
+        if (url->data[i] == '/' || url->data[i] == '?'
+            || url->data[i] == '#')
+        {
+            return 0;
+        }
+
+        if (url->data[i] == ':') {
+            return !((i == 4 && memcmp(url->data, "http", 4) == 0)
+                     || (i == 5 && memcmp(url->data, "https", 5) == 0));
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+bulletin_site_crumbs(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site)
+{
+    size_t             i, j, n;
+    json_t            *crumb, *v;
+    char               what[64];
+    const char        *key;
+    bulletin_loc_t     loc = { "crumbs", 0, NULL, 1 };
+    bulletin_crumb_t  *crumbs;
+
+    if (!json_is_array(value)) {
+        bulletin_source_error(ctx, &loc, "\"crumbs\" must be an array, not "
+                              "%s", bulletin_json_type(value));
+        return;
+    }
+
+    n = json_array_size(value);
+
+    crumbs = calloc(n ? n : 1, sizeof(bulletin_crumb_t));
+    if (crumbs == NULL) {
+        bulletin_source_error(ctx, NULL, "out of memory");
+        return;
+    }
+
+    if (site->crumbs != bulletin_default_crumbs) {
+        free(site->crumbs);
+    }
+
+    site->crumbs = crumbs;
+    site->ncrumbs = n;
+
+    for (i = 0; i < n; i++) {
+        crumb = json_array_get(value, i);
+
+        loc.block = i + 1;
+        loc.bkey = NULL;
+        loc.value = 1;
+
+        if (!json_is_object(crumb)) {
+            bulletin_source_error(ctx, &loc, "crumb %zu must be an object "
+                                  "{\"name\": ..., \"url\": ...}, not %s",
+                                  i + 1, bulletin_json_type(crumb));
+            continue;
+        }
+
+        json_object_foreach(crumb, key, v) {
+            loc.bkey = key;
+
+            for (j = 0; j < 2; j++) {
+                if (strcmp(key, j ? "url" : "name") == 0) {
+                    break;
+                }
+            }
+
+            if (j == 2) {
+                loc.value = 0;
+                bulletin_source_error(ctx, &loc, "crumb %zu: unknown key "
+                                      "\"%s\" (expected name or url)",
+                                      i + 1, key);
+                loc.value = 1;
+                continue;
+            }
+
+            snprintf(what, sizeof(what), "crumb %zu: \"%s\"", i + 1, key);
+
+            if (bulletin_source_string(ctx, v, &loc, what, 1,
+                                       j ? &crumbs[i].url : &crumbs[i].name)
+                == 0
+                && j == 1 && bulletin_url_bad(&crumbs[i].url, 1))
+            {
+                bulletin_source_error(ctx, &loc, "%s: not a link (an http:// "
+                                      "or https:// URL, or a path, with no "
+                                      "space, quote or control byte)", what);
+            }
+        }
+
+        loc.bkey = NULL;
+
+        if (crumbs[i].name.len == 0 || crumbs[i].url.len == 0) {
+            if (json_object_get(crumb, "name") == NULL
+                || json_object_get(crumb, "url") == NULL)
+            {
+                bulletin_source_error(ctx, &loc, "crumb %zu: \"name\" and "
+                                      "\"url\" are required", i + 1);
+            }
+        }
+    }
+}
+
+
+static void
+bulletin_site_slugs(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site)
+{
+    size_t            i, j, n;
+    json_t           *v;
+    const char       *key;
+    bulletin_str_t    slug;
+    bulletin_slug_t  *slugs;
+    bulletin_loc_t    loc = { "categories", 0, NULL, 1 };
+
+    if (!json_is_object(value)) {
+        bulletin_source_error(ctx, &loc, "\"categories\" must be an object "
+                              "(a category's name: its slug), not %s",
+                              bulletin_json_type(value));
+        return;
+    }
+
+    n = json_object_size(value);
+
+    slugs = calloc(n ? n : 1, sizeof(bulletin_slug_t));
+    if (slugs == NULL) {
+        bulletin_source_error(ctx, NULL, "out of memory");
+        return;
+    }
+
+    free(site->slugs);
+    site->slugs = slugs;
+    site->nslugs = 0;
+
+    json_object_foreach(value, key, v) {
+        loc.bkey = key;
+
+        if (bulletin_source_string(ctx, v, &loc, "a category's slug", 1,
+                                   &slug)
+            != 0)
+        {
+            continue;
+        }
+
+        for (i = 0; i < slug.len; i++) {
+            if (!((slug.data[i] >= 'a' && slug.data[i] <= 'z')
+                  || (slug.data[i] >= '0' && slug.data[i] <= '9')
+                  || (slug.data[i] == '-' && i > 0)))
+            {
+                break;
+            }
+        }
+
+        if (i < slug.len || slug.len > BULLETIN_SLUG_MAX) {
+            bulletin_source_error(ctx, &loc, "category \"%s\": invalid slug "
+                                  "\"%.*s\": expected 1 to %d of a-z 0-9 -, "
+                                  "beginning with a letter or digit", key,
+                                  (int) slug.len, (const char *) slug.data,
+                                  BULLETIN_SLUG_MAX);
+            continue;
+        }
+
+        for (j = 0; j < site->nslugs; j++) {
+            if (slugs[j].slug.len == slug.len
+                && memcmp(slugs[j].slug.data, slug.data, slug.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < site->nslugs) {
+            bulletin_source_error(ctx, &loc, "category \"%s\": slug \"%.*s\" "
+                                  "is also \"%.*s\"'s", key, (int) slug.len,
+                                  (const char *) slug.data,
+                                  (int) slugs[j].name.len,
+                                  (const char *) slugs[j].name.data);
+            continue;
+        }
+
+        slugs[site->nslugs].name.data = (const uint8_t *) key;
+        slugs[site->nslugs].name.len = strlen(key);
+        slugs[site->nslugs].slug = slug;
+        site->nslugs++;
+    }
+}
+
+
+static void
+bulletin_site_footer(bulletin_source_ctx_t *ctx, json_t *value,
+    bulletin_site_t *site)
+{
+    size_t           i;
+    json_t          *v;
+    char             q[BULLETIN_QUOTE_MAX * 4 + 8], what[32];
+    const char      *key;
+    bulletin_str_t  *line[3];
+    bulletin_loc_t   loc = { "footer", 0, NULL, 1 };
+
+    if (!json_is_object(value)) {
+        bulletin_source_error(ctx, &loc, "\"footer\" must be an object, not "
+                              "%s", bulletin_json_type(value));
+        return;
+    }
+
+    line[0] = &site->sponsor;
+    line[1] = &site->contact;
+    line[2] = &site->icp;
+
+    json_object_foreach(value, key, v) {
+        loc.bkey = key;
+
+        for (i = 0; bulletin_footer_keys[i] != NULL; i++) {
+            if (strcmp(key, bulletin_footer_keys[i]) == 0) {
+                break;
+            }
+        }
+
+        if (bulletin_footer_keys[i] == NULL) {
+            loc.value = 0;
+            bulletin_source_error(ctx, &loc, "\"footer\": unknown key %s "
+                                  "(expected sponsor, contact or icp)",
+                                  bulletin_quote(q, key, strlen(key)));
+            loc.value = 1;
+            continue;
+        }
+
+        snprintf(what, sizeof(what), "\"footer\": \"%s\"", key);
+
+        bulletin_source_string(ctx, v, &loc, what, 0, line[i]);
+    }
 }
 
 

@@ -49,6 +49,41 @@ typedef struct {
 } bulletin_record_t;
 
 
+/* the site file (--site): every key optional */
+
+#define BULLETIN_PAGE_SIZE_MAX     1000
+#define BULLETIN_FEED_SIZE_MAX     1000
+#define BULLETIN_SLUG_MAX          32
+
+typedef struct {
+    bulletin_str_t           name;
+    bulletin_str_t           url;
+} bulletin_crumb_t;
+
+
+typedef struct {
+    bulletin_str_t           name;          /* a category's */
+    bulletin_str_t           slug;          /* [a-z0-9-] */
+} bulletin_slug_t;
+
+
+typedef struct {
+    bulletin_str_t           name;
+    bulletin_str_t           base_url;      /* ends with "/"; may be empty */
+    int                      absolute;      /* base_url is http(s)://... */
+    size_t                   page_size;
+    size_t                   feed_size;
+    size_t                   ncrumbs;
+    bulletin_crumb_t        *crumbs;
+    size_t                   nslugs;
+    bulletin_slug_t         *slugs;
+    bulletin_str_t           sponsor;       /* the footer's lines, */
+    bulletin_str_t           contact;       /* empty when not set */
+    bulletin_str_t           icp;
+    void                    *json;          /* owns the strings */
+} bulletin_site_t;
+
+
 /* the messages of one or more files, each "FILE[:LINE:COL]: message" */
 
 typedef struct {
@@ -73,6 +108,18 @@ int bulletin_source_load(bulletin_record_t *rec, const char *path,
     bulletin_errors_t *errs);
 
 void bulletin_record_free(bulletin_record_t *rec);
+
+/*
+ * The site file: bulletin_site_default() fills the defaults, which
+ * bulletin_site_parse() (or _load()) replaces with what the file sets;
+ * -1 with every problem in errs, "FILE:LINE:COL: message".
+ */
+void bulletin_site_default(bulletin_site_t *site);
+int bulletin_site_parse(bulletin_site_t *site, const char *name,
+    const uint8_t *buf, size_t len, bulletin_errors_t *errs);
+int bulletin_site_load(bulletin_site_t *site, const char *path,
+    bulletin_errors_t *errs);
+void bulletin_site_free(bulletin_site_t *site);
 
 /*
  * published: YYYY-MM-DD, or an RFC 3339 date-time, of a real date and

@@ -33,6 +33,7 @@ typedef struct {
     uint32_t                 title_len;
     uint32_t                 published_len;
     uint32_t                 nslots;
+    uint32_t                 type;
     uint64_t                 hash;
     int64_t                  last_modified;
     uint64_t                 plain_len;
@@ -314,6 +315,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     r->title_len = (uint32_t) page->title_len;
     r->published_len = (uint32_t) page->published_len;
     r->nslots = page->nslots;
+    r->type = page->type;
     r->plain_len = plain;
     r->gzip_len = gzip;
     r->segment_first = w->nsegments;
@@ -389,6 +391,16 @@ bulletin_writer_check_id(bulletin_writer_t *w, const bulletin_wpage_t *page,
     if (bulletin_idtab_find(&w->table, page->id, page->id_len) >= 0) {
         return bulletin_fail(w->detail, BULLETIN_ERR_DUPLICATE,
                              "duplicate id \"%s\"", id);
+    }
+
+    if (page->type > BULLETIN_TYPE_LAST
+        || (page->type != BULLETIN_TYPE_HTML
+            && (page->id[0] != '_' || page->nslots != 0)))
+    {
+        return bulletin_fail(w->detail, BULLETIN_ERR_ID,
+                             "page \"%s\": type %u is for the builder's "
+                             "own pages (\"_\" and no count slot)", id,
+                             page->type);
     }
 
     if (w->nrecs >= BULLETIN_PAGES_MAX) {
@@ -938,6 +950,7 @@ bulletin_writer_records(bulletin_writer_t *w, bulletin_wrec_t **sorted,
         rec.etag_len = BULLETIN_ETAG_LEN;
         rec.last_modified = r->last_modified;
         rec.hash = r->hash;
+        rec.type = r->type;
         rec.plain_len = r->plain_len;
         rec.gzip_len = r->gzip_len;
         rec.segment_first = (uint32_t) nsegments;

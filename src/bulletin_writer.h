@@ -43,6 +43,9 @@ typedef struct {
 typedef struct {
     const uint8_t           *id;
     size_t                   id_len;
+    uint32_t                 type;          /* BULLETIN_TYPE_*: a type
+                                               other than HTML for an id
+                                               with "_" and no slot */
     const uint8_t           *title;
     size_t                   title_len;
     const uint8_t           *published;

@@ -32,7 +32,7 @@ my %build = map { $_ => 1 } @build;
 ok(@build > 0, 'make print-deps-build lists packages');
 
 for my $p (qw(gcc make libc6-dev nginx nginx-dev libpcre2-dev libjansson-dev
-              zlib1g-dev libhiredis-dev))
+              zlib1g-dev libhiredis-dev libqrencode-dev))
 {
     ok($build{$p}, "the build installs $p");
 }
@@ -41,6 +41,7 @@ for my $p (qw(gcc make libc6-dev nginx nginx-dev libpcre2-dev libjansson-dev
 
 my @tools = qw(valgrind wrk clang libclang-rt-14-dev chromium fonts-noto-cjk
                nodejs npm strace prometheus redis-server curl libcmocka-dev lintian
+               libxml2-utils
                debhelper man-db gdb);
 
 for my $p (@tools) {

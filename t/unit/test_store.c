@@ -288,6 +288,7 @@ add_page(bulletin_writer_t *w, const tpage_t *tp)
         slots[i].kind = tp->slots[i].kind;
     }
 
+    memset(&page, 0, sizeof(bulletin_wpage_t));
     page.id = (const uint8_t *) tp->id;
     page.id_len = strlen(tp->id);
     page.title = (const uint8_t *) tp->title;
