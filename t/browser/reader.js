@@ -419,14 +419,14 @@ async function wechat() {
         await page.locator(sel).scrollIntoViewIfNeeded();
         await page.click(sel);
         await page.waitForFunction(
-            () => document.querySelector('.qr').open
+            () => document.querySelector('dialog.wx').open
                   || document.querySelector('.bulletin-note').textContent,
             null, { timeout: WAIT }).catch(() => {});
         /* the share's POST answered */
         await page.waitForLoadState('networkidle').catch(() => {});
 
         const r = await page.evaluate(() => {
-            const d = document.querySelector('.qr');
+            const d = document.querySelector('dialog.wx');
             const svg = d.querySelector('svg');
             return {
                 open: d.open,
@@ -447,12 +447,12 @@ async function wechat() {
 
         if (r.open) {
             r.screenshot = path.join(opts.shots, `qr-${vp.name}.png`);
-            await page.locator('.qr').screenshot({ path: r.screenshot });
+            await page.locator('dialog.wx').screenshot({ path: r.screenshot });
             r.page_screenshot = await shot(page, `qr-page-${vp.name}.png`);
             r.axe = await axe(page);
             await page.keyboard.press('Escape');
             r.closed = !(await page.evaluate(
-                () => document.querySelector('.qr').open));
+                () => document.querySelector('dialog.wx').open));
         }
 
         report.wechat[vp.name] = r;

@@ -60,7 +60,7 @@ async function main() {
     });
     await shot(1280, 800, opts.id, 'qr.png', async (page) => {
         await page.click('button[data-channel="wechat"]');
-        await page.waitForFunction(() => document.querySelector('.qr').open);
+        await page.waitForFunction(() => document.querySelector('dialog.wx').open);
         return null;
     });
     await shot(360, 740, opts.id, 'footer.png', async (page) => {
