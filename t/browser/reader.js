@@ -249,7 +249,7 @@ function look(page) {
             } : null,
             meta: text('.meta'),
             /* the meta line's values stand apart from their labels */
-            meta_values: [...document.querySelectorAll('.meta b')]
+            meta_values: [...document.querySelectorAll('.meta b, .meta span span')]
                 .map((b) => ({ text: b.textContent.trim(),
                                color: getComputedStyle(b).color,
                                label_color: getComputedStyle(b.parentElement)
