@@ -1721,8 +1721,9 @@ static void
 bulletin_usage(FILE *f)
 {
     fprintf(f,
-        "usage: " BULLETIN_BUILD_NAME " [-t TEMPLATE] [--channels LIST] "
-        "-o OUTPUT INPUT...\n"
+        "usage: " BULLETIN_BUILD_NAME " [--site FILE] [-t TEMPLATE] "
+        "[--list-template TEMPLATE]\n"
+        "                      [--channels LIST] -o OUTPUT INPUT...\n"
         "       " BULLETIN_BUILD_NAME " --verify STORE\n"
         "       " BULLETIN_BUILD_NAME " --list STORE\n"
         "\n"
@@ -1732,8 +1733,14 @@ bulletin_usage(FILE *f)
         "are read\n"
         "  -o OUTPUT        the store; replaced only by a complete, synced "
         "new one\n"
+        "  --site FILE      the site file: name, base_url, page_size, "
+        "feed_size,\n"
+        "                   crumbs, categories, footer (JSON)\n"
         "  -t TEMPLATE      the detail page template (default: the "
         "shipped one)\n"
+        "  --list-template TEMPLATE\n"
+        "                   the lists' template (default: the shipped "
+        "one)\n"
         "  --channels LIST  share channels, comma-separated, at most %d "
         "(default:\n"
         "                   " BULLETIN_DEFAULT_CHANNELS ")\n"

@@ -54,12 +54,11 @@ bulletin_qr_svg(const uint8_t *text, size_t len, uint8_t *buf, size_t size)
     out.end = buf + size;
     out.full = 0;
 
-    bulletin_qr_printf(&out, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
+    bulletin_qr_printf(&out, "<svg "
                        "class=\"qr\" role=\"img\" aria-label=\"本页二维码\" "
                        "viewBox=\"-%d -%d %d %d\" width=\"%d\" "
-                       "height=\"%d\" shape-rendering=\"crispEdges\" "
-                       "style=\"background:#fff\"><path stroke=\"#000\" "
-                       "d=\"M0 .5",
+                       "height=\"%d\" shape-rendering=\"crispEdges\">"
+                       "<path stroke=\"#000\" d=\"M0 .5",
                        BULLETIN_QR_QUIET, BULLETIN_QR_QUIET,
                        qr->width + 2 * BULLETIN_QR_QUIET,
                        qr->width + 2 * BULLETIN_QR_QUIET,

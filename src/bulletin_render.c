@@ -1349,7 +1349,7 @@ bulletin_describe(const bulletin_record_t *rec, uint8_t *buf,
             if (chars + space + 1 > BULLETIN_DESCRIPTION_CHARS) {
                 /* room for "…" within the characters */
 
-                while (chars + 1 > BULLETIN_DESCRIPTION_CHARS - 1) {
+                while (chars > BULLETIN_DESCRIPTION_CHARS - 1) {
                     do {
                         len--;
                     } while (len && (buf[len] & 0xc0) == 0x80);

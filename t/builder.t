@@ -122,7 +122,7 @@ my $out = "$tmp/site.blt";
 my ($rc, $stdout, $stderr) = run('-o', $out, "$root/sample");
 
 is($rc, 0, 'sample builds');
-like($stdout, qr/^\Q$out\E:\ 5\ pages\ \(4\ bulletins\ and\ the\ list\),\ \d+\ bytes,
+like($stdout, qr/^\Q$out\E:\ 5\ pages\ \(4\ bulletins,\ 1\ list\ page\),\ \d+\ bytes,
                  \ generation\ [0-9a-f]{16},
                  \ \d+\ kept\ their\ Last-Modified\n\z/x,
      'one summary line');
@@ -138,7 +138,7 @@ like($stdout, qr/^\Q$out\E: ok, 5 pages/, '--verify says so');
 ($rc, $stdout, $stderr) = run('--list', $out);
 is($rc, 0, '--list');
 is($stdout, join('', map { "$_\n" }
-    "_index\t2020-06-12\t活动简报",
+    "_index\t2020-06-12\t全部简报",
     "bj-sociorg-2020-01\t2020-05-20\t北京市社会组织工作动态【第1期】",
     "bj-sociorg-2020-01-03\t2020-06-12\t北京市社会组织工作动态【第1-3期】",
     "bj-sociorg-2020-02\t2020-06-02\t北京市社会组织工作动态【第2期】",
@@ -402,7 +402,10 @@ spew($tpl, "<html>\n<h1>{{title}}</h1>\n  <p>{{author}}</p>\n</html>\n");
 is($rc, 1, '-t: unknown placeholder fails');
 like($stderr, qr{^\Q$tpl\E:3:6:\ unknown\ placeholder\ "\{\{author\}\}"
                  \ \(expected\ id,\ title,\ category,\ published,\ date,
-                 \ source,\ summary,\ body,\ share_bar,\ views\ or\ shares\)
+                 \ source,\ summary,\ body,\ share_bar,\ views,\ shares,
+                 \ site_name,\ canonical,\ description,\ category_url,
+                 \ crumbs,\ prev,\ next,\ qr,\ footer,\ feed_url\ or
+                 \ base_url\)
                  \n\z}x,
      '-t: names the template and its line');
 ok(!-e "$tmp/t2.blt", '-t: no output');
@@ -450,7 +453,8 @@ is(scalar(@{read_store("$tmp/eight.blt")->{channels}}), 8,
 
 ($rc, $stdout, $stderr) = run('--help');
 is($rc, 0, '--help');
-like($stdout, qr/^usage:\ bulletin-build\ \[-t\ TEMPLATE\]\ \[--channels\ LIST\]
+like($stdout, qr/^usage:\ bulletin-build\ \[--site\ FILE\]\ \[-t\ TEMPLATE\]
+                 \ \[--list-template\ TEMPLATE\]\n\s+\[--channels\ LIST\]
                  \ -o\ OUTPUT\ INPUT\.\.\./x,
      '--help: usage on stdout');
 
@@ -523,7 +527,7 @@ my $single = folder('one.json' => bulletin(id => '"one"'));
 ($rc, $stdout, $stderr) = run('-o', "$tmp/mixed.blt", "$single/one.json",
                               "$root/sample");
 is($rc, 0, 'a file and a folder');
-like($stdout, qr/: 6 pages \(5 bulletins and the list\)/, 'all of them');
+like($stdout, qr/: 6 pages \(5 bulletins, 1 list page\)/, 'all of them');
 
 
 done_testing();
