@@ -382,15 +382,21 @@ system("$builder -o $main_store $out/page >> $out/log.txt") == 0
     or die "bench: bulletin-build failed\n";
 
 my $exclude = 'bulletin_count_exclude "bot|spider|crawl";';
+my $regex = 'location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$'
+          . ' { bulletin_page $bulletin_id; }';
 my $bul = instance('bulletin', 'bulletin.conf', STORE => $main_store,
     COUNTERS => 'bulletin_counters zone=bulletin:1m file=counters;',
-    EXCLUDE => $exclude);
+    EXCLUDE => $exclude, PAGES => $regex);
 my $noz = instance('nozone', 'bulletin.conf', STORE => $main_store,
-    COUNTERS => '# no counters zone', EXCLUDE => $exclude);
+    COUNTERS => '# no counters zone', EXCLUDE => $exclude, PAGES => $regex);
 # for callgrind only: what the exclusion regex costs
 my $nox = instance('noexclude', 'bulletin.conf', STORE => $main_store,
     COUNTERS => 'bulletin_counters zone=bulletin:1m file=counters;',
-    EXCLUDE => '# no bulletin_count_exclude');
+    EXCLUDE => '# no bulletin_count_exclude', PAGES => $regex);
+# for callgrind only: the id from a prefix location, no regex (issue 17)
+my $pfx = instance('prefix', 'bulletin.conf', STORE => $main_store,
+    COUNTERS => 'bulletin_counters zone=bulletin:1m file=counters;',
+    EXCLUDE => $exclude, PAGES => 'location /bulletin/ { bulletin_page; }');
 my $sta = instance('static', 'static.conf');
 my $lua = instance('lua', 'lua.conf');
 
@@ -399,11 +405,13 @@ $noz->{ports} = [free_port()];
 $sta->{ports} = [map { free_port() } 1 .. 5];
 $lua->{ports} = [free_port()];
 $nox->{ports} = [free_port()];
+$pfx->{ports} = [free_port()];
 
 @{ $bul->{fill} }{'PORT'} = @{ $bul->{ports} };
 @{ $noz->{fill} }{'PORT'} = @{ $noz->{ports} };
 @{ $lua->{fill} }{'PORT'} = @{ $lua->{ports} };
 @{ $nox->{fill} }{'PORT'} = @{ $nox->{ports} };
+@{ $pfx->{fill} }{'PORT'} = @{ $pfx->{ports} };
 @{ $sta->{fill} }{qw(PORT_STATIC PORT_OFC PORT_GZSTATIC PORT_GZIP
                      PORT_RETURN)} = @{ $sta->{ports} };
 
@@ -625,9 +633,13 @@ stop_all();
 $by_name{'bulletin, no exclusion regex'} = {
     %{ $by_name{bulletin} }, name => 'bulletin, no exclusion regex',
     inst => $nox, port => $nox->{ports}[0], runs => [] };
+$by_name{'bulletin, prefix location'} = {
+    %{ $by_name{bulletin} }, name => 'bulletin, prefix location',
+    inst => $pfx, port => $pfx->{ports}[0], runs => [] };
 
 my @cg = grep { $_ } map { $by_name{$_} } 'bulletin', 'bulletin gzip',
-    'bulletin, no zone', 'bulletin, no exclusion regex', 'static',
+    'bulletin, no zone', 'bulletin, no exclusion regex',
+    'bulletin, prefix location', 'static',
     'static open_file_cache', 'gzip_static', 'return 200', 'lua';
 
 sub callgrind {
@@ -721,8 +733,8 @@ sub per_request {
 my %profile;
 for my $v (grep { $_->{cg_files} } map { $by_name{$_} } 'bulletin',
            'bulletin gzip', 'bulletin, no zone',
-           'bulletin, no exclusion regex', 'return 200', 'static',
-           'gzip_static')
+           'bulletin, no exclusion regex', 'bulletin, prefix location',
+           'return 200', 'static', 'gzip_static')
 {
     $profile{$v->{name}} = { self => per_request($v, 0),
                              incl => per_request($v, 1) };
@@ -764,7 +776,7 @@ for my $n (@{ $set{sizes} }) {
     my $zone = int($n * 256 / 1048576) + 2;
     my $in = instance("scale-$n", 'bulletin.conf', STORE => "$dir/store.blt",
         COUNTERS => "bulletin_counters zone=bulletin:${zone}m file=counters;",
-    EXCLUDE => $exclude);
+        EXCLUDE => $exclude, PAGES => $regex);
     $in->{ports} = [free_port()];
     $in->{fill}{PORT} = $in->{ports}[0];
     remove_tree($in->{prefix});

@@ -400,8 +400,8 @@ EOF
                . at($conf, 'bulletin_page y'));
 
     $conf = conf("    bulletin_store site.blt;\n"
-                 . ($page =~ s/bulletin_page x/bulletin_page/r));
-    test_fails('bulletin_page without an id', $conf,
+                 . ($page =~ s/bulletin_page x/bulletin_page x y/r));
+    test_fails('bulletin_page with two ids', $conf,
                'invalid number of arguments in "bulletin_page" directive in '
                . at($conf, 'bulletin_page'));
 
