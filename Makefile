@@ -43,7 +43,7 @@ DEB_UNIT     := libcmocka-dev
 DEB_FUZZ     := clang libclang-rt-14-dev
 DEB_PROVE    := perl gzip curl strace prometheus redis-server chromium \
                 libxml2-utils \
-                fonts-noto-cjk \
+                fonts-noto-cjk zbar-tools \
                 nodejs $(if $(shell command -v npm),,npm)
 DEB_TEST     := $(DEB_UNIT) $(DEB_FUZZ) $(DEB_PROVE)
 DEB_ASAN     := $(DEB_FUZZ) $(DEB_UNIT) perl

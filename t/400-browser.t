@@ -8,8 +8,12 @@
 # failed request, nothing wider than the screen, Chinese drawn with a CJK
 # font; the counts seen grow with the loads; each share button makes
 # exactly one share on its channel and the page's counts follow; the page
-# reads without JavaScript; the list page links to every bulletin.
-# Screenshots go to build/screenshots/.
+# reads without JavaScript; the list page links to every bulletin.  axe-core
+# finds no serious or critical violation on the page and the list; the
+# 微信 button shows a QR code that zbarimg decodes to the page's canonical
+# URL on a desktop, and copies the link on a phone; a page that comes from
+# the browser's cache (a 304, the back/forward cache) shows the server's
+# counts.  Screenshots go to build/screenshots/.
 
 use strict;
 use warnings;
@@ -31,6 +35,7 @@ my $BROWSER = "$FindBin::Bin/browser";
 my $CHROMIUM = $ENV{BULLETIN_CHROMIUM} // '/usr/bin/chromium';
 my $SHOTS = "$Test::Bulletin::BUILD/screenshots";
 my $ID = 'browser-test';
+my $OTHER = 'bj-sociorg-2020-01';
 
 # a 2-core machine running other tests: be patient
 my $TIMEOUT = 300;
@@ -50,6 +55,7 @@ my $t = Test::Bulletin->new;
 $t->skip_unless_builder;
 
 my $node = Test::Bulletin::find_in_path('node');
+my $zbarimg = Test::Bulletin::find_in_path('zbarimg');
 
 skip_all_unless($node, 'no node (Debian\'s nodejs): run make');
 skip_all_unless(-x $CHROMIUM, "no chromium at $CHROMIUM (Debian's chromium)"
@@ -80,9 +86,26 @@ $t->write_json("bulletins/$ID.json", {
     ],
 });
 
+my $port = $t->port;
+my $BASE = "http://127.0.0.1:$port/bulletin/";
+my $PAGE = "$BASE$ID";
+my $SITE_NAME = '社会组织服务平台';
+
+$t->write_json('site.json', {
+    name => $SITE_NAME,
+    base_url => $BASE,
+    crumbs => [{ name => '首页', url => "http://127.0.0.1:$port/" },
+               { name => '活动简报', url => $BASE }],
+    categories => { '活动简报' => 'briefs' },
+    footer => { sponsor => '主办单位：北京市社会组织管理中心',
+                contact => '联系电话：010-00000000',
+                icp => '京ICP备00000000号' },
+});
+
 # no test before the browser has started: it may still skip the file
 my ($rc, undef, $err) = $t->build_store(
-    inputs => ["$ROOT/sample", 'bulletins']);
+    inputs => ["$ROOT/sample", 'bulletins'],
+    options => ['--site', $t->path('site.json')]);
 
 die "the store does not build: $err" if $rc != 0;
 
@@ -96,20 +119,20 @@ EOF
 location = /bulletin/ {
     bulletin_page _index;
 }
-location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
-    bulletin_page $bulletin_id;
+location /bulletin/ {
+    bulletin_page;
 }
-location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)/share$ {
-    bulletin_share $bulletin_id;
+location /bulletin/counts/ {
+    bulletin_counts;
+}
+location ~ ^/bulletin/[^/]+/share$ {
+    bulletin_share;
 }
 location = /bulletin_status {
     bulletin_status;
 }
 EOF
 
-my $port = $t->port;
-my $BASE = "http://127.0.0.1:$port/bulletin/";
-my $PAGE = "$BASE$ID";
 
 
 #### the browser
@@ -122,6 +145,8 @@ is_deeply($r->{external}, [], 'no request leaves the test server');
 is_deeply($r->{popups}, [], 'no window really opened');
 
 layouts();
+wechat();
+fresh();
 views();
 shares();
 no_script();
@@ -150,6 +175,7 @@ sub browse {
         open STDOUT, '>', $out or POSIX::_exit(126);
         open STDERR, '>', $errf or POSIX::_exit(126);
         exec { $node } $node, 'reader.js', '--base', $BASE, '--id', $ID,
+            '--other', $OTHER,
             '--status', "http://127.0.0.1:$port/bulletin_status",
             '--shots', $SHOTS, '--chromium', $CHROMIUM
             or POSIX::_exit(127);
@@ -268,20 +294,63 @@ sub layouts {
 
         is($p->{h1}, $TITLE, "$name: the title");
         ok($p->{h1_shown}, "$name: the title is on screen");
-        is($p->{title}, "$TITLE - 社会组织服务平台", "$name: <title>");
-        is($p->{header}, '社会组织服务平台', "$name: the platform's header");
-        is($p->{crumbs}, '您现在的位置:社会组织众扶平台 > 微会议 > 活动简报'
-                         . ' > 详情', "$name: the breadcrumb");
+        is($p->{title}, "$TITLE - $SITE_NAME", "$name: <title>");
+        is($p->{header}, $SITE_NAME, "$name: the site's name in the header");
+        is($p->{crumbs}, '您现在的位置：首页活动简报活动简报详情',
+           "$name: the breadcrumb");
         is_deeply($p->{crumb_links},
-                  [{ text => '活动简报', href => $BASE }],
-                  "$name: the category links to the list");
+                  [{ text => '首页', href => "http://127.0.0.1:$port/" },
+                   { text => '活动简报', href => $BASE },
+                   { text => '活动简报', href => "${BASE}_c-briefs" }],
+                  "$name: the site's crumbs, the category links to its list");
+        is_deeply([map { $_->{current} } @{ $p->{crumb_items} // [] }],
+                  [undef, undef, undef, 'page'],
+                  "$name: 详情 is the current page");
+        is_deeply([grep { $_->{wraps} } @{ $p->{crumb_items} // [] }], [],
+                  "$name: no breadcrumb item breaks inside");
         is($p->{published}, '2026-11-28', "$name: published");
-        like($p->{meta} // '', qr/\Q$SOURCE\E/, "$name: source in the meta");
+        like($p->{meta} // '', qr/^发布时间：2026-11-28\s*来源：\Q$SOURCE\E\s*
+                                   浏览\s\d+\s*分享\s\d+$/x,
+             "$name: the meta line, labels with full-width colons");
+        is_deeply([grep { $_->{color} eq $_->{label_color} }
+                   @{ $p->{meta_values} // [] }], [],
+                  "$name: the meta line's values stand apart from the labels");
+
+        my $head = $p->{head} // {};
+
+        is($head->{canonical}, $PAGE, "$name: the canonical URL");
+        is($head->{feed}, "${BASE}feed.atom", "$name: the feed");
+        like($head->{description} // '', qr/^这是浏览器测试用的简报/,
+             "$name: the description");
+        is_deeply($head->{og}, { 'og:type' => 'article', 'og:title' => $TITLE,
+                                 'og:description' => $head->{description},
+                                 'og:url' => $PAGE,
+                                 'og:site_name' => $SITE_NAME },
+                  "$name: Open Graph");
+        is(scalar @{ $p->{adjacent} // [] }, 2, "$name: 上一篇 and 下一篇");
+        like($p->{adjacent}[0]{text} // '', qr/^上一篇：/, "$name: 上一篇");
+        like($p->{adjacent}[1]{text} // '', qr/^下一篇：/, "$name: 下一篇");
+        like($p->{footer} // '', qr/主办单位：北京市社会组织管理中心.*
+                                    联系电话：010-00000000.*京ICP备00000000号/xs,
+             "$name: the footer");
+        ok((grep { $_ eq 'https://beian.miit.gov.cn/' }
+            @{ $p->{footer_links} // [] }), "$name: the ICP number links");
+        is_deeply($p->{subheading}, { align => 'center',
+                                      heading_align => 'center' },
+                  "$name: the subheading centred under the heading");
+
+        if ($w < 600) {
+            is_deeply([grep { $_->{height} < 44 } @{ $p->{targets} // [] }],
+                      [], "$name: every tap target at least 44 px high")
+                or diag explain [grep { $_->{height} < 44 } @{ $p->{targets} }];
+        }
+
+        axe_clean($p->{axe}, $name);
         like($p->{views} // '', qr/^\d+$/, "$name: views are digits");
         ok($p->{views_shown}, "$name: views on screen");
         like($p->{shares} // '', qr/^\d+$/, "$name: shares are digits");
         ok($p->{shares_shown}, "$name: shares on screen");
-        is($p->{source}, "来源:$SOURCE", "$name: the source line");
+        is($p->{source}, "来源：$SOURCE", "$name: the source line");
         ok($p->{body_shown}, "$name: the text on screen");
         like($p->{body_text} // '', qr/发挥积极作用,5月19日/,
              "$name: the Chinese text");
@@ -321,7 +390,14 @@ sub layouts {
         clean_load($l, $name);
         fits($l, $name, $w);
         screenshot($l->{screenshot}, $name);
-        is($l->{h1}, '活动简报', "$name: its title");
+        is($l->{h1}, '全部简报', "$name: its title");
+        is($l->{title}, "全部简报 - $SITE_NAME", "$name: <title>");
+        like($l->{pager} // '', qr/第 1 页 共 1 页/, "$name: the pager");
+        is_deeply($l->{categories},
+                  [{ href => "${BASE}_c-briefs", text => '活动简报' }],
+                  "$name: the categories");
+        like($l->{footer} // '', qr/京ICP备00000000号/, "$name: the footer");
+        axe_clean($l->{axe}, $name);
         is_deeply([sort map { $_->{href} } @{ $l->{links} // [] }],
                   [map { "$BASE$_" } @IDS],
                   "$name: links to every bulletin (@IDS)");
@@ -334,8 +410,8 @@ sub layouts {
 
 # A new reader's page shows the views with its own load counted: three
 # loads, one more each.  A returning reader's browser revalidates its
-# copy: nginx counts the view and answers 304, and the browser shows the
-# copy it has, with the counts of its first load.
+# copy: nginx counts the view and answers 304, the browser shows the copy
+# it has, and its script asks counts/ID for the counts of today.
 
 sub views {
     my $v = $r->{views} // {};
@@ -357,13 +433,121 @@ sub views {
     is(($ret->{server_after} // 0) - ($ret->{server_before} // 0), 2,
        'views: a returning reader\'s two loads are counted');
 
-    TODO: {
-        local $TODO = 'a 304 shows the cached copy\'s counts: the ETag does '
-                      . 'not change with the counts';
+    is(($seen[2] // 0) - ($seen[0] // 0), 2,
+       "views: a returning reader sees the count grow (@seen)");
+    is($seen[2], $ret->{server_after},
+       'views: a returning reader sees the server\'s count');
+}
 
-        is(($seen[2] // 0) - ($seen[0] // 0), 2,
-           "views: a returning reader sees the count grow (@seen)");
+
+# axe-core: no serious or critical violation (the others are noted).
+
+sub axe_clean {
+    my ($axe, $name) = @_;
+
+    my @v = @{ ($axe // {})->{violations} // [] };
+    my @bad = grep { ($_->{impact} // '') =~ /^(serious|critical)$/ } @v;
+
+    ok($axe && $axe->{version}, "$name: axe-core "
+                                . (($axe // {})->{version} // '(none)'));
+    is_deeply(\@bad, [], "$name: axe: no serious or critical violation")
+        or diag explain \@bad;
+    note("$name: axe: $_->{impact} $_->{id}: @{ $_->{nodes} }") for @v;
+}
+
+
+# The 微信 button: a dialog with the QR code of the canonical URL on a
+# desktop (zbarimg reads it from the screenshot), the link copied on a
+# phone.  Neither asks the server for anything but the share.
+
+sub wechat {
+    my $OTHER_URL = "$BASE$OTHER";
+    my $d = $r->{wechat}{1280} // {};
+    my $name = '微信 at 1280 px';
+
+    ok($d->{open} && $d->{modal}, "$name: a modal dialog");
+    like($d->{text} // '', qr/打开微信扫一扫/, "$name: 打开微信扫一扫");
+    is_deeply($d->{svg}, { role => 'img', label => '本页二维码', paths => 1 },
+              "$name: an inline SVG, one path, labelled");
+    is($d->{canonical}, $OTHER_URL, "$name: the page's canonical URL");
+    is_deeply([map { $_->{url} } @{ $d->{requests} // [] }],
+              ["$OTHER_URL/share?channel=wechat"],
+              "$name: no request but the share");
+    is($d->{clipboard}, '', "$name: nothing copied");
+    ok($d->{closed}, "$name: Escape closes it");
+    axe_clean($d->{axe}, "$name, the dialog open");
+    screenshot($d->{page_screenshot}, $name);
+
+    SKIP: {
+        skip 'no zbarimg (Debian\'s zbar-tools): run make', 1 unless $zbarimg;
+
+        # its stderr may say it has no D-Bus: only stdout is the code
+        my (undef, $decoded) = $t->capture(
+            [$zbarimg, '--quiet', '--raw', $d->{screenshot} // '/nonexistent']);
+
+        $decoded =~ s/\s+\z//;
+        is($decoded, $OTHER_URL, "$name: zbarimg reads $OTHER_URL");
     }
+
+    my $m = $r->{wechat}{360} // {};
+
+    $name = '微信 at 360 px';
+    ok(!$m->{open}, "$name: no dialog");
+    is($m->{clipboard}, $OTHER_URL, "$name: the link copied");
+    is($m->{note}, '链接已复制，可粘贴到微信；也可用浏览器或微信自带的分享',
+       "$name: the page says so, and points to the browser's own share");
+}
+
+
+# Fresh counts: the first load asks nothing more; a load the browser
+# revalidated (a 304) and a page restored from the back/forward cache ask
+# counts/ID once and show the server's counts.
+
+sub fresh {
+    my $f = $r->{fresh} // {};
+    my ($first, $again, $back) = map { $_ // {} } @$f{qw(first again back)};
+
+    is_deeply($first->{counts_requests}, [],
+              'fresh counts: a fresh load asks nothing more');
+    is_deeply($first->{shown}{views}, $first->{server}{views},
+              'fresh counts: a fresh load shows the server\'s views');
+
+    my $nav = $again->{nav} // {};
+    my $log = $t->read_file($t->path('logs/access.log'));
+    my $n304 = () = $log =~ m{"GET /bulletin/\Q$ID\E HTTP/1\.1" 304 }g;
+
+    cmp_ok($n304, '>=', 1, "fresh counts: nginx answered 304 ($n304 in all)");
+    cmp_ok($nav->{transfer_size} // 1e9, '<',
+           $nav->{encoded_body_size} // 0,
+           "fresh counts: the body came from the cache (transferSize "
+           . ($nav->{transfer_size} // '?') . ' < encodedBodySize '
+           . ($nav->{encoded_body_size} // '?') . ')');
+    is(($again->{server}{views} // 0) - ($first->{server}{views} // 0), 4,
+       'fresh counts: the other client\'s 3 loads and the revalidation '
+       . 'counted');
+
+    for my $case ([again => $again], [back => $back]) {
+        my ($what, $c) = @$case;
+        my @req = @{ $c->{counts_requests} // [] };
+
+        is_deeply([map { [$_->{url}, $_->{status}, $_->{cache_control}] }
+                   @req], [["${BASE}counts/$ID", 200, 'no-store']],
+                  "fresh counts, $what: one request for counts/$ID");
+        is_deeply($c->{shown}, { map { $_ => $c->{server}{$_} }
+                                 qw(views shares shares_by_channel) },
+                  "fresh counts, $what: the counts shown are the server's "
+                  . "(views $c->{shown}{views}, shares $c->{shown}{shares})");
+    }
+
+    ok(($back->{pageshow} // [])->[-1] || ($back->{nav}{type} // '')
+                                          eq 'back_forward',
+       'fresh counts: back: restored (pageshow persisted: '
+       . (($back->{pageshow} // [])->[-1] ? 'true' : 'false') . ')');
+    cmp_ok(($back->{server}{views} // 0) - ($again->{server}{views} // 0),
+           '>=', 2, 'fresh counts: back: the other client\'s 2 loads shown');
+    note('fresh counts: views shown ', join(', ', map {
+        "$_->[0] $_->[1]{shown}{views} (server $_->[1]{server}{views})" }
+        [first => $first], [again => $again], [back => $back]));
 }
 
 
@@ -434,9 +618,13 @@ sub shares {
         } else {
             is_deeply($c->{opened}, [], "$name: no window");
             is($c->{clipboard}, $PAGE, "$name: the address copied");
-            is($c->{note}, $ch eq 'wechat' ? '链接已复制,可粘贴到微信'
-                                           : '链接已复制',
+            is($c->{note}, $ch eq 'wechat'
+                           ? '链接已复制，可粘贴到微信；也可用浏览器或微信自带的分享'
+                           : '链接已复制',
                "$name: the page says so");
+            cmp_ok($c->{page_after}{note_width} // 0, '>=',
+                   ($c->{page_after}{share_width} // 1e9) - 1,
+                   "$name: the note across the share bar");
         }
     }
 
@@ -448,14 +636,12 @@ sub shares {
     is_deeply($re->{buttons}, $srv->{shares_by_channel},
               'shares: and each channel\'s count on its button');
 
-    TODO: {
-        local $TODO = 'a 304 shows the cached copy\'s counts';
+    my $rv = $s->{revisited} // {};
 
-        my $rv = $s->{revisited} // {};
-
-        is($rv->{total}, ($rv->{server} // {})->{shares},
-           'shares: the reader who shared sees them on the next load');
-    }
+    is($rv->{total}, ($rv->{server} // {})->{shares},
+       'shares: the reader who shared sees them on the next load');
+    is_deeply($rv->{buttons}, ($rv->{server} // {})->{shares_by_channel},
+              'shares: and each channel\'s count on its button');
 
     screenshot($s->{screenshot}, 'shares: the page after four shares');
 }
@@ -485,8 +671,9 @@ sub no_script {
 sub navigation {
     my $n = $r->{navigation} // {};
 
-    is($n->{crumb}{url}, $BASE, 'the breadcrumb\'s category opens the list');
-    is($n->{crumb}{h1}, '活动简报', 'the list page');
+    is($n->{crumb}{url}, "${BASE}_c-briefs",
+       'the breadcrumb\'s category opens its list');
+    is($n->{crumb}{h1}, '活动简报', 'the category\'s list page');
     is($n->{list_link}{url}, $PAGE, 'the list\'s link opens the bulletin');
     is($n->{list_link}{h1}, $TITLE, 'the bulletin');
 }
@@ -499,8 +686,10 @@ sub counted {
     my ($start, $end) = map { $_ // {} } @$r{qw(server_start server_end)};
 
     is($start->{views}, 0, 'a new zone: no views yet');
-    is($end->{views} - ($start->{views} // 0), $r->{page_loads},
-       "views: each of the browser's $r->{page_loads} loads counted once");
+    is($end->{views} - ($start->{views} // 0),
+       $r->{page_loads} + $r->{other_loads},
+       "views: each of the browser's $r->{page_loads} loads and the other "
+       . "client's $r->{other_loads} counted once");
 
     my $res = $t->http_get("/bulletin_status?id=$ID");
     my $st = eval { JSON::PP->new->utf8->decode($res->body) } // {};

@@ -6,7 +6,7 @@
  *
  *   node reader.js --base http://127.0.0.1:PORT/bulletin/ --id ID
  *                  --status http://127.0.0.1:PORT/bulletin_status
- *                  --shots DIR [--chromium /usr/bin/chromium]
+ *                  --other ID2 --shots DIR [--chromium /usr/bin/chromium]
  *
  * It records what a reader's browser sees and does, and prints it as one
  * JSON document on stdout; the Perl test decides what passes.  Nothing
@@ -49,6 +49,7 @@ try {
             base: { type: 'string' },
             status: { type: 'string' },
             id: { type: 'string' },
+            other: { type: 'string' },
             shots: { type: 'string' },
             chromium: { type: 'string', default: '/usr/bin/chromium' },
         },
@@ -58,7 +59,7 @@ try {
     process.exit(2);
 }
 
-for (const k of ['base', 'status', 'id', 'shots']) {
+for (const k of ['base', 'status', 'id', 'other', 'shots']) {
     if (!opts[k]) {
         process.stderr.write(`reader.js: --${k} is required\n`);
         process.exit(2);
@@ -68,16 +69,17 @@ for (const k of ['base', 'status', 'id', 'shots']) {
 const base = new URL(opts.base);
 const origin = base.origin;
 const pageUrl = new URL(opts.id, base).href;
+const otherUrl = new URL(opts.other, base).href;
 const report = { page: pageUrl, list: base.href, external: [], popups: [],
-                 page_loads: 0 };
+                 page_loads: 0, other_loads: 0 };
 
 let browser;
 
 
-async function status() {
+async function status(id = opts.id) {
     const url = new URL(opts.status);
 
-    url.searchParams.set('id', opts.id);
+    url.searchParams.set('id', id);
 
     const res = await fetch(url, { cache: 'no-store' });
 
@@ -210,12 +212,57 @@ function look(page) {
             crumbs: text('.crumbs'),
             crumb_links: [...document.querySelectorAll('.crumbs a')]
                 .map((a) => ({ text: a.textContent, href: a.href })),
+            /* an item that breaks inside is taller than a line */
+            crumb_items: [...document.querySelectorAll('.crumbs li')]
+                .map((li) => ({ text: li.textContent,
+                                current: li.getAttribute('aria-current'),
+                                wraps: li.getBoundingClientRect().height
+                                       > 1.5 * parseFloat(
+                                           getComputedStyle(li).lineHeight) })),
+            head: {
+                description: q('meta[name=description]')
+                    ? q('meta[name=description]').content : null,
+                canonical: q('link[rel=canonical]')
+                    ? q('link[rel=canonical]').href : null,
+                feed: q('link[rel=alternate]')
+                    ? q('link[rel=alternate]').href : null,
+                og: Object.fromEntries([...document.querySelectorAll(
+                    'meta[property^="og:"]')].map((m) => [
+                        m.getAttribute('property'), m.content])),
+            },
+            adjacent: [...document.querySelectorAll('.adjacent > *')]
+                .map((a) => ({ rel: a.getAttribute('rel'),
+                               href: a.href || null,
+                               text: a.textContent })),
+            footer: text('.foot'),
+            footer_links: [...document.querySelectorAll('.foot a')]
+                .map((a) => a.href),
+            /* what can be tapped, and its size */
+            targets: [...document.querySelectorAll('a[href], button')]
+                .filter((el) => shown(el) && !el.closest('dialog'))
+                .map((el) => ({ text: el.textContent.trim().slice(0, 20),
+                                height: el.getBoundingClientRect().height })),
+            subheading: q('.body h3') ? {
+                align: getComputedStyle(q('.body h3')).textAlign,
+                heading_align: q('.body h2')
+                    ? getComputedStyle(q('.body h2')).textAlign : null,
+            } : null,
             meta: text('.meta'),
+            /* the meta line's values stand apart from their labels */
+            meta_values: [...document.querySelectorAll('.meta b, .meta span span')]
+                .map((b) => ({ text: b.textContent.trim(),
+                               color: getComputedStyle(b).color,
+                               label_color: getComputedStyle(b.parentElement)
+                                   .color })),
             views: text('.meta .bulletin-views'),
             views_shown: shown(q('.meta .bulletin-views')),
             shares: text('.meta .bulletin-shares'),
             shares_shown: shown(q('.meta .bulletin-shares')),
             published: text('.meta time'),
+            note_width: q('.bulletin-note')
+                ? q('.bulletin-note').getBoundingClientRect().width : null,
+            share_width: q('.share')
+                ? q('.share').getBoundingClientRect().width : null,
             source: text('.source'),
             body_text: body ? body.innerText : null,
             body_shown: shown(body),
@@ -296,11 +343,12 @@ async function layouts() {
         const seenList = await open(ctx, base.href);
 
         report.layouts[vp.name] = {
-            page: { ...seen, ...(await look(page)),
+            page: { ...seen, ...(await look(page)), axe: await axe(page),
                     fonts_h1: await fonts(page, 'h1'),
                     fonts_p: await fonts(page, '.body p'),
                     screenshot: await shot(page, `page-${vp.name}.png`) },
             list: { ...seenList.seen, ...(await lookList(seenList.page)),
+                    axe: await axe(seenList.page),
                     screenshot: await shot(seenList.page,
                                            `list-${vp.name}.png`) },
         };
@@ -314,6 +362,13 @@ function lookList(page) {
     return page.evaluate((vw) => ({
         h1: document.querySelector('h1')
             ? document.querySelector('h1').textContent : null,
+        title: document.title,
+        pager: document.querySelector('.pager')
+            ? document.querySelector('.pager').textContent.trim() : null,
+        categories: [...document.querySelectorAll('.cats a')]
+            .map((a) => ({ href: a.href, text: a.textContent })),
+        footer: document.querySelector('.foot')
+            ? document.querySelector('.foot').textContent.trim() : null,
         links: [...document.querySelectorAll('.list a')]
             .map((a) => ({ href: a.href, text: a.textContent.trim(),
                            views: a.parentElement.querySelector(
@@ -324,6 +379,174 @@ function lookList(page) {
         inner_width: innerWidth,
         viewport_width: vw,
     }), page.viewportSize().width);
+}
+
+
+/* axe-core's rules on the page as it is (its script injected from
+ * t/browser/node_modules: no request): every violation, with its impact
+ * and the first nodes it names. */
+
+async function axe(page) {
+    await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+
+    const r = await page.evaluate(
+        () => window.axe.run(document, { resultTypes: ['violations'] }));
+
+    return {
+        version: r.testEngine.version,
+        violations: r.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+        })),
+    };
+}
+
+
+/* The 微信 button: on a desktop a dialog with the page's QR code, which is
+ * photographed for zbarimg; on a phone the link copied.  On the other
+ * bulletin, so that the test page's shares stay one a channel. */
+
+async function wechat() {
+    report.wechat = {};
+
+    for (const vp of VIEWPORTS) {
+        const ctx = await reader(vp);
+        const { page, seen } = await open(ctx, otherUrl);
+        const sel = 'button[data-channel="wechat"]';
+        const before = seen.requests.length;
+
+        await page.evaluate(() => navigator.clipboard.writeText(''));
+        await page.locator(sel).scrollIntoViewIfNeeded();
+        await page.click(sel);
+        await page.waitForFunction(
+            () => document.querySelector('dialog.wx').open
+                  || document.querySelector('.bulletin-note').textContent,
+            null, { timeout: WAIT }).catch(() => {});
+        /* the share's POST answered */
+        await page.waitForLoadState('networkidle').catch(() => {});
+
+        const r = await page.evaluate(() => {
+            const d = document.querySelector('dialog.wx');
+            const svg = d.querySelector('svg');
+            return {
+                open: d.open,
+                modal: d.matches(':modal'),
+                text: d.innerText.trim(),
+                svg: svg ? { role: svg.getAttribute('role'),
+                             label: svg.getAttribute('aria-label'),
+                             paths: svg.querySelectorAll('path').length }
+                         : null,
+                canonical: document.querySelector('link[rel=canonical]').href,
+                note: document.querySelector('.bulletin-note').textContent,
+            };
+        });
+
+        r.clipboard = await page.evaluate(() => navigator.clipboard.readText());
+        r.requests = seen.requests.slice(before);
+        r.errors = seen.errors;
+
+        if (r.open) {
+            r.screenshot = path.join(opts.shots, `qr-${vp.name}.png`);
+            await page.locator('dialog.wx').screenshot({ path: r.screenshot });
+            r.page_screenshot = await shot(page, `qr-page-${vp.name}.png`);
+            r.axe = await axe(page);
+            await page.keyboard.press('Escape');
+            r.closed = !(await page.evaluate(
+                () => document.querySelector('dialog.wx').open));
+        }
+
+        report.wechat[vp.name] = r;
+        await ctx.close();
+    }
+}
+
+
+/* Fresh counts: a reader loads the page; another client loads it (views
+ * the reader's copy does not have); the reader loads it again (the
+ * browser revalidates: a 304) and later comes back to it (the
+ * back/forward cache).  Each time: what Navigation Timing says, the
+ * requests for counts/ID, the counts shown and the server's. */
+
+async function freshCounts() {
+    const ctx = await reader(VIEWPORTS[1]);
+
+    await ctx.addInitScript(() => {
+        window.__pageshow = [];
+        addEventListener('pageshow',
+                         (e) => window.__pageshow.push(e.persisted));
+    });
+
+    const page = await ctx.newPage();
+    const counts = [];
+    const others = async (n) => {
+        for (let i = 0; i < n; i++) {
+            const res = await fetch(pageUrl);
+            await res.text();
+            report.other_loads++;
+        }
+    };
+    const state = async () => {
+        /* the counts request, when there is one, answered */
+        await page.waitForLoadState('networkidle').catch(() => {});
+
+        const l = await look(page);
+
+        return {
+            nav: await page.evaluate(() => {
+                const n = performance.getEntriesByType('navigation')[0];
+                return { type: n.type, response_status: n.responseStatus,
+                         transfer_size: n.transferSize,
+                         encoded_body_size: n.encodedBodySize };
+            }),
+            pageshow: await page.evaluate(() => window.__pageshow),
+            counts_requests: counts.splice(0),
+            shown: { views: Number(l.views), shares: Number(l.shares),
+                     shares_by_channel: Object.fromEntries(l.buttons.map(
+                         (b) => [b.channel, Number(b.count)])) },
+            server: await status(),
+        };
+    };
+
+    page.on('response', (r) => {
+        if (r.url().includes('/counts/')) {
+            counts.push({ url: r.url(), status: r.status(),
+                          cache_control: r.headers()['cache-control'] });
+        }
+    });
+
+    await page.goto(pageUrl, { waitUntil: 'load', timeout: WAIT });
+
+    const first = await state();
+
+    await others(3);
+
+    const statuses = [];
+    const watch = (r) => {
+        if (r.url() === pageUrl) {
+            statuses.push(r.status());
+        }
+    };
+
+    page.on('response', watch);
+    await page.goto(pageUrl, { waitUntil: 'load', timeout: WAIT });
+    page.off('response', watch);
+
+    const again = await state();
+
+    again.statuses = statuses;
+    await page.goto(base.href, { waitUntil: 'load', timeout: WAIT });
+    await others(2);
+    /* a page restored from the back/forward cache fires no load */
+    await page.goBack({ waitUntil: 'commit', timeout: WAIT });
+    await page.waitForFunction(() => window.__pageshow
+                                      && window.__pageshow.length > 1,
+                               null, { timeout: WAIT }).catch(() => {});
+
+    const back = await state();
+
+    report.fresh = { first, again, back,
+                     screenshot: await shot(page, 'page-fresh-1280.png') };
+    await ctx.close();
 }
 
 
@@ -355,9 +578,10 @@ async function views() {
         }
     });
 
-    await page.goto(pageUrl, { waitUntil: 'load', timeout: WAIT });
+    /* each load from the browser's cache asks for fresh counts */
+    await page.goto(pageUrl, { waitUntil: 'networkidle', timeout: WAIT });
     returning.push((await look(page)).views);
-    await page.reload({ waitUntil: 'load', timeout: WAIT });
+    await page.reload({ waitUntil: 'networkidle', timeout: WAIT });
     returning.push((await look(page)).views);
 
     report.views = {
@@ -422,7 +646,9 @@ async function shares() {
             server_before: server,
             server_after: await status(),
             page_before: { own: own(before).count, total: before.shares },
-            page_after: { own: own(after).count, total: after.shares },
+            page_after: { own: own(after).count, total: after.shares,
+                          note_width: after.note_width,
+                          share_width: after.share_width },
             opened: await page.evaluate(() => window.__opened.slice()),
             clipboard: await page.evaluate(
                 () => navigator.clipboard.readText()),
@@ -452,8 +678,10 @@ async function shares() {
                                server };
     await fresh.close();
 
-    report.shares.revisited = { ...(await counts(
-                                    (await open(ctx, pageUrl)).page)),
+    const revisit = (await open(ctx, pageUrl)).page;
+
+    await revisit.waitForLoadState('networkidle').catch(() => {});
+    report.shares.revisited = { ...(await counts(revisit)),
                                 server: await status() };
 
     await ctx.close();
@@ -484,12 +712,12 @@ async function navigation() {
     const ctx = await reader(VIEWPORTS[0]);
     const { page } = await open(ctx, pageUrl);
 
-    await page.click('.crumbs a');
+    await page.click('.crumbs li:nth-last-child(2) a');
     await page.waitForLoadState('load');
 
     const crumb = { url: page.url(), h1: (await lookList(page)).h1 };
 
-    await page.click(`.list a[href="${opts.id}"]`);
+    await page.click(`.list a[href$="/${opts.id}"], .list a[href="${opts.id}"]`);
     await page.waitForLoadState('load');
 
     report.navigation = { crumb,
@@ -512,6 +740,8 @@ async function main() {
             args: [...ARGS, '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE '
                             + base.hostname],
             timeout: 60000,
+            /* a reader's browser keeps pages in its back/forward cache */
+            ignoreDefaultArgs: ['--disable-back-forward-cache'],
         });
     } catch (e) {
         process.stderr.write(`reader.js: chromium does not start: ${e.message}\n`);
@@ -523,6 +753,8 @@ async function main() {
     try {
         report.server_start = await status();
         await layouts();
+        await wechat();
+        await freshCounts();
         await views();
         await shares();
         await noScript();
