@@ -153,8 +153,8 @@ like($page, qr{<meta charset="utf-8">}, 'charset');
 like($page, qr{<link rel="icon" href="data:,">}, 'inline icon');
 like($page, qr{<h1>北京市社会组织工作动态【第2期】</h1>}, 'title');
 like($page, qr{<h3>——为贫困地区师生搭起一座桥</h3>}, 'subheading');
-like($page, qr{来源:北京市行业协会商会综合党委、北京市社会组织管理中心},
-     'source');
+like($page, qr{来源：北京市行业协会商会综合党委、北京市社会组织管理中心},
+     'source, after a full-width colon');
 is(scalar(() = $page =~ /<button\ type="button"\ class="bulletin-share"
                           \ data-channel="(wechat|weibo|qq|link)">/gx),
    4, 'four share buttons');
@@ -393,7 +393,7 @@ is(page_plain($store, 'a'),
    '-t: the page is the template filled in');
 is_deeply([map { $_->{kind} } @{$store->{pages}{a}{slots}}], [0, 1, 2, 3],
           '-t: views, shares, then each channel');
-like(page_plain($store, '_index'), qr/<h1>活动简报<\/h1>/,
+like(page_plain($store, '_index'), qr/<h1>全部简报<\/h1>/,
      '-t: the list page keeps its own template');
 is_deeply($store->{channels}, ['wechat', 'rss'], '--channels: in the store');
 
