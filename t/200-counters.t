@@ -1112,12 +1112,17 @@ sub shared_memory {
 sub too_small {
     $t->stop;
 
-    # 200 bulletins and the list page: 201 ids, 4096 + 201 * 192 bytes
+    # 200 bulletins and their list pages (_index, _index-2, ...: 210 ids
+    # at 20 a page), 4096 + 192 bytes an id
 
     bulletins($t, 'big', 'big', 200);
     site($t, 'big.blt', inputs => [$t->path('big')]);
 
-    my $need = 4096 + 201 * 192;
+    my $ids = () = store_ids($t, 'big.blt');
+
+    is($ids, 200 + 10, 'too small: 200 bulletins and 10 list pages');
+
+    my $need = 4096 + $ids * 192;
 
     for my $file ('small.cnt', undef) {
         my $how = $file ? 'file' : 'shared memory';
@@ -1127,7 +1132,7 @@ sub too_small {
         my ($status, $out) = $t->test_config;
 
         isnt($status, 0, "too small ($how): nginx -t fails");
-        like($out, qr/too small.*201 slots.*at least \d+k/,
+        like($out, qr/too small.*\b$ids slots.*at least \d+k/,
              "too small ($how): nginx -t says the size needed");
 
         my ($k) = $out =~ /at least (\d+)k/;
@@ -1167,7 +1172,7 @@ sub too_small {
 
 sub grown_past {
     SKIP: {
-        $t->skip_if_valgrind('reloads need a master process', 9);
+        $t->skip_if_valgrind('reloads need a master process', 11);
 
         for my $file ('grow.cnt', undef) {
             my $how = $file ? 'file' : 'shared memory';
@@ -1176,12 +1181,18 @@ sub grown_past {
 
             my $cap = status($t)->{zone}{slots_total};
 
-            # cap - 2 bulletins and the list page: fit a new zone alone
+            # cap - 2 bulletins and one list page (a site file's page_size
+            # takes them all): fit a new zone alone
 
             my $dir = 'grow' . ($file ? 'f' : 's');
 
             bulletins($t, $dir, $dir, $cap - 2);
-            site($t, "$dir.blt", inputs => [$t->path($dir)]);
+            $t->write_json("$dir.json", { page_size => 1000 });
+            site($t, "$dir.blt", inputs => [$t->path($dir)],
+                 options => ['--site', $t->path("$dir.json")]);
+
+            is(scalar(() = store_ids($t, "$dir.blt")), $cap - 1,
+               "grown past ($how): the store has @{[$cap - 1]} pages");
 
             conf(file => $file, zone => 'bulletin:32k', store => "$dir.blt");
 

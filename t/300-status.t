@@ -243,6 +243,20 @@ sub between {
 }
 
 
+# the ids of a store in the prefix, as bulletin-build --list shows them:
+# the bulletins and the builder's own pages (_index, _index-2, ...)
+
+sub store_ids {
+    my ($store) = @_;
+
+    my ($rc, $out, $err) = $t->run_builder('--list', $t->path($store));
+
+    die "bulletin-build --list $store: $err" if $rc;
+
+    return map { (split /\t/)[0] } split /\n/, $out;
+}
+
+
 # pages ordered as the contract says: views descending, then id
 
 sub sorted_ids {
@@ -712,14 +726,21 @@ sub no_zone {
 
 #### ?top and bulletin_status_top
 
-# 120 bulletins: page NNN gets NNN % 7 views, so the order is
-# deterministic and full of ties
+# 115 bulletins and their 6 list pages (_index, _index-2 ... _index-6
+# at 20 a page): 121 pages.  Bulletin NNN gets NNN % 7 views, the list
+# pages none, so the order is deterministic and full of ties
 
 sub top {
-    my @b = map { bulletin(sprintf 'p%03d', $_) } 0 .. 119;
+    my @b = map { bulletin(sprintf 'p%03d', $_) } 0 .. 114;
 
     bulletins('src-top', @b);
     build('top.blt', 'src-top');
+
+    my @ids = store_ids('top.blt');
+
+    is(scalar @ids, 121, 'top.blt: 121 pages');
+    is_deeply([grep { /\A_/ } @ids], ['_index', map { "_index-$_" } 2 .. 6],
+              'top.blt: 6 list pages');
 
     my $conf = <<'EOF';
 location = /status2 {
@@ -732,13 +753,11 @@ EOF
                            . "bulletin_counters zone=bulletin:1m;\n",
                      server => $LOCATIONS . $conf)->run;
 
-    my %expect = map { $_->{id} => page_expect(0) } @b;
-
-    $expect{_index} = page_expect(0);
+    my %expect = map { $_ => page_expect(0) } @ids;
 
     my $c = $t->keepalive;
 
-    for my $i (0 .. 119) {
+    for my $i (0 .. 114) {
         my $id = sprintf 'p%03d', $i;
 
         for (1 .. $i % 7) {
@@ -1549,15 +1568,16 @@ EOF
 
 
 
-# The largest document at the default maximum: 10,000 pages (9,999 and
-# the list) with 64-byte ids, titles of 100 Chinese characters and 8
-# channels of 15-byte names, every page and channel counted.  Its sizes
-# are reported; they must stay a few MB.
+# The largest document at the default maximum: 10,000 pages (9,990
+# bulletins and their 10 list pages, a site file's page_size 1000 making
+# them as few as can be) with 64-byte ids, titles of 100 Chinese
+# characters and 8 channels of 15-byte names, every bulletin and channel
+# counted.  Its sizes are reported; they must stay a few MB.
 
 sub at_max {
     return pass('at the maximum: not in valgrind mode') if $t->valgrind;
 
-    my $n = 9_999;
+    my $n = 9_990;
     my $path = $t->path('src-max');
     my @channels = map { sprintf 'channel-%07d', $_ } 1 .. 8;
     my $title = '长' x 99;
@@ -1574,8 +1594,15 @@ sub at_max {
         close $fh;
     }
 
+    $t->write_json('max-site.json', { page_size => 1000 });
     build('max.blt', 'src-max', { template => small_template($t),
-                                  channels => join ',', @channels });
+                                  channels => join(',', @channels),
+                                  options => ['--site',
+                                              $t->path('max-site.json')] });
+
+    my $pages = () = store_ids('max.blt');
+
+    is($pages, 10_000, 'at the maximum: max.blt has 10,000 pages');
 
     restart(http => "bulletin_store max.blt;\n"
                   . "bulletin_counters zone=bulletin:8m;\n",
@@ -1603,7 +1630,7 @@ sub at_max {
     my $listed = () = $body =~ /^\{"id":"/mg;
 
     is($res->status, 200, 'at the maximum: ?top=all 200');
-    is($listed, $n + 1, 'at the maximum: ?top=all lists 10,000 pages');
+    is($listed, $pages, 'at the maximum: ?top=all lists 10,000 pages');
     like($body, qr/"views":1,"shares":8,/,
          'at the maximum: pages with their counts');
 
@@ -1621,12 +1648,22 @@ sub at_max {
 }
 
 
+# 95,239 bulletins and their 4,762 list pages (20 a page): 100,001
+# pages, as many as big_locations()' bulletin_status_max
+
 sub big_store {
-    my $n = 100_000;
+    my $n = 95_239;
 
     many_bulletins($t, 'src-big', 'b', $n);
 
     build('big.blt', 'src-big', { template => small_template($t) });
+
+    my @store = store_ids('big.blt');
+    my $all = @store;
+    my $lists = grep { /\A_index(?:-\d+)?\z/ } @store;
+
+    is($all, 100_001, '100,000 pages: big.blt has 100,001 pages');
+    is($lists, 4_762, '100,000 pages: 4,762 of them list pages');
 
     $t->stop->config(http => "bulletin_store big.blt;\n"
                            . "bulletin_counters zone=bulletin:32m;\n",
@@ -1669,13 +1706,16 @@ EOF
 
     my @pages = @{ $doc->{pages} // [] };
 
-    is(scalar @pages, $n + 1, '100,000 pages: ?top=all lists 100,001');
+    is(scalar @pages, $all, '100,000 pages: ?top=all lists 100,001');
 
     my %ids = map { $_->{id} => 1 } @pages;
 
-    is(scalar keys %ids, $n + 1, '100,000 pages: ids unique');
-    ok($ids{_index} && $ids{b00000} && $ids{b99999},
-       '100,000 pages: the first, the last and the list');
+    is(scalar keys %ids, $all, '100,000 pages: ids unique');
+    is_deeply([grep { !$ids{$_} } @store], [],
+              '100,000 pages: every page of the store listed');
+    ok($ids{_index} && $ids{"_index-$lists"} && $ids{b00000}
+       && $ids{sprintf 'b%05d', $n - 1},
+       '100,000 pages: the first, the last and the lists');
     is(scalar(grep { $_->{title} =~ /\ABulletin \d+ "q" 简报\z/ } @pages),
        $n, '100,000 pages: the titles');
 
@@ -1686,8 +1726,8 @@ EOF
     is($pages[0]{views}, 2, '100,000 pages: the most viewed first');
     is(scalar(grep { $_->{views} } @pages), 300,
        '100,000 pages: 300 viewed');
-    is($doc->{store}{pages}, $n + 1, '100,000 pages: store.pages');
-    is($doc->{zone}{slots_used}, $n + 1, '100,000 pages: slots_used');
+    is($doc->{store}{pages}, $all, '100,000 pages: store.pages');
+    is($doc->{zone}{slots_used}, $all, '100,000 pages: slots_used');
 
     my $top10 = status_doc('top=10', '100,000 pages: ?top=10');
 

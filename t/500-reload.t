@@ -142,7 +142,10 @@ sub generation {
 
     my $json = JSON::PP->new->utf8;
 
-    for my $file (glob "$CountersTest::SAMPLE/*.json") {
+    # the sample's bulletins; its site.json is the site file, no bulletin
+
+    for my $file (grep { !m{/site\.json\z} }
+                  glob "$CountersTest::SAMPLE/*.json") {
         open my $fh, '<:raw', $file or die "$file: $!";
         local $/;
         my $b = $json->decode(<$fh>);

@@ -44,7 +44,7 @@ use Test::Bulletin;
 
 our @EXPORT_OK = qw(site template status counts shown load_start
                     load_finish load_run log_lines sample bulletins
-                    file_bytes mtime wchan);
+                    store_ids file_bytes mtime wchan);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 our $SAMPLE = "$FindBin::Bin/../sample";
@@ -78,7 +78,7 @@ EOF
 
 
 # Builds a store in the prefix from the sample bulletins (or inputs);
-# dies when the builder fails.
+# options => [more builder arguments]; dies when the builder fails.
 
 sub site {
     my ($t, $output, %args) = @_;
@@ -87,11 +87,27 @@ sub site {
         inputs => $args{inputs} // [$SAMPLE],
         output => $output,
         template => template($t),
-        %{ $args{channels} ? { channels => $args{channels} } : {} });
+        %{ $args{channels} ? { channels => $args{channels} } : {} },
+        %{ $args{options} ? { options => $args{options} } : {} });
 
     die "bulletin-build failed: $err$out" if $status;
 
     return $output;
+}
+
+
+# The ids of a store in the prefix, in its order, as bulletin-build
+# --list shows them: the bulletins and the builder's own pages (the list
+# pages _index, _index-2, ...); dies when the builder fails.
+
+sub store_ids {
+    my ($t, $store) = @_;
+
+    my ($status, $out, $err) = $t->run_builder('--list', $t->path($store));
+
+    die "bulletin-build --list $store failed: $err$out" if $status;
+
+    return map { (split /\t/)[0] } split /\n/, $out;
 }
 
 
