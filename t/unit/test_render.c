@@ -727,8 +727,8 @@ test_default_template(void **state)
     assert_non_null(strstr(p, "<meta name=\"viewport\""));
     assert_non_null(strstr(p, "<link rel=\"icon\" href=\"data:,\">"));
     assert_non_null(strstr(p, "社会组织服务平台"));
-    assert_non_null(strstr(p, "您现在的位置:社会组织众扶平台 &gt; 微会议 &gt; "
-                           "<a href=\"./\">活动简报</a> &gt; 详情"));
+    assert_non_null(strstr(p, "您现在的位置：<ol>"));
+    assert_non_null(strstr(p, "<li aria-current=\"page\">详情</li></ol>"));
     assert_non_null(strstr(p, "<h1>北京市社会组织工作动态【第1期】</h1>"));
     assert_non_null(strstr(p, "<time datetime=\"2020-05-20T10:00:00+08:00\">"
                            "2020-05-20</time>"));
@@ -739,7 +739,7 @@ test_default_template(void **state)
     assert_non_null(strstr(p, "<h2>首都社会组织参与垃圾分类助力计划启动</h2>"));
     assert_non_null(strstr(p, "<h3>——为贫困地区师生搭起一座桥</h3>"));
     assert_non_null(strstr(p, "<p>启动仪式上,"));
-    assert_non_null(strstr(p, "来源:北京市社会组织管理中心</p>"));
+    assert_non_null(strstr(p, "来源：北京市社会组织管理中心</p>"));
     assert_non_null(strstr(p, "data-channel=\"wechat\">微信 <span "
                            "class=\"bulletin-share-count\">100</span>"));
     assert_non_null(strstr(p, "data-channel=\"weibo\">微博 <span "
@@ -748,7 +748,7 @@ test_default_template(void **state)
                            "class=\"bulletin-share-count\">10</span>"));
     assert_non_null(strstr(p, "data-channel=\"link\">复制链接 <span "
                            "class=\"bulletin-share-count\">5</span>"));
-    assert_non_null(strstr(p, "链接已复制,可粘贴到微信"));
+    assert_non_null(strstr(p, "链接已复制，可粘贴到微信"));
     assert_non_null(strstr(p, "</html>"));
 
     /* self-contained: nothing fetched but the share endpoint */
