@@ -224,8 +224,18 @@ bulletin_pipeline_worker(void *data)
         pthread_mutex_unlock(&p->mutex);
 
         job->rendered = BULLETIN_OK;
-        job->parsed = bulletin_source_load(&job->rec, p->conf->paths[i],
-                                           &job->errs) == 0;
+        job->reused = render && p->conf->reuse != NULL
+                      && p->conf->reuse(p->conf->ctx, i);
+
+        if (job->reused) {
+            memset(&job->rec, 0, sizeof(bulletin_record_t));
+            job->parsed = 0;
+            render = 0;
+
+        } else {
+            job->parsed = bulletin_source_load(&job->rec, p->conf->paths[i],
+                                               &job->errs) == 0;
+        }
 
         if (job->parsed && render) {
             memset(&job->pctx, 0, sizeof(bulletin_page_ctx_t));

@@ -130,6 +130,7 @@ typedef struct {
 
 struct bulletin_template_s {
     unsigned                 kind;
+    uint64_t                 hash;          /* of the text */
     uint8_t                 *text;
     size_t                   nparts;
     bulletin_tpart_t        *parts;
@@ -362,6 +363,7 @@ bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
     }
 
     t->text[len] = '\0';
+    t->hash = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len);
 
     text = t->text;
     end = text + len;
@@ -479,6 +481,13 @@ bulletin_template_load(const char *path, unsigned kind, char *err,
     free(buf);
 
     return t;
+}
+
+
+uint64_t
+bulletin_template_hash(const bulletin_template_t *t)
+{
+    return t->hash;
 }
 
 
@@ -1781,6 +1790,7 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     page->nslots = (uint32_t) r->nslots;
     page->slots = r->slots;
     page->segments = r->segments;
+    page->inputs = 0;
 
     return BULLETIN_OK;
 }
