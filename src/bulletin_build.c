@@ -9,6 +9,11 @@
  * the main thread, which keeps of each page only what the list page and
  * the duplicate check need.  Memory grows with the number of pages, not
  * with their bytes.
+ *
+ * A page whose input fingerprint (bulletin_build_inputs()) is the one
+ * the previous OUTPUT recorded for it is not rendered: its segments are
+ * copied from the previous store, and the store written is the same,
+ * byte for byte, as with --full.
  */
 
 
@@ -2044,7 +2049,8 @@ bulletin_usage(FILE *f)
     fprintf(f,
         "usage: " BULLETIN_BUILD_NAME " [--site FILE] [-t TEMPLATE] "
         "[--list-template TEMPLATE]\n"
-        "                      [--channels LIST] -o OUTPUT INPUT...\n"
+        "                      [--channels LIST] [--full] -o OUTPUT "
+        "INPUT...\n"
         "       " BULLETIN_BUILD_NAME " --verify STORE\n"
         "       " BULLETIN_BUILD_NAME " --list STORE\n"
         "\n"
@@ -2065,11 +2071,17 @@ bulletin_usage(FILE *f)
         "  --channels LIST  share channels, comma-separated, at most %d "
         "(default:\n"
         "                   " BULLETIN_DEFAULT_CHANNELS ")\n"
+        "  --full           render every page, reusing none from the "
+        "previous OUTPUT\n"
         "  --verify STORE   exit 0 only when STORE is sound\n"
         "  --list STORE     one page a line: id, published, title, "
         "tab-separated\n"
         "  -h, --help       this text\n"
-        "  --version        the version\n",
+        "  --version        the version\n"
+        "\n"
+        "SOURCE_DATE_EPOCH, when set, is the build's time (built_at, a new "
+        "page's\n"
+        "Last-Modified): the same inputs then make the same bytes.\n",
         BULLETIN_CHANNELS_MAX);
 }
 

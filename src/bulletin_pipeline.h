@@ -24,8 +24,9 @@
 typedef struct {
     size_t                   file;          /* its index in paths */
     int                      parsed;
-    int                      reused;        /* neither read nor rendered:
-                                               conf->reuse said so */
+    int                      reused;        /* neither read nor rendered,
+                                               by no worker: conf->reuse
+                                               said so */
     int                      rendered;      /* BULLETIN_OK, or an error */
     bulletin_record_t        rec;
     bulletin_errors_t        errs;          /* of the parse */
@@ -55,8 +56,9 @@ typedef int (*bulletin_context_pt)(void *ctx, const bulletin_record_t *rec,
 
 /*
  * reuse: 1 when the consumer has the page of file from elsewhere (the
- * previous store), so that the workers neither read nor render it;
- * called by the worker threads, like context.
+ * previous store): no worker takes the file, and the consumer gets a job
+ * with reused set and nothing else.  Called by the worker threads and the
+ * consumer, for the same answer: it reads and never writes.
  */
 typedef int (*bulletin_reuse_pt)(void *ctx, size_t file);
 

@@ -455,7 +455,7 @@ is(scalar(@{read_store("$tmp/eight.blt")->{channels}}), 8,
 is($rc, 0, '--help');
 like($stdout, qr/^usage:\ bulletin-build\ \[--site\ FILE\]\ \[-t\ TEMPLATE\]
                  \ \[--list-template\ TEMPLATE\]\n\s+\[--channels\ LIST\]
-                 \ -o\ OUTPUT\ INPUT\.\.\./x,
+                 \ \[--full\]\ -o\ OUTPUT\ INPUT\.\.\./x,
      '--help: usage on stdout');
 
 
