@@ -910,7 +910,7 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
         found = -1;
 
     } else {
-        /* the context callback found it, or the page was not rendered */
+        /* bulletin_context() found it */
         found = bulletin_idtab_find(&b->table, job->rec.id.data,
                                     job->rec.id.len);
         job->page.inputs = b->entries[found].inputs;
