@@ -16,6 +16,7 @@ use warnings;
 
 use FindBin;
 use File::Temp qw(tempdir);
+use Compress::Raw::Zlib;
 use Test::More;
 
 
@@ -156,6 +157,26 @@ is($reused, 0, 'the template changed: nothing reused');
                      [map { "b$_" } 1 .. 6], '--channels', 'wechat,qq');
 is($reused, 0, 'the channels changed: nothing reused');
 
+
+# a previous store of version 1 has no fingerprints: it lends its
+# Last-Modified times, and no page
+
+my $v1 = slurp($A);
+substr($v1, 8, 4) = pack('V', 1);
+substr($v1, 264, 8) = pack('Q<', 0);
+substr($v1, 28, 4) = "\0" x 4;
+substr($v1, 28, 4) = pack('V', crc32($v1));
+spew("$tmp/v1.blt", $v1);
+is((build($T_B, '--verify', "$tmp/v1.blt"))[0], 0, 'version 1: sound');
+
+($rc, $out, $err) = build($T_B, '-o', "$tmp/v1.blt", $in);
+is($rc, 0, 'over a version 1 store: builds') or diag($err);
+like($out, qr/, 0 reused, 14 kept their Last-Modified\n\z/,
+     'over a version 1 store: nothing reused, every Last-Modified kept');
+copy($A, "$tmp/F.blt");
+build($T_B, '--full', '-o', "$tmp/F.blt", $in);
+ok(slurp("$tmp/v1.blt") eq slurp("$tmp/F.blt"),
+   'over a version 1 store: the same bytes as --full over A');
 
 # SOURCE_DATE_EPOCH alone: two builds a second apart, byte-identical
 
