@@ -5,7 +5,8 @@
 #   fuzz/asan.sh ASAN_BUILD_DIR UNIT_TEST...
 #
 # Runs every unit test, the builder on sample/ (build, --verify, --list)
-# and t/builder.t with BULLETIN_BUILD at the sanitized builder.  The
+# and t/builder.t and t/150-incremental.t (the reuse of a previous store's
+# pages) with BULLETIN_BUILD at the sanitized builder.  The
 # sanitizers write their reports to ASAN_BUILD_DIR/log/ (so none is lost
 # to a test that reads stderr, or to an expected non-zero exit); any
 # report, or any failure, fails the run.
@@ -38,8 +39,8 @@ builder="$dir/bulletin-build"
 "$builder" --verify "$out/sample.blt" || failed="$failed --verify"
 "$builder" --list "$out/sample.blt" > /dev/null || failed="$failed --list"
 
-BULLETIN_BUILD="$(pwd)/$dir" ${PROVE:-prove} t/builder.t \
-    || failed="$failed t/builder.t"
+BULLETIN_BUILD="$(pwd)/$dir" ${PROVE:-prove} t/builder.t t/150-incremental.t \
+    || failed="$failed t/builder.t t/150-incremental.t"
 
 reports=$(ls "$log")
 

@@ -182,6 +182,15 @@ fuzz_store(const uint8_t *buf, size_t size, uint32_t seed)
     fuzz_check(bulletin_store_record(&st, st.header->page_count, NULL)
                == BULLETIN_ERR_BOUNDS);
 
+    /* the builder's input fingerprints: none without the section */
+
+    for (i = 0; i < st.header->page_count; i++) {
+        fuzz_check(st.header->inputs_off != 0
+                   || bulletin_store_inputs(&st, i) == 0);
+    }
+
+    fuzz_check(bulletin_store_inputs(&st, st.header->page_count) == 0);
+
     /* ids from the input itself, of every length up to one too many */
 
     for (k = 0; k < 8 && size > 0; k++) {

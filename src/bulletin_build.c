@@ -9,6 +9,11 @@
  * the main thread, which keeps of each page only what the list page and
  * the duplicate check need.  Memory grows with the number of pages, not
  * with their bytes.
+ *
+ * A page whose input fingerprint (bulletin_build_inputs()) is the one
+ * the previous OUTPUT recorded for it is not rendered: its segments are
+ * copied from the previous store, and the store written is the same,
+ * byte for byte, as with --full.
  */
 
 
@@ -57,6 +62,10 @@ typedef struct {
     bulletin_str_t           category;
     bulletin_str_t           description;   /* the feed's only */
     int64_t                  published_at;
+    uint64_t                 source;        /* its file's hash */
+    uint64_t                 inputs;        /* its page's fingerprint */
+    uint32_t                 reuse;         /* its record in the previous
+                                               store + 1, or 0: render */
     uint32_t                 cat;           /* in categories */
     uint32_t                 file;
     uint32_t                 line;
@@ -70,6 +79,19 @@ typedef struct {
     const char              *list_template;
     const char              *site_file;
     const char              *channels;
+    int                      full;          /* --full: reuse no page */
+    int64_t                  now;           /* SOURCE_DATE_EPOCH, or the
+                                               clock's */
+    const bulletin_store_t  *prev;          /* the previous output, or
+                                               NULL */
+    uint64_t                 inputs;        /* what every page is made
+                                               with: version, template,
+                                               site, channels */
+    uint32_t                *file_entry;    /* a file's entry */
+    size_t                   nreused;
+    bulletin_wsegment_t     *rsegments;     /* a reused page's, */
+    bulletin_wslot_t        *rslots;        /* pointing into prev */
+    size_t                   rcap;          /* slots they have room for */
     bulletin_site_t          site;
     bulletin_inputs_t         files;
     bulletin_writer_t       *writer;        /* while pages are added */
@@ -141,6 +163,14 @@ static int bulletin_url_add(bulletin_build_t *b, const char *path,
 static int bulletin_context(void *data, const bulletin_record_t *rec,
     bulletin_page_ctx_t *pc);
 static int bulletin_collect(void *data, bulletin_job_t *job, int *fatal);
+static int bulletin_build_inputs(bulletin_build_t *b);
+static uint64_t bulletin_fnv64_str(uint64_t h, const bulletin_str_t *s);
+static uint64_t bulletin_fnv64_neighbour(uint64_t h,
+    const bulletin_index_entry_t *n);
+static int bulletin_reuse(void *data, size_t file);
+static int bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
+    bulletin_wpage_t *page);
+static int bulletin_source_date_epoch(int64_t *now);
 static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static const uint8_t *bulletin_category_key(const void *ctx, uint32_t i,
     size_t *len);
@@ -184,6 +214,7 @@ main(int argc, char **argv)
         { "channels", required_argument, NULL, 'c' },
         { "site",     required_argument, NULL, 's' },
         { "list-template", required_argument, NULL, 'l' },
+        { "full",     no_argument,       NULL, 'F' },
         { "verify",   required_argument, NULL, 'V' },
         { "list",     required_argument, NULL, 'L' },
         { "help",     no_argument,       NULL, 'h' },
@@ -250,6 +281,10 @@ main(int argc, char **argv)
             b.list_template = optarg;
             break;
 
+        case 'F':
+            b.full = 1;
+            break;
+
         case 'c':
             if (b.channels != NULL) {
                 return bulletin_usage_error("--channels given twice");
@@ -281,7 +316,7 @@ main(int argc, char **argv)
 
     if (verify != NULL || list != NULL) {
         if (b.output != NULL || b.template != NULL || b.channels != NULL
-            || b.site_file != NULL || b.list_template != NULL
+            || b.site_file != NULL || b.list_template != NULL || b.full
             || optind != argc)
         {
             return bulletin_usage_error("--%s takes one STORE and nothing "
@@ -303,9 +338,14 @@ main(int argc, char **argv)
         return bulletin_usage_error("-o: an empty name");
     }
 
+    if (bulletin_source_date_epoch(&b.now) != 0) {
+        return 2;
+    }
+
     if (b.channels == NULL) {
         b.channels = BULLETIN_DEFAULT_CHANNELS;
     }
+
 
     if (bulletin_parse_channels(&b) != 0) {
         free(b.channel_buf);
@@ -368,6 +408,9 @@ main(int argc, char **argv)
     free(b.categories);
     free(b.cat_first);
     free(b.urls);
+    free(b.file_entry);
+    free(b.rsegments);
+    free(b.rslots);
     bulletin_idtab_free(&b.table);
     bulletin_idtab_free(&b.cattab);
     bulletin_site_free(&b.site);
@@ -534,6 +577,7 @@ static int
 bulletin_build(bulletin_build_t *b)
 {
     int                   err, rc, prev_ok;
+    size_t                i;
     struct stat           sb;
     bulletin_map_t        prev;
     bulletin_writer_t    *w;
@@ -552,9 +596,26 @@ bulletin_build(bulletin_build_t *b)
 
     prev_ok = bulletin_build_prev(b, &prev);
 
-    w = bulletin_writer_create(b->output, b->channel, b->nchannels,
-                               (int64_t) time(NULL),
-                               prev_ok ? &prev.st : NULL, &err);
+    b->prev = prev_ok ? &prev.st : NULL;
+    b->inputs = BULLETIN_FNV64_INIT;
+    b->inputs = bulletin_fnv64(b->inputs, BULLETIN_BUILD_NAME " "
+                               BULLETIN_VERSION,
+                               sizeof(BULLETIN_BUILD_NAME " "
+                                      BULLETIN_VERSION) - 1);
+    b->inputs = bulletin_fnv64_u32(b->inputs, BULLETIN_STORE_VERSION);
+    b->inputs = bulletin_fnv64_u64(b->inputs, bulletin_template_hash(tpl));
+    b->inputs = bulletin_fnv64_u64(b->inputs, b->site.hash);
+    b->inputs = bulletin_fnv64_u32(b->inputs, (uint32_t) b->nchannels);
+
+    for (i = 0; i < b->nchannels; i++) {
+        b->inputs = bulletin_fnv64_u32(b->inputs,
+                                       (uint32_t) strlen(b->channel[i]));
+        b->inputs = bulletin_fnv64(b->inputs, b->channel[i],
+                                   strlen(b->channel[i]));
+    }
+
+    w = bulletin_writer_create(b->output, b->channel, b->nchannels, b->now,
+                               b->prev, &err);
     if (w == NULL) {
         bulletin_create_failed(b->output, err);
         bulletin_unmap(&prev);
@@ -692,13 +753,14 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
         return 1;
     }
 
-    if (bulletin_build_order(b) != 0) {
+    if (bulletin_build_order(b) != 0 || bulletin_build_inputs(b) != 0) {
         return 1;
     }
 
     pc.render = 1;
     pc.consume = bulletin_consume;
     pc.context = bulletin_context;
+    pc.reuse = bulletin_reuse;
     b->pass = 2;
 
     rc = bulletin_pipeline_run(&pc, &err_text);
@@ -733,11 +795,12 @@ bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
     /* a commit that succeeds frees the writer */
 
     printf("%s: %u pages (%zu bulletin%s, %zu list page%s%s), %llu bytes, "
-           "generation %s, %u kept their Last-Modified\n",
+           "generation %s, %zu reused, %u kept their Last-Modified\n",
            b->output, sum.pages, b->nentries, b->nentries == 1 ? "" : "s",
            b->nlists, b->nlists == 1 ? "" : "s",
            b->site.absolute ? ", the sitemap and the feed" : "",
-           (unsigned long long) sum.bytes, sum.generation, sum.kept);
+           (unsigned long long) sum.bytes, sum.generation, b->nreused,
+           sum.kept);
 
     return 0;
 }
@@ -781,7 +844,7 @@ bulletin_collect(void *data, bulletin_job_t *job, int *fatal)
 }
 
 
-/* the second pass: a page rendered, to the writer */
+/* the second pass: a page rendered, or reused, to the writer */
 
 static int
 bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
@@ -836,12 +899,26 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
         return -1;
     }
 
+    if (job->reused) {
+        e = &b->entries[b->file_entry[job->file]];
+
+        if (bulletin_reused_page(b, e, &job->page) != 0) {
+            *fatal = 1;
+            return -1;
+        }
+
+        found = -1;
+
+    } else {
+        /* bulletin_context() found it */
+        found = bulletin_idtab_find(&b->table, job->rec.id.data,
+                                    job->rec.id.len);
+        job->page.inputs = b->entries[found].inputs;
+    }
+
     rc = bulletin_writer_add(w, &job->page);
 
     if (rc == BULLETIN_OK) {
-        found = bulletin_idtab_find(&b->table, job->rec.id.data,
-                                    job->rec.id.len);
-
         if (found >= 0 && (size_t) found < b->site.feed_size) {
             e = &b->entries[found];
 
@@ -1096,6 +1173,252 @@ bulletin_context(void *data, const bulletin_record_t *rec,
 
     pc->prev = i + 1 < b->nentries ? &b->index[i + 1] : NULL;
     pc->next = i > 0 ? &b->index[i - 1] : NULL;
+
+    return 0;
+}
+
+
+/*
+ * After the order: each bulletin's input fingerprint, of everything its
+ * page is made from (what bulletin_render_page() reads: the record, from
+ * its file's bytes, and the context bulletin_context() gives; the
+ * template, the site and the channels, in b->inputs), and whether the
+ * previous store has the page made from the same.  The feed's bulletins
+ * are read again for their descriptions, so they are rendered anew.
+ */
+
+static int
+bulletin_build_inputs(bulletin_build_t *b)
+{
+    size_t              i;
+    int64_t             found;
+    uint64_t            h;
+    bulletin_entry_t   *e;
+    bulletin_str_t      slug;
+
+    b->file_entry = malloc((b->files.n ? b->files.n : 1) * sizeof(uint32_t));
+    if (b->file_entry == NULL) {
+        fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+        return -1;
+    }
+
+    for (i = 0; i < b->nentries; i++) {
+        e = &b->entries[i];
+        b->file_entry[e->file] = (uint32_t) i;
+
+        slug = b->categories[e->cat].slug;
+
+        h = bulletin_fnv64_u64(b->inputs, e->source);
+        h = bulletin_fnv64_str(h, &slug);
+        h = bulletin_fnv64_neighbour(h, i + 1 < b->nentries
+                                        ? &b->index[i + 1] : NULL);
+        h = bulletin_fnv64_neighbour(h, i > 0 ? &b->index[i - 1] : NULL);
+
+        e->inputs = h;
+        e->reuse = 0;
+
+        if (b->full || b->prev == NULL
+            || (b->site.absolute && i < b->site.feed_size))
+        {
+            continue;
+        }
+
+        found = bulletin_store_find(b->prev, e->id.data, e->id.len);
+
+        if (found >= 0 && h != 0
+            && bulletin_store_inputs(b->prev, (uint32_t) found) == h)
+        {
+            e->reuse = (uint32_t) found + 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static uint64_t
+bulletin_fnv64_str(uint64_t h, const bulletin_str_t *s)
+{
+    h = bulletin_fnv64_u64(h, s->len);
+
+    return bulletin_fnv64(h, s->data, s->len);
+}
+
+
+static uint64_t
+bulletin_fnv64_neighbour(uint64_t h, const bulletin_index_entry_t *n)
+{
+    h = bulletin_fnv64_u32(h, n != NULL);
+
+    if (n == NULL) {
+        return h;
+    }
+
+    h = bulletin_fnv64_str(h, &n->id);
+    h = bulletin_fnv64_str(h, &n->title);
+
+    return bulletin_fnv64_str(h, &n->published);
+}
+
+
+/* in the worker threads, like bulletin_context() */
+
+static int
+bulletin_reuse(void *data, size_t file)
+{
+    bulletin_build_t  *b = data;
+
+    return b->entries[b->file_entry[file]].reuse != 0;
+}
+
+
+/*
+ * A page of the previous store as the writer takes a page: its bytes
+ * stay in the mapping, each slot names the page it counts by id, which
+ * the writer resolves to the page's index in the new store.
+ */
+
+static int
+bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
+    bulletin_wpage_t *page)
+{
+    void                      *p;
+    uint32_t                   i, n, rec;
+    bulletin_store_slot_t      slot;
+    bulletin_store_record_t    pr, sr;
+    bulletin_store_segment_t   seg;
+    const bulletin_store_t    *st;
+
+    st = b->prev;
+    rec = e->reuse - 1;
+
+    if (bulletin_store_record(st, rec, &pr) != BULLETIN_OK
+        || pr.type != BULLETIN_TYPE_HTML)
+    {
+        goto changed;
+    }
+
+    n = pr.nslots;
+
+    if (n + 1 > b->rcap) {
+        p = realloc(b->rsegments, (n + 1) * sizeof(bulletin_wsegment_t));
+        if (p == NULL) {
+            goto nomem;
+        }
+
+        b->rsegments = p;
+
+        p = realloc(b->rslots, (n + 1) * sizeof(bulletin_wslot_t));
+        if (p == NULL) {
+            goto nomem;
+        }
+
+        b->rslots = p;
+        b->rcap = n + 1;
+    }
+
+    /* bulletin_store_record() checked that they lie in their sections */
+
+    for (i = 0; i <= n; i++) {
+        memcpy(&seg, &st->segments[pr.segment_first + i], sizeof(seg));
+
+        if (!bulletin_store_in_data(st->header, seg.plain_off, seg.plain_len)
+            || !bulletin_store_in_data(st->header, seg.gzip_off,
+                                       seg.gzip_len))
+        {
+            goto changed;
+        }
+
+        b->rsegments[i].plain = st->base + seg.plain_off;
+        b->rsegments[i].plain_len = seg.plain_len;
+        b->rsegments[i].gzip = st->base + seg.gzip_off;
+        b->rsegments[i].gzip_len = seg.gzip_len;
+        b->rsegments[i].crc = seg.crc;
+    }
+
+    for (i = 0; i < n; i++) {
+        memcpy(&slot, &st->slots[pr.slot_first + i], sizeof(slot));
+
+        b->rslots[i].kind = slot.kind;
+        b->rslots[i].ref = NULL;
+        b->rslots[i].ref_len = 0;
+
+        if (slot.page == rec) {
+            continue;
+        }
+
+        if (bulletin_store_record(st, slot.page, &sr) != BULLETIN_OK) {
+            goto changed;
+        }
+
+        b->rslots[i].ref = st->base + sr.id_off;
+        b->rslots[i].ref_len = sr.id_len;
+    }
+
+    memset(page, 0, sizeof(bulletin_wpage_t));
+
+    page->id = e->id.data;
+    page->id_len = e->id.len;
+    page->type = BULLETIN_TYPE_HTML;
+    page->title = e->title.data;
+    page->title_len = e->title.len;
+    page->published = e->published.data;
+    page->published_len = e->published.len;
+    page->nslots = n;
+    page->slots = b->rslots;
+    page->segments = b->rsegments;
+    page->inputs = e->inputs;
+
+    b->nreused++;
+
+    return 0;
+
+changed:
+
+    bulletin_error(b, "%s: the previous store changed while it was read: "
+                   "build again, or with --full", b->output);
+    return -1;
+
+nomem:
+
+    bulletin_error(b, "%s: out of memory", BULLETIN_BUILD_NAME);
+    return -1;
+}
+
+
+/*
+ * The reproducible-builds convention: the build's time, where it writes
+ * one (built_at, a new page's Last-Modified), is SOURCE_DATE_EPOCH when
+ * it is set and not empty.
+ */
+
+static int
+bulletin_source_date_epoch(int64_t *now)
+{
+    char        *end;
+    const char  *env;
+    long long    t;
+
+    env = getenv("SOURCE_DATE_EPOCH");
+
+    if (env == NULL || env[0] == '\0') {
+        *now = (int64_t) time(NULL);
+        return 0;
+    }
+
+    errno = 0;
+    t = strtoll(env, &end, 10);
+
+    if (env[0] < '0' || env[0] > '9' || *end != '\0' || errno != 0
+        || !bulletin_time_valid(t))
+    {
+        fprintf(stderr, "%s: SOURCE_DATE_EPOCH \"%s\" is not a unix time "
+                "in decimal digits from 0 to %lld\n", BULLETIN_BUILD_NAME,
+                env, (long long) BULLETIN_TIME_MAX);
+        return -1;
+    }
+
+    *now = (int64_t) t;
 
     return 0;
 }
@@ -1506,6 +1829,9 @@ bulletin_entry_add(bulletin_build_t *b, bulletin_record_t *rec, size_t file)
     }
 
     e->published_at = rec->published_at;
+    e->source = rec->hash;
+    e->inputs = 0;
+    e->reuse = 0;
     e->file = (uint32_t) file;
     e->line = rec->id_line;
     e->col = rec->id_col;
@@ -1723,7 +2049,8 @@ bulletin_usage(FILE *f)
     fprintf(f,
         "usage: " BULLETIN_BUILD_NAME " [--site FILE] [-t TEMPLATE] "
         "[--list-template TEMPLATE]\n"
-        "                      [--channels LIST] -o OUTPUT INPUT...\n"
+        "                      [--channels LIST] [--full] -o OUTPUT "
+        "INPUT...\n"
         "       " BULLETIN_BUILD_NAME " --verify STORE\n"
         "       " BULLETIN_BUILD_NAME " --list STORE\n"
         "\n"
@@ -1744,11 +2071,17 @@ bulletin_usage(FILE *f)
         "  --channels LIST  share channels, comma-separated, at most %d "
         "(default:\n"
         "                   " BULLETIN_DEFAULT_CHANNELS ")\n"
+        "  --full           render every page, reusing none from the "
+        "previous OUTPUT\n"
         "  --verify STORE   exit 0 only when STORE is sound\n"
         "  --list STORE     one page a line: id, published, title, "
         "tab-separated\n"
         "  -h, --help       this text\n"
-        "  --version        the version\n",
+        "  --version        the version\n"
+        "\n"
+        "SOURCE_DATE_EPOCH, when set, is the build's time (built_at, a new "
+        "page's\n"
+        "Last-Modified): the same inputs then make the same bytes.\n",
         BULLETIN_CHANNELS_MAX);
 }
 

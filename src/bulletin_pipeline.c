@@ -34,6 +34,7 @@ typedef struct {
 
 
 static int bulletin_pipeline_consume(bulletin_pipeline_t *p);
+static int bulletin_pipeline_reused(bulletin_pipeline_t *p, size_t i);
 static void *bulletin_pipeline_worker(void *data);
 static size_t bulletin_pipeline_threads(void);
 
@@ -140,13 +141,34 @@ bulletin_pipeline_consume(bulletin_pipeline_t *p)
 {
     int                              stop;
     size_t                           i;
-    bulletin_job_t                  *job;
+    bulletin_job_t                  *job, reused;
     const bulletin_pipeline_conf_t  *conf;
 
     conf = p->conf;
     stop = 0;
 
     for (i = 0; i < conf->n && !stop && !*conf->interrupted; i++) {
+
+        /* no worker takes a page reused: it goes to the consumer at once */
+
+        if (bulletin_pipeline_reused(p, i)) {
+            memset(&reused, 0, sizeof(bulletin_job_t));
+            reused.file = i;
+            reused.reused = 1;
+
+            if (conf->consume(conf->ctx, &reused, &stop) != 0) {
+                pthread_mutex_lock(&p->mutex);
+                p->failed = 1;
+                pthread_mutex_unlock(&p->mutex);
+            }
+
+            if (conf->progress) {
+                conf->progress(conf->ctx, i + 1, conf->n, 0);
+            }
+
+            continue;
+        }
+
         job = &p->jobs[i % p->njobs];
 
         pthread_mutex_lock(&p->mutex);
@@ -184,6 +206,19 @@ bulletin_pipeline_consume(bulletin_pipeline_t *p)
 }
 
 
+/*
+ * The consumer and the workers ask alike, of data that does not change
+ * during the run: they agree on which files no worker takes.
+ */
+
+static int
+bulletin_pipeline_reused(bulletin_pipeline_t *p, size_t i)
+{
+    return !p->conf->render ? 0
+           : p->conf->reuse != NULL && p->conf->reuse(p->conf->ctx, i);
+}
+
+
 static void *
 bulletin_pipeline_worker(void *data)
 {
@@ -206,6 +241,12 @@ bulletin_pipeline_worker(void *data)
 
     for ( ;; ) {
         while (!p->stop && p->next < p->conf->n
+               && bulletin_pipeline_reused(p, p->next))
+        {
+            p->next++;
+        }
+
+        while (!p->stop && p->next < p->conf->n
                && p->jobs[p->next % p->njobs].state != BULLETIN_JOB_FREE)
         {
             pthread_cond_wait(&p->free_cond, &p->mutex);
@@ -224,6 +265,7 @@ bulletin_pipeline_worker(void *data)
         pthread_mutex_unlock(&p->mutex);
 
         job->rendered = BULLETIN_OK;
+        job->reused = 0;
         job->parsed = bulletin_source_load(&job->rec, p->conf->paths[i],
                                            &job->errs) == 0;
 

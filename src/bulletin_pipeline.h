@@ -24,6 +24,9 @@
 typedef struct {
     size_t                   file;          /* its index in paths */
     int                      parsed;
+    int                      reused;        /* neither read nor rendered,
+                                               by no worker: conf->reuse
+                                               said so */
     int                      rendered;      /* BULLETIN_OK, or an error */
     bulletin_record_t        rec;
     bulletin_errors_t        errs;          /* of the parse */
@@ -51,6 +54,14 @@ typedef void (*bulletin_progress_pt)(void *ctx, size_t done, size_t total,
 typedef int (*bulletin_context_pt)(void *ctx, const bulletin_record_t *rec,
     bulletin_page_ctx_t *pc);
 
+/*
+ * reuse: 1 when the consumer has the page of file from elsewhere (the
+ * previous store): no worker takes the file, and the consumer gets a job
+ * with reused set and nothing else.  Called by the worker threads and the
+ * consumer, for the same answer: it reads and never writes.
+ */
+typedef int (*bulletin_reuse_pt)(void *ctx, size_t file);
+
 typedef struct {
     char *const                 *paths;
     size_t                       n;
@@ -61,6 +72,7 @@ typedef struct {
     bulletin_consume_pt          consume;
     bulletin_progress_pt         progress;  /* may be NULL */
     bulletin_context_pt          context;   /* may be NULL */
+    bulletin_reuse_pt            reuse;     /* may be NULL */
     void                        *ctx;
     volatile sig_atomic_t       *interrupted;   /* checked between pages */
 } bulletin_pipeline_conf_t;

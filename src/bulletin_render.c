@@ -29,6 +29,18 @@
 #define BULLETIN_CACHE_SEGMENTS    16
 #define BULLETIN_CACHE_MAX         (64 * 1024)
 
+/*
+ * A full flush clears deflate's hash table: 128 KB at memLevel 9, for
+ * each segment, most of the work for a list page's short entries.  A
+ * segment of at most 1024 bytes goes through a stream of memLevel 4 (a
+ * 4 KB table, and room for 1024 symbols a block): it has too few
+ * positions for the longer chains of the smaller table to end a search
+ * sooner (level 9 looks 1024 deep), and never fills a block, so its
+ * bytes are the same.
+ */
+#define BULLETIN_SMALL_SEGMENT     1024
+#define BULLETIN_SMALL_MEMLEVEL    4
+
 enum {
     BULLETIN_PART_LITERAL = 0,
 
@@ -130,6 +142,7 @@ typedef struct {
 
 struct bulletin_template_s {
     unsigned                 kind;
+    uint64_t                 hash;          /* of the text */
     uint8_t                 *text;
     size_t                   nparts;
     bulletin_tpart_t        *parts;
@@ -147,6 +160,7 @@ typedef struct {
 
 struct bulletin_render_s {
     z_stream                 zs;
+    z_stream                 zs_small;      /* BULLETIN_SMALL_SEGMENT */
     int                      zinit;
     int                      error;         /* sticky, for this page */
 
@@ -362,6 +376,7 @@ bulletin_template_parse(const char *name, const uint8_t *buf, size_t len,
     }
 
     t->text[len] = '\0';
+    t->hash = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len);
 
     text = t->text;
     end = text + len;
@@ -479,6 +494,13 @@ bulletin_template_load(const char *path, unsigned kind, char *err,
     free(buf);
 
     return t;
+}
+
+
+uint64_t
+bulletin_template_hash(const bulletin_template_t *t)
+{
+    return t->hash;
 }
 
 
@@ -929,6 +951,15 @@ bulletin_render_create(const char *const *channels, size_t nchannels)
 
     r->zinit = 1;
 
+    if (deflateInit2(&r->zs_small, Z_BEST_COMPRESSION, Z_DEFLATED, -15,
+                     BULLETIN_SMALL_MEMLEVEL, Z_DEFAULT_STRATEGY)
+        != Z_OK)
+    {
+        goto failed;
+    }
+
+    r->zinit = 2;
+
     return r;
 
 failed:
@@ -950,6 +981,10 @@ bulletin_render_free(bulletin_render_t *r)
 
     if (r->zinit) {
         deflateEnd(&r->zs);
+    }
+
+    if (r->zinit == 2) {
+        deflateEnd(&r->zs_small);
     }
 
     for (i = 0; i < BULLETIN_CACHE_SEGMENTS; i++) {
@@ -1710,7 +1745,8 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
         return r->error;
     }
 
-    if (deflateReset(&r->zs) != Z_OK) {
+    if (deflateReset(&r->zs) != Z_OK || deflateReset(&r->zs_small) != Z_OK)
+    {
         return BULLETIN_ERR_SYSTEM;
     }
 
@@ -1781,6 +1817,7 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     page->nslots = (uint32_t) r->nslots;
     page->slots = r->slots;
     page->segments = r->segments;
+    page->inputs = 0;
 
     return BULLETIN_OK;
 }
@@ -1816,32 +1853,35 @@ static int
 bulletin_render_deflate(bulletin_render_t *r, const uint8_t *data,
     size_t len)
 {
-    int     rc;
-    size_t  need;
+    int        rc;
+    size_t     need;
+    z_stream  *zs;
 
-    r->zs.next_in = (uint8_t *) data;
-    r->zs.avail_in = (uInt) len;
+    zs = (len <= BULLETIN_SMALL_SEGMENT) ? &r->zs_small : &r->zs;
+
+    zs->next_in = (uint8_t *) data;
+    zs->avail_in = (uInt) len;
 
     /* a full flush adds a few bytes to the bound */
-    need = deflateBound(&r->zs, len) + 16;
+    need = deflateBound(zs, len) + 16;
 
     for ( ;; ) {
         if (bulletin_render_gzip_space(r, need) == NULL) {
             return BULLETIN_ERR_NOMEM;
         }
 
-        r->zs.next_out = r->gzip + r->gzip_len;
-        r->zs.avail_out = (uInt) (r->gzip_size - r->gzip_len);
+        zs->next_out = r->gzip + r->gzip_len;
+        zs->avail_out = (uInt) (r->gzip_size - r->gzip_len);
 
-        rc = deflate(&r->zs, Z_FULL_FLUSH);
+        rc = deflate(zs, Z_FULL_FLUSH);
 
         if (rc != Z_OK && rc != Z_BUF_ERROR) {
             return BULLETIN_ERR_SYSTEM;
         }
 
-        r->gzip_len = (size_t) (r->zs.next_out - r->gzip);
+        r->gzip_len = (size_t) (zs->next_out - r->gzip);
 
-        if (r->zs.avail_out != 0 && r->zs.avail_in == 0) {
+        if (zs->avail_out != 0 && zs->avail_in == 0) {
             return BULLETIN_OK;
         }
 

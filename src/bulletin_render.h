@@ -122,6 +122,8 @@ bulletin_template_t *bulletin_template_parse(const char *name,
     const uint8_t *buf, size_t len, unsigned kind, char *err, size_t size);
 bulletin_template_t *bulletin_template_load(const char *path, unsigned kind,
     char *err, size_t size);
+/* FNV-1a 64 of the template's text, for the builder's input fingerprints */
+uint64_t bulletin_template_hash(const bulletin_template_t *t);
 void bulletin_template_free(bulletin_template_t *t);
 
 /* channels: 1 to BULLETIN_CHANNELS_MAX names, already valid */

@@ -243,6 +243,8 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     memset(rec, 0, sizeof(bulletin_record_t));
     memset(seen, 0, sizeof(seen));
 
+    rec->hash = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len);
+
     /* a byte order mark is no part of the JSON: editors hide it */
     if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf) {
         buf += 3;
@@ -855,6 +857,7 @@ bulletin_site_parse(bulletin_site_t *site, const char *name,
     }
 
     site->json = json;
+    site->hash = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len);
 
     json_object_foreach(json, key, value) {
 

@@ -45,6 +45,8 @@ typedef struct {
     unsigned                 id_col;        /* message about a duplicate */
     size_t                   nblocks;
     bulletin_block_t        *blocks;
+    uint64_t                 hash;          /* FNV-1a 64 of the file's
+                                               bytes, as read */
     void                    *json;          /* owns the strings */
 } bulletin_record_t;
 
@@ -80,6 +82,8 @@ typedef struct {
     bulletin_str_t           sponsor;       /* the footer's lines, */
     bulletin_str_t           contact;       /* empty when not set */
     bulletin_str_t           icp;
+    uint64_t                 hash;          /* FNV-1a 64 of the file's
+                                               bytes; 0: the defaults */
     void                    *json;          /* owns the strings */
 } bulletin_site_t;
 

@@ -259,6 +259,27 @@ bulletin_published_valid(const uint8_t *p, size_t len)
 }
 
 
+uint64_t
+bulletin_store_inputs(const bulletin_store_t *st, uint32_t page)
+{
+    uint64_t                        v;
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+
+    /* the verifier saw the section inside the file, in the header's copy */
+
+    if (h->inputs_off == 0 || page >= h->page_count) {
+        return 0;
+    }
+
+    memcpy(&v, st->base + h->inputs_off + (uint64_t) page * sizeof(v),
+           sizeof(v));
+
+    return v;
+}
+
+
 void
 bulletin_etag(uint8_t *buf, uint64_t hash)
 {

@@ -15,6 +15,7 @@
  *   records     bulletin_store_record_t [page_count]   sorted by id
  *   segments    bulletin_store_segment_t [nsegments]   nslots + 1 a page
  *   slots       bulletin_store_slot_t [nslots]
+ *   inputs      uint64_t [page_count]                  version 2, optional
  *
  * The writer streams the page bytes first and the tables (whose size is
  * known only at the end) after them; the header, written last, says
@@ -38,6 +39,13 @@
  * and as raw deflate ending on a full flush (00 00 ff ff), so that a
  * stored block of digits can be spliced between two gzip segments.
  *
+ * The inputs section (version 2; inputs_off 0 when absent) holds, a
+ * record each in record order, the fingerprint of what the builder made
+ * the page from (its source file, its neighbours, the template, the site
+ * file, the channels, the builder's version), or 0: the builder reuses
+ * the page's segments when the fingerprint is unchanged.  The module
+ * never reads it.
+ *
  * Times (built_at, last_modified) are from 1970-01-01T00:00:00Z to
  * 9999-12-31T23:59:59Z: a Last-Modified date has four digits of year.
  */
@@ -52,7 +60,8 @@
 
 
 #define BULLETIN_STORE_MAGIC       "BLTSTORE"
-#define BULLETIN_STORE_VERSION     1
+#define BULLETIN_STORE_VERSION     2
+#define BULLETIN_STORE_VERSION_MIN 1       /* the oldest still read */
 #define BULLETIN_STORE_BYTE_ORDER  0x01020304
 
 #define BULLETIN_ID_MAX            64
@@ -149,7 +158,9 @@ typedef struct {
     uint64_t                nslots;
     uint64_t                data_off;
     uint64_t                data_size;
-    uint8_t                 reserved[16];
+    uint64_t                inputs_off;     /* 0: no inputs section
+                                               (always so in version 1) */
+    uint8_t                 reserved[8];
 } bulletin_store_header_t;                  /* 280 bytes */
 
 
@@ -281,6 +292,12 @@ int bulletin_store_record(const bulletin_store_t *st, uint32_t page,
     bulletin_store_record_t *rec);
 int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len);
+
+/*
+ * The input fingerprint of page (the builder's, see above): 0 when the
+ * store has none or page is out of range.
+ */
+uint64_t bulletin_store_inputs(const bulletin_store_t *st, uint32_t page);
 
 /* the weak ETag of a content hash, BULLETIN_ETAG_LEN bytes */
 void bulletin_etag(uint8_t *buf, uint64_t hash);

@@ -15,7 +15,7 @@
 #include "bulletin_store.h"
 
 
-#define BULLETIN_SECTIONS  6
+#define BULLETIN_SECTIONS  7
 #define BULLETIN_PREFETCH  8        /* records ahead */
 
 #if defined(__GNUC__)
@@ -167,10 +167,13 @@ bulletin_store_check_file(bulletin_store_t *st, const uint8_t *p,
                              "bad magic at offset 0");
     }
 
-    if (h->version != BULLETIN_STORE_VERSION) {
+    if (h->version < BULLETIN_STORE_VERSION_MIN
+        || h->version > BULLETIN_STORE_VERSION)
+    {
         return bulletin_fail(st->detail, BULLETIN_ERR_VERSION,
-                             "version %u, expected %u",
-                             h->version, BULLETIN_STORE_VERSION);
+                             "version %u, expected %u to %u", h->version,
+                             BULLETIN_STORE_VERSION_MIN,
+                             BULLETIN_STORE_VERSION);
     }
 
     if (h->byte_order != BULLETIN_STORE_BYTE_ORDER) {
@@ -243,6 +246,13 @@ bulletin_store_check_header(bulletin_store_t *st)
             return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
                                  "reserved byte %zu is not zero", i);
         }
+    }
+
+    /* version 1 had reserved bytes there */
+    if (h->version < 2 && h->inputs_off != 0) {
+        return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                             "inputs_off is not zero in a version %u "
+                             "store", h->version);
     }
 
     if (!bulletin_is_lower_hex(h->generation, sizeof(h->generation))) {
@@ -342,7 +352,7 @@ bulletin_store_check_channels(bulletin_store_t *st)
 static int
 bulletin_store_check_sections(bulletin_store_t *st)
 {
-    int                             i, j;
+    int                             i, j, n;
     bulletin_section_t              s[BULLETIN_SECTIONS], t;
     const bulletin_store_header_t  *h;
 
@@ -386,7 +396,16 @@ bulletin_store_check_sections(bulletin_store_t *st)
     s[5].off = h->data_off;
     s[5].len = h->data_size;
 
-    for (i = 1; i < BULLETIN_SECTIONS; i++) {
+    n = 6;
+
+    if (h->inputs_off != 0) {
+        s[6].name = "inputs";
+        s[6].off = h->inputs_off;
+        s[6].len = (uint64_t) h->page_count * sizeof(uint64_t);
+        n = 7;
+    }
+
+    for (i = 1; i < n; i++) {
         if ((s[i].off & 7) != 0) {
             return bulletin_fail(st->detail, BULLETIN_ERR_ALIGN,
                                  "the %s section at offset %llu is "
@@ -405,7 +424,7 @@ bulletin_store_check_sections(bulletin_store_t *st)
         }
     }
 
-    for (i = 1; i < BULLETIN_SECTIONS; i++) {
+    for (i = 1; i < n; i++) {
         t = s[i];
 
         for (j = i; j > 0
@@ -419,7 +438,7 @@ bulletin_store_check_sections(bulletin_store_t *st)
         s[j] = t;
     }
 
-    for (i = 1; i < BULLETIN_SECTIONS; i++) {
+    for (i = 1; i < n; i++) {
         if (s[i - 1].off + s[i - 1].len > s[i].off) {
             return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
                                  "the %s section (offset %llu, "

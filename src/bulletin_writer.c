@@ -35,6 +35,7 @@ typedef struct {
     uint32_t                 nslots;
     uint32_t                 type;
     uint64_t                 hash;
+    uint64_t                 inputs;
     int64_t                  last_modified;
     uint64_t                 plain_len;
     uint64_t                 gzip_len;
@@ -124,6 +125,8 @@ static int bulletin_writer_segments(bulletin_writer_t *w,
 static int bulletin_writer_slots(bulletin_writer_t *w,
     bulletin_wrec_t **sorted, uint32_t *rank,
     bulletin_store_header_t *header);
+static int bulletin_writer_inputs(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
 static int bulletin_writer_header(bulletin_writer_t *w,
     bulletin_wrec_t **sorted, bulletin_store_header_t *header);
 static uint64_t bulletin_writer_generation(bulletin_writer_t *w,
@@ -316,6 +319,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
     r->published_len = (uint32_t) page->published_len;
     r->nslots = page->nslots;
     r->type = page->type;
+    r->inputs = page->inputs;
     r->plain_len = plain;
     r->gzip_len = gzip;
     r->segment_first = w->nsegments;
@@ -777,6 +781,11 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
         goto failed;
     }
 
+    rc = bulletin_writer_inputs(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
     rc = bulletin_writer_header(w, sorted, &header);
     if (rc != BULLETIN_OK) {
         goto failed;
@@ -1029,6 +1038,26 @@ bulletin_writer_slots(bulletin_writer_t *w, bulletin_wrec_t **sorted,
             {
                 return w->failed;
             }
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
+static int
+bulletin_writer_inputs(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t  i;
+
+    header->inputs_off = w->off + w->buf_len;
+
+    for (i = 0; i < w->nrecs; i++) {
+        if (bulletin_writer_write(w, &sorted[i]->inputs, sizeof(uint64_t))
+            != BULLETIN_OK)
+        {
+            return w->failed;
         }
     }
 

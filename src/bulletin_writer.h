@@ -53,6 +53,8 @@ typedef struct {
     uint32_t                 nslots;
     const bulletin_wslot_t  *slots;         /* nslots */
     const bulletin_wsegment_t *segments;    /* nslots + 1 */
+    uint64_t                 inputs;        /* the input fingerprint, or
+                                               0 (bulletin_store.h) */
 } bulletin_wpage_t;
 
 typedef struct {

@@ -48,6 +48,7 @@ use constant {
     GENERATION_OFF  => 40,
     PAGE_COUNT_OFF  => 56,
     RESERVED0_OFF   => 204,
+    INPUTS_OFF      => 264,
     RECORDS_OFF     => 208,
     SEGMENTS_OFF    => 216,
     SLOTS_OFF       => 232,
@@ -90,7 +91,7 @@ sub setup {
     # the checksum as this file computes it is the builder's: a patched
     # header with its checksum fixed up fails the check meant, not this
     is(fix_crc($GOOD), $GOOD, 'the CRC-32 of a good store is its checksum');
-    is(unpack('V', substr $GOOD, VERSION_OFF, 4), 1, 'format version 1');
+    is(unpack('V', substr $GOOD, VERSION_OFF, 4), 2, 'format version 2');
 }
 
 
@@ -113,6 +114,20 @@ sub flipped {
     substr($bytes, $off, 1) ^= "\x01";
 
     return $bytes;
+}
+
+
+# a version 1 store: the builder's input fingerprints' offset zero, as
+# the reserved bytes it was
+
+sub version_1 {
+    my ($inputs_off) = @_;
+
+    my $bytes = $GOOD;
+    substr($bytes, VERSION_OFF, 4) = pack('V', 1);
+    substr($bytes, INPUTS_OFF, 8) = pack('Q<', $inputs_off);
+
+    return fix_crc($bytes);
 }
 
 
@@ -1169,7 +1184,7 @@ main::bad_store(main::flipped(8));
 bulletin_store bad.blt;
 --- must_die
 --- error_log eval
-main::refused("unsupported store version: version 0, expected 1")
+main::refused("unsupported store version: version 3, expected 1 to 2")
 
 === TEST 18: a bit flipped in the byte order mark
 --- init
@@ -1252,14 +1267,14 @@ bulletin_store bad.blt;
 --- error_log eval
 main::refused("checksum mismatch")
 
-=== TEST 27: format version 2, its checksum right
+=== TEST 27: format version 3, its checksum right
 --- init
-main::bad_store(main::patched(8, pack('V', 2)));
+main::bad_store(main::patched(8, pack('V', 3)));
 --- http_config
 bulletin_store bad.blt;
 --- must_die
 --- error_log eval
-main::refused("unsupported store version: version 2, expected 1")
+main::refused("unsupported store version: version 3, expected 1 to 2")
 
 === TEST 28: a reserved header field set, its checksum right
 --- init
@@ -1377,3 +1392,40 @@ bulletin_store bad.blt;
 main::refused('title or published date not as the builder writes them: '
               . 'page 0 "' . main::record(0)->{id} . '": the title is not '
               . 'valid UTF-8')
+
+=== TEST 40: a version 1 store (no inputs section) is still served
+--- init
+main::bad_store(main::version_1(0));
+--- http_config
+bulletin_store bad.blt;
+--- config
+location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
+    bulletin_page $bulletin_id;
+}
+--- request
+GET /bulletin/bj-sociorg-2020-01
+--- response_body_like
+北京市社会组织工作动态【第1期】
+--- no_error_log
+[warn]
+
+=== TEST 41: version 1 with an inputs section, its checksum right
+--- init
+main::bad_store(main::version_1(unpack('Q<', substr main::good(),
+                                       main::INPUTS_OFF, 8)));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused("bad header field: inputs_off is not zero in a version 1 "
+              . "store")
+
+=== TEST 42: the inputs section past the end of the file, its checksum right
+--- init
+main::bad_store(main::patched(main::INPUTS_OFF,
+                              pack('Q<', length(main::good()))));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused("offset or length outside the file: the inputs section")

@@ -123,7 +123,7 @@ my ($rc, $stdout, $stderr) = run('-o', $out, "$root/sample");
 
 is($rc, 0, 'sample builds');
 like($stdout, qr/^\Q$out\E:\ 5\ pages\ \(4\ bulletins,\ 1\ list\ page\),\ \d+\ bytes,
-                 \ generation\ [0-9a-f]{16},
+                 \ generation\ [0-9a-f]{16},\ \d+\ reused,
                  \ \d+\ kept\ their\ Last-Modified\n\z/x,
      'one summary line');
 is($stderr, '', 'quiet when stderr is not a terminal');
@@ -455,7 +455,7 @@ is(scalar(@{read_store("$tmp/eight.blt")->{channels}}), 8,
 is($rc, 0, '--help');
 like($stdout, qr/^usage:\ bulletin-build\ \[--site\ FILE\]\ \[-t\ TEMPLATE\]
                  \ \[--list-template\ TEMPLATE\]\n\s+\[--channels\ LIST\]
-                 \ -o\ OUTPUT\ INPUT\.\.\./x,
+                 \ \[--full\]\ -o\ OUTPUT\ INPUT\.\.\./x,
      '--help: usage on stdout');
 
 
@@ -550,7 +550,7 @@ sub read_store {
         = unpack('a8 V V Q< V V q< a16 V V a128 Q< V V Q< Q< Q< Q< Q<',
                  $data);
 
-    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 1;
+    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 2;
 
     $h{channels} = [map { unpack('Z16', substr($channels, $_ * 16, 16)) }
                     0 .. $nchannels - 1];

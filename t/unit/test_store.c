@@ -298,6 +298,7 @@ add_page(bulletin_writer_t *w, const tpage_t *tp)
     page.nslots = tp->nslots;
     page.slots = slots;
     page.segments = segs;
+    page.inputs = bulletin_fnv64(BULLETIN_FNV64_INIT, tp->id, strlen(tp->id));
 
     rc = bulletin_writer_add(w, &page);
 
@@ -1134,13 +1135,13 @@ mutate(uint8_t *q, size_t size, int which)
 
     switch (which) {
     case 0: h->magic[0] = 'X'; break;
-    case 1: h->version = 2; break;
+    case 1: h->version = BULLETIN_STORE_VERSION + 1; break;
     case 2: h->byte_order = 0x04030201; break;
     case 3: h->header_size = 288; break;
     case 4: h->file_size += 8; break;
     case 5: h->checksum ^= 1; return;
     case 6: h->reserved0 = 1; break;
-    case 7: h->reserved[15] = 1; break;
+    case 7: h->reserved[7] = 1; break;
     case 8: h->generation[3] = 'G'; break;
     case 9: h->index_size = 12; break;
     case 10: h->index_size = 2; break;
@@ -1207,6 +1208,14 @@ mutate(uint8_t *q, size_t size, int which)
         s[1].plain_off = h->data_off;
         s[1].plain_len = (uint32_t) h->data_size;
         break;
+    case 62: h->inputs_off += 4; break;
+    case 63: h->inputs_off = h->file_size; break;
+    case 64: h->inputs_off = h->file_size - 8; break;
+    case 65: h->inputs_off = h->records_off; break;
+    case 66: h->inputs_off = UINT64_MAX - 7; break;
+    case 67: h->inputs_off = h->data_off; break;
+    case 68: h->version = 1; break;
+    case 69: h->inputs_off = h->slots_off + 8; break;
     }
 
     fix_checksum(q, size);
@@ -1243,7 +1252,10 @@ test_structure(void **state)
         BULLETIN_ERR_TIME, BULLETIN_ERR_TIME,
         BULLETIN_ERR_RECORD, BULLETIN_ERR_RECORD, BULLETIN_ERR_RECORD,
         BULLETIN_ERR_TEXT, BULLETIN_ERR_TEXT, BULLETIN_ERR_TEXT,
-        BULLETIN_ERR_RECORD, BULLETIN_ERR_BOUNDS
+        BULLETIN_ERR_RECORD, BULLETIN_ERR_BOUNDS,
+        BULLETIN_ERR_ALIGN, BULLETIN_ERR_BOUNDS, BULLETIN_ERR_BOUNDS,
+        BULLETIN_ERR_BOUNDS, BULLETIN_ERR_BOUNDS, BULLETIN_ERR_BOUNDS,
+        BULLETIN_ERR_HEADER, BULLETIN_ERR_BOUNDS
     };
 
     /* what a few of the new cases must say */
@@ -1257,7 +1269,10 @@ test_structure(void **state)
         { 55, "segment 1: crc_op" },
         { 57, "the title is not valid UTF-8" },
         { 60, "does not end on a full flush" },
-        { 61, "pages share bytes" }
+        { 61, "pages share bytes" },
+        { 63, "the inputs section" },
+        { 65, "overlaps" },
+        { 68, "inputs_off is not zero in a version 1 store" }
     };
     size_t  k;
 
@@ -1296,6 +1311,50 @@ test_structure(void **state)
     }
 
     free(q);
+    free(p);
+}
+
+
+/*
+ * The inputs section: each record's fingerprint as added, read through
+ * bulletin_store_inputs(), which answers 0 out of range; a version 1
+ * store (no section) opens and has none.
+ */
+
+static void
+test_inputs(void **state)
+{
+    size_t                          size;
+    uint8_t                        *p;
+    uint32_t                        i;
+    bulletin_store_t                st;
+    bulletin_store_header_t        *h;
+    const bulletin_store_record_t  *r;
+
+    p = build_open("inputs.blt", small, NSMALL, 1, NULL, &st, &size);
+
+    assert_int_equal(st.header->version, BULLETIN_STORE_VERSION);
+    assert_true(st.header->inputs_off != 0);
+
+    for (i = 0; i < st.header->page_count; i++) {
+        r = &st.records[i];
+
+        assert_true(bulletin_store_inputs(&st, i)
+                    == bulletin_fnv64(BULLETIN_FNV64_INIT,
+                                      st.base + r->id_off, r->id_len));
+    }
+
+    assert_true(bulletin_store_inputs(&st, st.header->page_count) == 0);
+    assert_true(bulletin_store_inputs(&st, UINT32_MAX) == 0);
+
+    h = (bulletin_store_header_t *) p;
+    h->version = 1;
+    h->inputs_off = 0;
+    fix_checksum(p, size);
+
+    assert_int_equal(bulletin_store_open(&st, p, size), BULLETIN_OK);
+    assert_true(bulletin_store_inputs(&st, 0) == 0);
+
     free(p);
 }
 
@@ -2061,6 +2120,7 @@ main(void)
         cmocka_unit_test(test_format_u64),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_writer_checks),
+        cmocka_unit_test(test_inputs),
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_bodies),
