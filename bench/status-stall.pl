@@ -11,7 +11,9 @@
 # default) twice: alone, and while a client fetches ?top=all as JSON and
 # as Prometheus text in turn, one after the other, the whole time.  It
 # prints the latency distributions side by side, the documents' sizes
-# and how long each took to arrive.  Everything runs on 127.0.0.1, under
+# and how long each took to arrive.  The worker runs on the first core,
+# wrk and the scraper on the second: what the worker's latency shows is
+# the worker's own work, not the clients' competing for its core.  Everything runs on 127.0.0.1, under
 # build/bench/stall/, and is stopped at the end.
 
 use strict;
@@ -53,6 +55,7 @@ my $ids = $pages + 1;
 spew("$run/nginx.conf", <<"EOF");
 load_module $module;
 worker_processes 1;
+worker_cpu_affinity 01;
 pid logs/nginx.pid;
 error_log logs/error.log notice;
 events { worker_connections 1024; }
@@ -104,17 +107,24 @@ my $pid = fork // die "fork: $!\n";
 
 if ($pid == 0) {
     my (%n, %t, %bytes);
+
+    # beside wrk, on the core the worker does not run on
+    system('taskset', '-p', '-c', '1', $$) == 0 or die "taskset\n";
+
     my $end = time + $seconds + 2;
 
     while (time < $end) {
         for my $f ('json', 'prometheus') {
+            # curl, which reads and drops the document for little CPU
             my $t0 = time;
-            my $res = $http->get("http://127.0.0.1:$port/status?top=all"
-                                 . ($f eq 'json' ? '' : '&format=prometheus'));
-            die "status: $res->{status}\n" unless $res->{success};
+            my $url = "http://127.0.0.1:$port/status?top=all"
+                      . ($f eq 'json' ? '' : '&format=prometheus');
+            my $out = `curl -s -o /dev/null -w '%{http_code} %{size_download}' '$url'`;
+            my ($code, $size) = split ' ', $out;
+            die "status: $out\n" unless ($code // 0) == 200;
             $n{$f}++;
             $t{$f} += time - $t0;
-            $bytes{$f} = length $res->{content};
+            $bytes{$f} = $size;
         }
     }
 
@@ -144,7 +154,7 @@ print table(['scraped', 'documents', 'ms each', 'bytes'],
 
 
 sub latency {
-    my $out = `wrk -t1 -c4 -d${seconds}s --latency $page 2>&1`;
+    my $out = `taskset -c 1 wrk -t1 -c4 -d${seconds}s --latency $page 2>&1`;
 
     my %p = $out =~ /^\s+(50|75|90|99)%\s+(\S+)/mg;
     my ($max) = $out =~ /^\s+Latency\s+\S+\s+\S+\s+(\S+)/m;

@@ -19,8 +19,8 @@
  * meanwhile wait for one step at most: a step reads this many pages or
  * slots, or writes this many listed pages.
  */
-#define NGX_HTTP_BULLETIN_STEP_READ   16384
-#define NGX_HTTP_BULLETIN_STEP_WRITE  256
+#define NGX_HTTP_BULLETIN_STEP_READ   2048
+#define NGX_HTTP_BULLETIN_STEP_WRITE  32     /* about 0.1 ms of JSON */
 #define NGX_HTTP_BULLETIN_RADIX_BITS  16
 #define NGX_HTTP_BULLETIN_RADIX       (1 << NGX_HTTP_BULLETIN_RADIX_BITS)
 
