@@ -65,6 +65,8 @@ static void bulletin_source_error(bulletin_source_ctx_t *ctx,
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+static json_t *bulletin_source_top(bulletin_source_ctx_t *ctx,
+    const char *name, const uint8_t *buf, size_t len, bulletin_errors_t *errs);
 static void bulletin_source_syntax(bulletin_source_ctx_t *ctx,
     const json_error_t *jerr);
 static const uint8_t *bulletin_utf8_bad(const uint8_t *p,
@@ -236,7 +238,6 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
     size_t                  i;
     json_t                 *json, *value;
     const char             *key;
-    json_error_t            jerr;
     bulletin_loc_t          loc;
     bulletin_source_ctx_t   ctx;
 
@@ -245,34 +246,13 @@ bulletin_source_parse(bulletin_record_t *rec, const char *name,
 
     rec->hash = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len);
 
-    /* a byte order mark is no part of the JSON: editors hide it */
-    if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf) {
-        buf += 3;
-        len -= 3;
-    }
-
-    ctx.name = name;
-    ctx.start = buf;
-    ctx.end = buf + len;
-    ctx.top = bulletin_json_ws(buf, ctx.end);
-    ctx.errs = errs;
-    ctx.nerrors = 0;
-
-    json = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json = bulletin_source_top(&ctx, name, buf, len, errs);
 
     if (json == NULL) {
-        bulletin_source_syntax(&ctx, &jerr);
         return -1;
     }
 
     memset(&loc, 0, sizeof(bulletin_loc_t));
-
-    if (!json_is_object(json)) {
-        bulletin_source_error(&ctx, &loc, "expected a JSON object, not %s",
-                              bulletin_json_type(json));
-        json_decref(json);
-        return -1;
-    }
 
     /* object keys iterate in the order of the text */
 
@@ -404,6 +384,51 @@ bulletin_source_error(bulletin_source_ctx_t *ctx, const bulletin_loc_t *loc,
  * stopped; where that is a missing or a stray comma, or a byte that is
  * not UTF-8, the message says so and points at the place to mend.
  */
+
+/*
+ * A JSON file's top (a bulletin's or the site file's): a byte order mark
+ * skipped (no part of the JSON: editors hide it), parsed with duplicate
+ * keys refused, an object; NULL once the error is recorded
+ */
+
+static json_t *
+bulletin_source_top(bulletin_source_ctx_t *ctx, const char *name,
+    const uint8_t *buf, size_t len, bulletin_errors_t *errs)
+{
+    json_t          *json;
+    json_error_t     jerr;
+    bulletin_loc_t   loc;
+
+    if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf) {
+        buf += 3;
+        len -= 3;
+    }
+
+    ctx->name = name;
+    ctx->start = buf;
+    ctx->end = buf + len;
+    ctx->top = bulletin_json_ws(buf, ctx->end);
+    ctx->errs = errs;
+    ctx->nerrors = 0;
+
+    json = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (json == NULL) {
+        bulletin_source_syntax(ctx, &jerr);
+        return NULL;
+    }
+
+    if (!json_is_object(json)) {
+        memset(&loc, 0, sizeof(bulletin_loc_t));
+        bulletin_source_error(ctx, &loc, "expected a JSON object, not %s",
+                              bulletin_json_type(json));
+        json_decref(json);
+        return NULL;
+    }
+
+    return json;
+}
+
 
 static void
 bulletin_source_syntax(bulletin_source_ctx_t *ctx, const json_error_t *jerr)
@@ -824,37 +849,16 @@ bulletin_site_parse(bulletin_site_t *site, const char *name,
     size_t                  i;
     json_t                 *json, *value;
     const char             *key;
-    json_error_t            jerr;
     bulletin_loc_t          loc;
     bulletin_source_ctx_t   ctx;
 
-    if (len >= 3 && buf[0] == 0xef && buf[1] == 0xbb && buf[2] == 0xbf) {
-        buf += 3;
-        len -= 3;
-    }
-
-    ctx.name = name;
-    ctx.start = buf;
-    ctx.end = buf + len;
-    ctx.top = bulletin_json_ws(buf, ctx.end);
-    ctx.errs = errs;
-    ctx.nerrors = 0;
-
-    json = json_loadb((const char *) buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json = bulletin_source_top(&ctx, name, buf, len, errs);
 
     if (json == NULL) {
-        bulletin_source_syntax(&ctx, &jerr);
         return -1;
     }
 
     memset(&loc, 0, sizeof(bulletin_loc_t));
-
-    if (!json_is_object(json)) {
-        bulletin_source_error(&ctx, &loc, "expected a JSON object, not %s",
-                              bulletin_json_type(json));
-        json_decref(json);
-        return -1;
-    }
 
     site->json = json;
     site->hash = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len);
