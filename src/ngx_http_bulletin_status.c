@@ -494,6 +494,7 @@ ngx_http_bulletin_list_handler(ngx_event_t *ev)
     ngx_http_bulletin_list_t *l = ev->data;
 
     ngx_int_t            rc;
+    ngx_str_t           *type;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -508,10 +509,11 @@ ngx_http_bulletin_list_handler(ngx_event_t *ev)
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_bulletin_status_send(r, &l->st.out, NGX_HTTP_OK,
-                                           l->format == BULLETIN_FORMAT_JSON
-                                           ? &ngx_http_bulletin_json_type
-                                           : &ngx_http_bulletin_prometheus_type);
+        type = (l->format == BULLETIN_FORMAT_JSON)
+               ? &ngx_http_bulletin_json_type
+               : &ngx_http_bulletin_prometheus_type;
+
+        rc = ngx_http_bulletin_status_send(r, &l->st.out, NGX_HTTP_OK, type);
 
     } else {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
