@@ -20,7 +20,9 @@
 #
 # BENCH_QUICK=1: a short run (2 rounds of 2 s, sizes 10 and 10,000), to
 # check the machinery, not to quote.  BENCH_SIZES="10 10000" sets the
-# store sizes of the scale runs.
+# store sizes of the scale runs.  BENCH_ONLY=callgrind: step 5 alone
+# (instructions are the same on a busy machine), a few minutes;
+# BENCH_CG="return 200;bulletin gzip" runs only the variants named.
 
 use strict;
 use warnings;
@@ -52,6 +54,7 @@ my $builder = "$out/bulletin-build";                # the start (below)
 my $lua_so = '/usr/lib/nginx/modules/ngx_http_lua_module.so';
 
 my $quick = $ENV{BENCH_QUICK} ? 1 : 0;
+my $only_cg = ($ENV{BENCH_ONLY} // '') eq 'callgrind';
 
 my %set = (
     threads        => 1,
@@ -574,6 +577,10 @@ sub rounds {
     }
 }
 
+my (@w2, $views_end);
+
+unless ($only_cg) {
+
 say_ "bench: warm-up, $set{warm} s each";
 for my $v (@variants) {
     wrk(inst => $v->{inst}, port => $v->{port}, path => $page_path,
@@ -584,7 +591,7 @@ say_ "bench: $set{rounds} rounds of $set{duration} s a variant,"
      . " $set{threads} wrk thread, $set{conns} connections";
 rounds(\@variants, $set{rounds}, $set{duration});
 
-my $views_end = views_of();
+$views_end = views_of();
 push @notes, length $views_end == length $shown
     ? "the count stayed at " . length($shown) . " digits ($shown to"
       . " $views_end views): bulletin's page kept its length"
@@ -600,9 +607,13 @@ stop_all();
 start($_, workers => 2, ping => $page_path)
     for $bul, $noz, $sta, $have_lua ? ($lua) : ();
 
-my @w2 = map { +{ %$_, runs => [] } } @variants;
+@w2 = map { +{ %$_, runs => [] } } @variants;
 rounds(\@w2, $set{w2_rounds}, $set{w2_duration}, pin => 0, threads => 2);
 stop_all();
+
+}
+
+stop_all() if $only_cg;
 
 
 # --------------------------------------------------------------- callgrind
@@ -618,6 +629,12 @@ my @cg = grep { $_ } map { $by_name{$_} } 'bulletin', 'bulletin gzip',
     'bulletin, no zone', 'bulletin, no exclusion regex',
     'bulletin, prefix location', 'static',
     'static open_file_cache', 'gzip_static', 'return 200', 'lua';
+
+# BENCH_CG="return 200,bulletin, prefix location": only these, by name
+if (my $only = $ENV{BENCH_CG}) {
+    my %keep = map { $_ => 1 } split /\s*;\s*/, $only;
+    @cg = grep { $keep{$_->{name}} } @cg;
+}
 
 sub callgrind {
     my ($v, $n) = @_;
@@ -715,6 +732,46 @@ for my $v (grep { $_->{cg_files} } map { $by_name{$_} } 'bulletin',
 {
     $profile{$v->{name}} = { self => per_request($v, 0),
                              incl => per_request($v, 1) };
+}
+
+
+# instructions per request by function (self), the variants side by side
+sub functions_table {
+    my @names = grep { $profile{$_} } 'bulletin', 'bulletin, no zone',
+                                      'bulletin, no exclusion regex',
+                                      'bulletin, prefix location',
+                                      'bulletin gzip', 'return 200', 'static',
+                                      'gzip_static';
+    my %all;
+    for my $n (@names) {
+        $all{$_} = 1 for grep { abs $profile{$n}{self}{$_} >= 20 }
+                         keys %{ $profile{$n}{self} };
+    }
+    my @fns = sort { ($profile{bulletin}{self}{$b} // 0)
+                     <=> ($profile{bulletin}{self}{$a} // 0)
+                     || $a cmp $b } keys %all;
+    my $t = table(['function (object)', @names],
+                  map { my $f = $_;
+                        [$f,
+                         map { fmt($profile{$_}{self}{$f}, 0) } @names] }
+                  @fns);
+    return "Instructions per request by function (self), >= 20 in one of"
+           . " them:\n\n$t";
+}
+
+if ($only_cg) {
+    my $text = "bulletin bench, callgrind only, "
+        . strftime('%Y-%m-%d %H:%M UTC', gmtime) . "\n\n"
+        . table(['variant', 'Ir/req', 'Ir/return'],
+                map { [$_->{name}, fmt($_->{ir}, 0),
+                       $by_name{'return 200'}{ir}
+                           ? fmt($_->{ir} / $by_name{'return 200'}{ir}, 3)
+                             . 'x' : '-'] } @cg)
+        . "\n\n" . functions_table();
+    spew("$out/callgrind/functions.txt", $text);
+    print "\n$text\n(also in build/bench/callgrind/functions.txt)\n";
+    stop_all();
+    exit 0;
 }
 
 
@@ -1035,29 +1092,7 @@ if (my $p = $profile{bulletin}) {
                       @names] } @stages);
 }
 
-# the same by function for the others, side by side with bulletin's
-{
-    my @names = grep { $profile{$_} } 'bulletin', 'bulletin, no zone',
-                                      'bulletin, no exclusion regex',
-                                      'bulletin gzip', 'return 200', 'static',
-                                      'gzip_static';
-    my %all;
-    for my $n (@names) {
-        $all{$_} = 1 for grep { abs $profile{$n}{self}{$_} >= 20 }
-                         keys %{ $profile{$n}{self} };
-    }
-    my @fns = sort { ($profile{bulletin}{self}{$b} // 0)
-                     <=> ($profile{bulletin}{self}{$a} // 0)
-                     || $a cmp $b } keys %all;
-    my $t = table(['function (object)', @names],
-                  map { my $f = $_;
-                        [$f,
-                         map { fmt($profile{$_}{self}{$f}, 0) } @names] }
-                  @fns);
-    spew("$out/callgrind/functions.txt",
-         "Instructions per request by function (self), >= 20 in one of"
-         . " them:\n\n$t");
-}
+spew("$out/callgrind/functions.txt", functions_table());
 
 line 'worker_processes 2 (not judged: 2 workers and wrk share 2 cores;'
      . " wrk -t2 unpinned, $set{w2_rounds} rounds of $set{w2_duration} s):";

@@ -169,6 +169,10 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
         }
 
         r = &st->records[record - 1];
+
+        /* the record's second cache line, which the request reads next */
+        bulletin_prefetch((const uint8_t *) (r + 1) - 1);
+
         id_len = r->id_len;
         id_off = r->id_off;
         bulletin_once(id_len);

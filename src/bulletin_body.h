@@ -52,7 +52,7 @@ typedef uint64_t (*bulletin_count_pt)(void *ctx, uint32_t page,
  * server more than copying a short one.
  */
 
-#define BULLETIN_BODY_COPY_MAX  256
+#define BULLETIN_BODY_COPY_MAX  1024
 
 size_t bulletin_body_chunks_max(const bulletin_store_record_t *rec);
 size_t bulletin_body_scratch_max(const bulletin_store_t *st,

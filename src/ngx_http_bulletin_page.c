@@ -39,6 +39,9 @@ static uint64_t *ngx_http_bulletin_page_view(ngx_http_request_t *r,
     uint32_t page, ngx_http_bulletin_show_t *show);
 static void ngx_http_bulletin_page_viewed(ngx_http_request_t *r,
     ngx_http_bulletin_ctx_t *ctx, uint64_t *counter);
+static void ngx_http_bulletin_page_prefetch(
+    ngx_http_bulletin_main_conf_t *bmcf, const bulletin_store_record_t *rec,
+    uint32_t page);
 static ngx_uint_t ngx_http_bulletin_prefetch(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     const bulletin_store_record_t *rec, u_char *etag, ngx_uint_t gzip,
@@ -94,11 +97,17 @@ ngx_http_bulletin_page_handler(ngx_http_request_t *r)
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bulletin_module);
     bmcf = ngx_http_get_module_main_conf(r, ngx_http_bulletin_module);
 
+    if (bmcf->zone) {
+        bulletin_prefetch(&bmcf->zone->slots[page]);
+    }
+
     /* the mapping is read through this copy from here on */
 
     if (ngx_http_bulletin_record(r, bmcf, page, &rec) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_bulletin_page_prefetch(bmcf, &rec, page);
 
     /* one allocation: the context, the body's pieces, scratch, the ETag */
 
@@ -263,6 +272,32 @@ ngx_http_bulletin_count(void *data, uint32_t page, uint32_t kind)
         return ngx_http_bulletin_shares_of(show->zone, slot,
                    show->zone->channel[kind - BULLETIN_SLOT_CHANNEL]);
     }
+}
+
+
+/*
+ * On a store larger than the caches each of the page's segments, its
+ * slots and its counters is a miss of its own; they do not depend on
+ * each other, so they are asked for together, before the first is read
+ */
+
+static void
+ngx_http_bulletin_page_prefetch(ngx_http_bulletin_main_conf_t *bmcf,
+    const bulletin_store_record_t *rec, uint32_t page)
+{
+    bulletin_counters_slot_t  *slot;
+
+    bulletin_prefetch(&bmcf->store.segments[rec->segment_first]);
+    bulletin_prefetch(&bmcf->store.slots[rec->slot_first]);
+
+    if (bmcf->zone == NULL || rec->type != BULLETIN_TYPE_HTML) {
+        return;
+    }
+
+    slot = bmcf->zone->slots[page];
+
+    bulletin_prefetch(&slot->views);
+    bulletin_prefetch(&slot->fleet_views);
 }
 
 
