@@ -23,6 +23,9 @@
 # store sizes of the scale runs.  BENCH_ONLY=callgrind: step 5 alone
 # (instructions are the same on a busy machine), a few minutes;
 # BENCH_CG="return 200;bulletin gzip" runs only the variants named.
+# BENCH_ONLY=scale: step 6 alone.  BENCH_SCALE_RUNS: the separate scale
+# runs (3; 1 with BENCH_QUICK), each on freshly started nginx instances,
+# whose median ratio is the verdict.
 
 use strict;
 use warnings;
@@ -54,7 +57,11 @@ my $builder = "$out/bulletin-build";                # the start (below)
 my $lua_so = '/usr/lib/nginx/modules/ngx_http_lua_module.so';
 
 my $quick = $ENV{BENCH_QUICK} ? 1 : 0;
-my $only_cg = ($ENV{BENCH_ONLY} // '') eq 'callgrind';
+my $only = $ENV{BENCH_ONLY} // '';
+my $only_cg = $only eq 'callgrind';
+my $only_scale = $only eq 'scale';
+die "bench: BENCH_ONLY is callgrind or scale\n"
+    if $only ne '' && !$only_cg && !$only_scale;
 
 my %set = (
     threads        => 1,
@@ -72,6 +79,8 @@ my %set = (
     scale_warm     => $quick ? 2 : 5,
     scale_duration => $quick ? 2 : 4,
     scale_rounds   => $quick ? 2 : 5,
+    scale_runs     => $ENV{BENCH_SCALE_RUNS} // ($quick ? 1 : 3),
+    scale_cg       => [5000, 20000],    # warm-up, then measured requests
     cold_requests  => 32768,    # at most, in 1 s: each request once
 );
 
@@ -579,7 +588,7 @@ sub rounds {
 
 my (@w2, $views_end);
 
-unless ($only_cg) {
+unless ($only) {
 
 say_ "bench: warm-up, $set{warm} s each";
 for my $v (@variants) {
@@ -613,7 +622,7 @@ stop_all();
 
 }
 
-stop_all() if $only_cg;
+stop_all() if $only;
 
 
 # --------------------------------------------------------------- callgrind
@@ -635,6 +644,7 @@ if (my $only = $ENV{BENCH_CG}) {
     my %keep = map { $_ => 1 } split /\s*;\s*/, $only;
     @cg = grep { $keep{$_->{name}} } @cg;
 }
+@cg = () if $only_scale;
 
 sub callgrind {
     my ($v, $n) = @_;
@@ -674,7 +684,7 @@ sub callgrind {
 }
 
 say_ "bench: callgrind, $set{cg_requests}[0] and $set{cg_requests}[1]"
-     . " requests a variant";
+     . " requests a variant" if @cg;
 for my $v (@cg) {
     my ($n1, $n2) = @{ $set{cg_requests} };
     my ($ir1, $f1) = callgrind($v, $n1);
@@ -808,9 +818,10 @@ for my $n (@{ $set{sizes} }) {
         $s->{build_s}, fmt($s->{store_bytes}, 0), fmt($s->{build_rss}, 0);
 
     my $zone = int($n * 256 / 1048576) + 2;
+    # the README's configuration: the prefix form
     my $in = instance("scale-$n", 'bulletin.conf', STORE => "$dir/store.blt",
         COUNTERS => "bulletin_counters zone=bulletin:${zone}m file=counters;",
-        EXCLUDE => $exclude, PAGES => $regex);
+        EXCLUDE => $exclude, PAGES => 'location /bulletin/ { bulletin_page; }');
     $in->{ports} = [free_port()];
     $in->{fill}{PORT} = $in->{ports}[0];
     remove_tree($in->{prefix});
@@ -825,34 +836,75 @@ for my $n (@{ $set{sizes} }) {
     push @scale, $s;
 }
 
-for my $s (@scale) {
-    $s->{startup} = start($s->{inst}, ping => '/bulletin/p0000000');
-    $s->{mem_start} = { master => proc_mem($s->{inst}{master}),
-                        worker => proc_mem($s->{inst}{workers}[0]) };
-    say_ sprintf "bench: %s: nginx answers after %.3f s", $s->{name},
-        $s->{startup};
+# the kernel's page cache of a file, in KB (util-linux's fincore)
+sub cached_kb {
+    my ($file) = @_;
+    my ($kb) = `fincore --bytes --noheadings --output RES '$file' 2>/dev/null`
+               =~ /(\d+)/;
+    return defined $kb ? $kb / 1024 : undef;
 }
 
-say_ "bench: scale: a Zipf warm-up pass of $set{scale_warm} s a store";
-for my $s (@scale) {
-    wrk(inst => $s->{inst}, port => $s->{port}, path => '/',
-        headers => $s->{headers}, duration => $set{scale_warm},
-        script => "$bench/ids.lua",
-        env => { BENCH_PAGES => $s->{pages}, BENCH_SEED => 99 });
+# separate runs: each starts every scale nginx afresh, warms it up with
+# Zipf ids and measures interleaved rounds; a run's ratio is the median of
+# its rounds' paired ratios, the verdict the median of the runs' ratios
+for my $run (1 .. $set{scale_runs}) {
+    for my $s (@scale) {
+        stop($s->{inst});
+        my $up = start($s->{inst}, ping => '/bulletin/p0000000');
+        $s->{startup} //= $up;
+        $s->{mem_start} //= { master => proc_mem($s->{inst}{master}),
+                              worker => proc_mem($s->{inst}{workers}[0]) };
+        $s->{runs} = [];
+        say_ sprintf "bench: %s: nginx answers after %.3f s", $s->{name},
+            $up;
+    }
+
+    say_ "bench: scale, run $run of $set{scale_runs}: a Zipf warm-up pass"
+         . " of $set{scale_warm} s a store";
+    for my $s (@scale) {
+        wrk(inst => $s->{inst}, port => $s->{port}, path => '/',
+            headers => $s->{headers}, duration => $set{scale_warm},
+            script => "$bench/ids.lua",
+            env => { BENCH_PAGES => $s->{pages}, BENCH_SEED => 99 });
+    }
+
+    say_ "bench: scale, run $run: Zipf ids, $set{scale_rounds} rounds of"
+         . " $set{scale_duration} s";
+    rounds(\@scale, $set{scale_rounds}, $set{scale_duration},
+           each_round => sub {
+               my ($round) = @_;
+               $_->{wrk}{env}{BENCH_SEED} = 100 * $run + $round for @scale;
+           });
+
+    my ($small) = grep { $_->{pages} == 10 } @scale;
+    for my $s (@scale) {
+        push @{ $s->{zipf_runs} }, {
+            map({ $_ => $s->{$_} }
+                qw(rps worker_us user_us sys_us busy wrk_cpu faults
+                   us_spread)),
+            ratio => $small ? ratio($s, $small) : undef,
+            rounds => [@{ $s->{runs} }] };
+        say_ sprintf "bench:   %s: %.2f us/req%s", $s->{name},
+            $s->{worker_us},
+            $small && $s != $small
+                ? sprintf(', %+.1f %% against 10 pages',
+                          100 * (ratio($s, $small) - 1))
+                : '';
+    }
 }
 
-say_ "bench: scale: Zipf ids, $set{scale_rounds} rounds of"
-     . " $set{scale_duration} s";
-rounds(\@scale, $set{scale_rounds}, $set{scale_duration},
-       each_round => sub {
-           my ($round) = @_;
-           $_->{wrk}{env}{BENCH_SEED} = $round for @scale;
-       });
 for my $s (@scale) {
+    my @r = @{ $s->{zipf_runs} };
     $s->{mem_warm} = proc_mem($s->{inst}{workers}[0]);
-    $s->{zipf} = { map { $_ => $s->{$_} }
-                   qw(rps worker_us busy wrk_cpu faults us_spread) };
-}
+    $s->{cached_warm} = cached_kb("$out/scale/$s->{pages}/store.blt");
+    $s->{zipf} = { map { my $k = $_; ($k => median(map { $_->{$k} } @r)) }
+                   qw(rps worker_us user_us sys_us busy wrk_cpu faults
+                      us_spread) };
+    my @ratios = grep { defined } map { $_->{ratio} } @r;
+    $s->{zipf}{ratio} = @ratios ? median(@ratios) : undef;
+    $s->{zipf}{ratios} = \@ratios;
+    $s->{runs} = [map { @{ $_->{rounds} } } @r];    # every round, for
+}                                                     # runs.tsv
 
 say_ "bench: scale: cold, 1 s (at most $set{cold_requests} requests) of"
      . " uniformly drawn ids on a fresh nginx";
@@ -871,6 +923,88 @@ for my $s (@scale) {
     stop($s->{inst});
 }
 
+# where a request's memory accesses miss: callgrind's cache simulation
+# (perf's hardware counters are "not supported" in this VM), per request
+# over Zipf ids after a warm-up, for the smallest and the largest store
+sub scale_cachegrind {
+    my ($s) = @_;
+    my ($warm, $n) = @{ $set{scale_cg} };
+    my $in = $s->{inst};
+    my $file = "$out/callgrind/scale-$s->{pages}.out";
+    my $paths = "$out/callgrind/scale-$s->{pages}.paths";
+    unlink $file;
+
+    # the ids as bench/ids.lua draws them: Zipf (s = 1), rank r is page
+    # (r - 1) * 7919 % N
+    my ($sum, @cdf) = (0);
+    push @cdf, $sum += 1 / $_ for 1 .. $s->{pages};
+    srand(7);
+    open my $fh, '>', $paths or die "$paths: $!\n";
+    for (1 .. 32768) {
+        my $u = rand() * $sum;
+        my ($lo, $hi) = (0, $#cdf);
+        while ($lo < $hi) {
+            my $mid = int(($lo + $hi) / 2);
+            if ($cdf[$mid] < $u) { $lo = $mid + 1 } else { $hi = $mid }
+        }
+        printf $fh "/bulletin/p%07d\n", $lo * 7919 % $s->{pages};
+    }
+    close $fh;
+
+    write_conf($in, WORKERS => 1, AFFINITY => '01');
+    $child = fork // die "fork: $!\n";
+    if ($child == 0) {
+        open STDOUT, '>>', "$out/callgrind/valgrind.log";
+        open STDERR, '>&', \*STDOUT;
+        # this VM tells no cache sizes (no cpuid leaf, no sysfs), and
+        # valgrind's guess is a 512 MB LL: an EPYC core's L1s and its
+        # CCX's 32 MB L3 instead
+        exec 'valgrind', '--tool=callgrind', '--cache-sim=yes',
+             '--I1=32768,8,64', '--D1=32768,8,64', '--LL=33554432,16,64',
+             '--instr-atstart=no', "--callgrind-out-file=$file",
+             $nginx, nginx_args($in), '-g', 'daemon off; master_process off;';
+        die "valgrind: $!\n";
+    }
+    defined wait_answer($s->{port}, '/nonexistent', 600)
+        or die "bench: nginx under callgrind does not answer\n";
+    system('callgrind_control', '-i', 'on', $child) == 0
+        or die "bench: callgrind_control -i on failed\n";
+    system($^X, "$bench/client.pl", $s->{port}, "\@$paths", $warm,
+           @{ $s->{headers} }) == 0
+        or die "bench: the callgrind client failed at $s->{pages} pages\n";
+    system("callgrind_control -z $child >/dev/null") == 0
+        or die "bench: callgrind_control -z failed\n";
+    system($^X, "$bench/client.pl", $s->{port}, "\@$paths", $n,
+           @{ $s->{headers} }) == 0
+        or die "bench: the callgrind client failed at $s->{pages} pages\n";
+    system("callgrind_control -d $child >/dev/null") == 0
+        or die "bench: callgrind_control -d failed\n";
+    kill 'KILL', $child;
+    waitpid $child, 0;
+    $child = undef;
+
+    # the dump after the zeroing: its totals are the n requests'
+    my ($dump) = sort { -M $a <=> -M $b } glob "$file.*";
+    my $text = slurp($dump // $file);
+    my @events = split ' ', ($text =~ /^events:\s*(.*)$/m)[0] // '';
+    my @total = split ' ', ($text =~ /^(?:totals|summary):\s*(.*)$/m)[0]
+                             // '';
+    my %per = map { $events[$_] => ($total[$_] // 0) / $n } 0 .. $#events;
+    my ($ll) = $text =~ /^desc: LL cache:\s*(.*)$/m;
+    $per{cache} = $ll;
+    return \%per;
+}
+
+my ($cg_small) = grep { $_->{pages} == 10 } @scale;
+my ($cg_large) = sort { $b->{pages} <=> $a->{pages} } @scale;
+for my $s (grep { defined } $cg_small,
+           $cg_large && $cg_large != ($cg_small // 0) ? $cg_large : ())
+{
+    say_ "bench: scale: cache simulation (callgrind), $s->{name}";
+    $s->{cachesim} = eval { scale_cachegrind($s) };
+    push @notes, "the cache simulation of $s->{name} failed: $@" if $@;
+}
+
 
 # ----------------------------------------------------------------- report
 
@@ -881,6 +1015,7 @@ my @report;
 sub line { push @report, join '', @_ }
 
 
+
 my $client_bound = 90;
 
 sub flag {
@@ -888,6 +1023,126 @@ sub flag {
     return defined $x->{wrk_cpu} && $x->{wrk_cpu} >= $client_bound ? ' *'
                                                                     : '';
 }
+
+# the targets of issue 7
+my @targets;
+
+sub target {
+    my ($what, $ok, $detail) = @_;
+    push @targets, [defined $ok ? ($ok ? 'met' : 'MISSED') : 'n/a', $what,
+                    $detail];
+}
+
+
+# the scale target: the median of the separate runs' ratios
+sub scale_target {
+    my ($small) = grep { $_->{pages} == 10 } @scale;
+    my ($large) = sort { $b->{pages} <=> $a->{pages} } @scale;
+    my $r = $small && $large ? $large->{zipf}{ratio} : undef;
+    target("$large->{pages} pages (Zipf, warm) within 5 % of 10 pages,"
+           . " the median of $set{scale_runs} runs",
+           defined $r && $large->{pages} == 1_000_000 ? $r <= 1.05 : undef,
+           defined $r
+               ? sprintf('%+.1f %% (%.2f vs %.2f us); the runs: %s%s',
+                         100 * ($r - 1), $large->{zipf}{worker_us},
+                         $small->{zipf}{worker_us},
+                         join(', ', map { sprintf '%+.1f %%', 100 * ($_ - 1) }
+                                    @{ $large->{zipf}{ratios} }),
+                         $large->{pages} == 1_000_000
+                             ? '' : "; largest size run: $large->{pages}")
+               : 'not run');
+}
+
+sub scale_lines {
+    line 'Scale: bulletin, plain, counting on, small generated pages'
+         . ' (bench/small.html); ids from bench/ids.lua:';
+    line table(['pages', 'store bytes', 'build s', 'builder RSS KB',
+                'start-up s', 'Zipf us/req', 'spread', 'faults/req', 'req/s',
+                'cold uniform us/req', 'cold faults/req', 'cold requests'],
+               map { [fmt($_->{pages}, 0), fmt($_->{store_bytes}, 0),
+                      fmt($_->{build_s}, 1), fmt($_->{build_rss}, 0),
+                      fmt($_->{startup}, 3),
+                      fmt($_->{zipf}{worker_us}, 2) . flag($_->{zipf}),
+                      fmt($_->{zipf}{us_spread}, 0) . '%',
+                      fmt($_->{zipf}{faults}, 3), fmt($_->{zipf}{rps}, 0),
+                      fmt($_->{cold}{worker_us}, 2) . flag($_->{cold}),
+                      fmt($_->{cold}{faults}, 3), fmt($_->{cold}{reqs}, 0)] }
+               @scale);
+    line 'Memory (KB, /proc/PID/smaps_rollup) of the master and the worker at'
+         . ' start, and of the worker after the Zipf runs and after the cold run.'
+         . ' private = Private_Clean + Private_Dirty: store pages that only this'
+         . ' worker maps count as Private_Clean (page cache, reclaimable, shared'
+         . ' with any other process that maps them); anon = Anonymous: the'
+         . ' process\'s own memory.';
+    line table(['pages', 'master RSS', 'master anon', 'worker RSS',
+                'worker private', 'worker anon', 'warm RSS', 'warm private',
+                'warm anon', 'cold RSS', 'cold private', 'cold anon'],
+               map { [fmt($_->{pages}, 0),
+                      map({ fmt($_, 0) }
+                          @{ $_->{mem_start}{master} }{qw(rss anon)},
+                          @{ $_->{mem_start}{worker} }{qw(rss private anon)},
+                          @{ $_->{mem_warm} }{qw(rss private anon)},
+                          @{ $_->{mem_cold} }{qw(rss private anon)}) ] }
+               @scale);
+
+    line 'Scale, each separate run (fresh nginx, Zipf warm-up, rounds):'
+         . ' worker us/req, the median of its rounds, and its ratio to 10'
+         . ' pages (the median of the rounds\' paired ratios):';
+    line table(['pages', map({ ("run $_", "ratio $_") }
+                             1 .. $set{scale_runs})],
+               map { my $s = $_;
+                     [fmt($s->{pages}, 0),
+                      map { (fmt($_->{worker_us}, 2),
+                             defined $_->{ratio}
+                                 ? sprintf('%+.1f%%', 100 * ($_->{ratio} - 1))
+                                 : '-') }
+                          @{ $s->{zipf_runs} // [] }] } @scale);
+
+    line 'The store\'s page cache (fincore) after the Zipf runs: the master'
+         . ' reads the whole file once to verify it, then advises'
+         . ' MADV_RANDOM (no read-ahead, no fault-around):';
+    line table(['pages', 'store KB', 'cached KB', 'worker RSS KB'],
+               map { [fmt($_->{pages}, 0), fmt($_->{store_bytes} / 1024, 0),
+                      fmt($_->{cached_warm}, 0), fmt($_->{mem_warm}{rss}, 0)] }
+               @scale);
+
+    my @cs = grep { $_->{cachesim} } @scale;
+    if (@cs) {
+        line 'Cache simulation (callgrind --cache-sim=yes, perf has no'
+             . ' hardware counters here), per request, '
+             . "$set{scale_cg}[1] Zipf requests after $set{scale_cg}[0]:"
+             . ' Ir instructions, Dr/Dw data reads/writes, D1mr/D1mw L1'
+             . ' misses, DLmr/DLmw last-level misses; LL: '
+             . ($cs[0]{cachesim}{cache} // '?');
+        my @ev = qw(Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw);
+        line table(['pages', @ev],
+                   map { my $c = $_->{cachesim};
+                         [fmt($_->{pages}, 0),
+                          map { fmt($c->{$_}, $_ =~ /^(Ir|Dr|Dw)$/ ? 0 : 2) }
+                          @ev] } @cs);
+    }
+}
+
+if ($only_scale) {
+    my @load1 = loadavg();
+    line "bulletin bench, scale only, "
+         . strftime('%Y-%m-%d %H:%M UTC', gmtime)
+         . ($quick ? ' (BENCH_QUICK: not for quoting)' : '');
+    line "code: $commit; machine: $machine->{model}, $machine->{cores}"
+         . " cores; load average @load0 before, @load1 after";
+    line sprintf "took %.1f min", (time - $started) / 60;
+    line '';
+    scale_lines();
+    scale_target();
+    line table(['', '<target', '<measured'], @targets);
+    line 'Notes:';
+    line "- $_" for @notes;
+    my $text = join("\n", @report) . "\n";
+    spew("$out/scale.txt", $text);
+    print "\n$text(also in build/bench/scale.txt)\n";
+    exit 0;
+}
+
 
 line "bulletin bench, $date", $quick ? ' (BENCH_QUICK: not for quoting)' : '';
 line "code: $commit (build/ as of the start of the run)";
@@ -957,15 +1212,6 @@ line 'Instructions per request (callgrind): (Ir(4000 requests) - Ir(2000))'
 line $cgtable;
 
 
-# the targets of issue 7
-my @targets;
-
-sub target {
-    my ($what, $ok, $detail) = @_;
-    push @targets, [defined $ok ? ($ok ? 'met' : 'MISSED') : 'n/a', $what,
-                    $detail];
-}
-
 {
     my ($bu, $bg, $b0) = map { $by_name{$_} } 'bulletin', 'bulletin gzip',
                                               'bulletin, no zone';
@@ -1011,18 +1257,9 @@ sub target {
                    $b0->{ir} ? 100 * ($bu->{ir} / $b0->{ir} - 1) : 0,
                    fmt($bu->{ir}, 0), fmt($b0->{ir}, 0)));
 
-    my ($small) = grep { $_->{pages} == 10 } @scale;
-    my ($large) = sort { $b->{pages} <=> $a->{pages} } @scale;
-    $r = $small && $large ? ratio($large, $small) : undef;
-    target("$large->{pages} pages (Zipf, warm) within 5 % of 10 pages",
-           $small && $large->{pages} == 1_000_000 ? $r <= 1.05 : undef,
-           $small ? sprintf('%+.1f %% (%.2f vs %.2f us)%s', 100 * ($r - 1),
-                            $large->{zipf}{worker_us},
-                            $small->{zipf}{worker_us},
-                            $large->{pages} == 1_000_000
-                                ? '' : "; largest size run: $large->{pages}")
-                  : 'not run');
 }
+
+scale_target();
 
 my $targets = table(['', '<target', '<measured'], @targets);
 line 'Targets (issue 7), worker CPU judged by the median of the rounds\' ratios:';
@@ -1100,36 +1337,7 @@ line table(['variant', 'req/s', 'workers us/req', 'wrk CPU'],
            map { [$_->{name}, fmt($_->{rps}, 0), fmt($_->{worker_us}, 2),
                   fmt($_->{wrk_cpu}, 0) . '%'] } @w2);
 
-line 'Scale: bulletin, plain, counting on, small generated pages'
-     . ' (bench/small.html); ids from bench/ids.lua:';
-line table(['pages', 'store bytes', 'build s', 'builder RSS KB',
-            'start-up s', 'Zipf us/req', 'spread', 'faults/req', 'req/s',
-            'cold uniform us/req', 'cold faults/req', 'cold requests'],
-           map { [fmt($_->{pages}, 0), fmt($_->{store_bytes}, 0),
-                  fmt($_->{build_s}, 1), fmt($_->{build_rss}, 0),
-                  fmt($_->{startup}, 3),
-                  fmt($_->{zipf}{worker_us}, 2) . flag($_->{zipf}),
-                  fmt($_->{zipf}{us_spread}, 0) . '%',
-                  fmt($_->{zipf}{faults}, 3), fmt($_->{zipf}{rps}, 0),
-                  fmt($_->{cold}{worker_us}, 2) . flag($_->{cold}),
-                  fmt($_->{cold}{faults}, 3), fmt($_->{cold}{reqs}, 0)] }
-           @scale);
-line 'Memory (KB, /proc/PID/smaps_rollup) of the master and the worker at'
-     . ' start, and of the worker after the Zipf runs and after the cold run.'
-     . ' private = Private_Clean + Private_Dirty: store pages that only this'
-     . ' worker maps count as Private_Clean (page cache, reclaimable, shared'
-     . ' with any other process that maps them); anon = Anonymous: the'
-     . ' process\'s own memory.';
-line table(['pages', 'master RSS', 'master anon', 'worker RSS',
-            'worker private', 'worker anon', 'warm RSS', 'warm private',
-            'warm anon', 'cold RSS', 'cold private', 'cold anon'],
-           map { [fmt($_->{pages}, 0),
-                  map({ fmt($_, 0) }
-                      @{ $_->{mem_start}{master} }{qw(rss anon)},
-                      @{ $_->{mem_start}{worker} }{qw(rss private anon)},
-                      @{ $_->{mem_warm} }{qw(rss private anon)},
-                      @{ $_->{mem_cold} }{qw(rss private anon)}) ] }
-           @scale);
+scale_lines();
 
 line 'What each variant sent (checked once before the runs):';
 line table(['variant', 'body bytes', '<body', '<headers'],

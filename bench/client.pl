@@ -5,6 +5,9 @@
 # reads each response whole, and fails on anything but 200.
 #
 #   bench/client.pl PORT PATH N [HEADER: VALUE]...
+#
+# PATH @FILE: the paths of FILE, one a line, in turn (the scale runs'
+# ids, drawn as bench/ids.lua draws them).
 
 use strict;
 use warnings;
@@ -21,12 +24,18 @@ sub connect_ {
 
 my $s = connect_();
 
-my $req = "GET $path HTTP/1.1\r\nHost: localhost\r\n"
-          . join('', map { "$_\r\n" } @headers) . "\r\n";
+my @paths = ($path);
+if ($path =~ /^@(.*)/) {
+    open my $fh, '<', $1 or die "$1: $!\n";
+    chomp(@paths = <$fh>);
+    die "$1: no paths\n" unless @paths;
+}
+my $tail = " HTTP/1.1\r\nHost: localhost\r\n"
+           . join('', map { "$_\r\n" } @headers) . "\r\n";
 my $buf = '';
 
 for my $i (1 .. $n) {
-    print $s $req or die "send: $!\n";
+    print $s 'GET ', $paths[($i - 1) % @paths], $tail or die "send: $!\n";
 
     my $end;
     until (($end = index($buf, "\r\n\r\n")) >= 0) {
