@@ -137,15 +137,27 @@ int64_t
 bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len)
 {
-    uint32_t                        h, i, n, hash, record, id_len;
+    if (len == 0 || len > BULLETIN_ID_MAX) {
+        return -1;
+    }
+
+    return bulletin_store_find_hash(st, id, len, bulletin_id_hash(id, len));
+}
+
+
+/* h: bulletin_id_hash(id, len) */
+
+int64_t
+bulletin_store_find_hash(const bulletin_store_t *st, const uint8_t *id,
+    size_t len, uint32_t h)
+{
+    uint32_t                        i, n, hash, record, id_len;
     uint64_t                        id_off;
     const bulletin_store_record_t  *r;
 
     if (len == 0 || len > BULLETIN_ID_MAX) {
         return -1;
     }
-
-    h = bulletin_id_hash(id, len);
 
     /*
      * a verified index always has an empty bucket; the bound is for a

@@ -144,6 +144,63 @@ bulletin_id_hash(const uint8_t *id, size_t len)
 }
 
 
+/* for bulletin_id_check(): 1 anywhere, 2 not first ('-'), 0 never */
+
+static const uint8_t  bulletin_id_chars[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+    ['_'] = 1, ['-'] = 2
+};
+
+
+/*
+ * bulletin_id_valid(id, len, 1) and bulletin_id_hash(id, len) in one
+ * pass over the id, for the request path: 1 and the hash, or 0
+ */
+
+int
+bulletin_id_check(const uint8_t *id, size_t len, uint32_t *hash)
+{
+    size_t    i;
+    uint32_t  h;
+
+    if (len == 0 || len > BULLETIN_ID_MAX || bulletin_id_chars[id[0]] != 1) {
+        return 0;
+    }
+
+    h = 2166136261u;
+
+    for (i = 0; i < len; i++) {
+        if (bulletin_id_chars[id[i]] == 0) {
+            return 0;
+        }
+
+        h ^= id[i];
+        h *= 16777619u;
+    }
+
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+
+    *hash = h;
+
+    return 1;
+}
+
+
 int
 bulletin_channel_valid(const uint8_t *name, size_t len)
 {

@@ -261,6 +261,7 @@ int bulletin_fail(char *detail, int err, const char *fmt, ...)
  * with reserved != 0, an underscore (pages the builder makes) */
 int bulletin_id_valid(const uint8_t *id, size_t len, int reserved);
 uint32_t bulletin_id_hash(const uint8_t *id, size_t len);
+int bulletin_id_check(const uint8_t *id, size_t len, uint32_t *hash);
 
 /* channel names: 1 to 15 of a-z 0-9 _ - */
 int bulletin_channel_valid(const uint8_t *name, size_t len);
@@ -304,6 +305,8 @@ int bulletin_store_record(const bulletin_store_t *st, uint32_t page,
     bulletin_store_record_t *rec);
 int64_t bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len);
+int64_t bulletin_store_find_hash(const bulletin_store_t *st,
+    const uint8_t *id, size_t len, uint32_t hash);
 
 /*
  * The input fingerprint of page (the builder's, see above): 0 when the

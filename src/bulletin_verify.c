@@ -18,12 +18,6 @@
 #define BULLETIN_SECTIONS  7
 #define BULLETIN_PREFETCH  8        /* records ahead */
 
-#if defined(__GNUC__)
-#define bulletin_prefetch(p)  __builtin_prefetch(p)
-#else
-#define bulletin_prefetch(p)
-#endif
-
 
 typedef char  bulletin_header_size_check
     [sizeof(bulletin_store_header_t) == 280 ? 1 : -1];

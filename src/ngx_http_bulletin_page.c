@@ -42,7 +42,7 @@ static void ngx_http_bulletin_page_viewed(ngx_http_request_t *r,
 static void ngx_http_bulletin_page_prefetch(
     ngx_http_bulletin_main_conf_t *bmcf, const bulletin_store_record_t *rec,
     uint32_t page);
-static ngx_uint_t ngx_http_bulletin_prefetch(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_bulletin_speculative(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bulletin_page_headers(ngx_http_request_t *r,
     const bulletin_store_record_t *rec, u_char *etag, ngx_uint_t gzip,
     uint64_t len);
@@ -210,7 +210,7 @@ ngx_http_bulletin_page_view(ngx_http_request_t *r,
 
     if (r != r->main
         || r->method != NGX_HTTP_GET
-        || ngx_http_bulletin_prefetch(r))
+        || ngx_http_bulletin_speculative(r))
     {
         return NULL;
     }
@@ -304,7 +304,7 @@ ngx_http_bulletin_page_prefetch(ngx_http_bulletin_main_conf_t *bmcf,
 /* browsers announce speculative loads: they are not views */
 
 static ngx_uint_t
-ngx_http_bulletin_prefetch(ngx_http_request_t *r)
+ngx_http_bulletin_speculative(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;

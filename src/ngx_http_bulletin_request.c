@@ -141,13 +141,15 @@ ngx_http_bulletin_find(ngx_http_request_t *r,
     ngx_http_bulletin_main_conf_t *bmcf, ngx_str_t *id, uint32_t *page)
 {
     int64_t                    found;
+    uint32_t                   hash;
     ngx_uint_t                 valid;
     ngx_http_core_loc_conf_t  *clcf;
 
-    valid = bulletin_id_valid(id->data, id->len, 1);
+    valid = bulletin_id_check(id->data, id->len, &hash);
 
     if (valid) {
-        found = bulletin_store_find(&bmcf->store, id->data, id->len);
+        found = bulletin_store_find_hash(&bmcf->store, id->data, id->len,
+                                         hash);
 
         if (found >= 0) {
             *page = (uint32_t) found;

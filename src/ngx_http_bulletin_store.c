@@ -156,6 +156,22 @@ ngx_http_bulletin_store_map(ngx_conf_t *cf,
                            ngx_close_file_n " failed", name);
     }
 
+#if (NGX_LINUX) && defined(MADV_HUGEPAGE)
+
+    /*
+     * Huge pages where the kernel can: the check below reads the file
+     * in through this mapping, and a page cache filled so holds 2 MB
+     * folios, which a worker then maps with one TLB entry each.  On a
+     * large store every request reaches some six places megabytes apart
+     * (index, record, id, segments, slots, page), each a TLB miss with
+     * 4 KB pages.  Where the file is already cached in small pages, or
+     * the kernel has no huge pages for files, this changes nothing.
+     */
+
+    (void) madvise(m->addr, size, MADV_HUGEPAGE);
+
+#endif
+
     rc = bulletin_store_open(&bmcf->store, m->addr, size);
 
     if (rc != BULLETIN_OK) {

@@ -696,6 +696,48 @@ teardown(void **state)
 }
 
 
+/* the request path's one pass agrees with valid(..., 1) and the hash */
+
+static void
+test_id_check(void **state)
+{
+    int       c1, c2;
+    size_t    i, len;
+    uint8_t   id[BULLETIN_ID_MAX + 2];
+    uint32_t  h;
+
+    (void) state;
+
+    for (c1 = 0; c1 < 256; c1++) {
+        for (c2 = 0; c2 < 256; c2 += 3) {
+            for (len = 1; len <= 3; len++) {
+                id[0] = (uint8_t) c1;
+                id[1] = (uint8_t) c2;
+                id[2] = 'x';
+
+                h = 0xdeadbeef;
+
+                assert_int_equal(bulletin_id_check(id, len, &h),
+                                 bulletin_id_valid(id, len, 1));
+
+                if (bulletin_id_valid(id, len, 1)) {
+                    assert_int_equal(h, bulletin_id_hash(id, len));
+                }
+            }
+        }
+    }
+
+    for (i = 0; i < sizeof(id); i++) {
+        id[i] = (uint8_t) ('a' + i % 26);
+    }
+
+    assert_true(bulletin_id_check(id, BULLETIN_ID_MAX, &h));
+    assert_int_equal(h, bulletin_id_hash(id, BULLETIN_ID_MAX));
+    assert_false(bulletin_id_check(id, BULLETIN_ID_MAX + 1, &h));
+    assert_false(bulletin_id_check(id, 0, &h));
+}
+
+
 static void
 test_id_valid(void **state)
 {
@@ -2116,6 +2158,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_id_valid),
+        cmocka_unit_test(test_id_check),
         cmocka_unit_test(test_channel_valid),
         cmocka_unit_test(test_format_u64),
         cmocka_unit_test(test_strerror),
