@@ -40,10 +40,19 @@ typedef struct {
 } bulletin_section_t;
 
 
+#define BULLETIN_OPS  64          /* operators remembered, by length */
+
 /* what the record checks carry from one record to the next */
 typedef struct {
     const bulletin_store_record_t  *prev;
     uint64_t                        bytes;      /* the records refer to */
+
+    /*
+     * the pages of a store repeat a few segment lengths (the template's
+     * markup between two counts): their operators, once each
+     */
+    uint32_t                        op_len[BULLETIN_OPS];
+    uint32_t                        op[BULLETIN_OPS];
 } bulletin_records_t;
 
 
@@ -468,6 +477,11 @@ bulletin_store_check_records(bulletin_store_t *st)
     rs.bytes = 0;
     n = st->header->page_count;
 
+    for (i = 0; i < BULLETIN_OPS; i++) {
+        rs.op_len[i] = 0;
+        rs.op[i] = bulletin_crc32_op(0);
+    }
+
     for (i = 0; i < n; i++) {
         if (i + BULLETIN_PREFETCH < n) {
             r = &st->records[i + BULLETIN_PREFETCH];
@@ -775,7 +789,7 @@ static int
 bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
     const bulletin_store_record_t *r, bulletin_records_t *rs)
 {
-    uint32_t                         j, crc;
+    uint32_t                         j, k, crc;
     uint64_t                         plain, gzip;
     const uint8_t                   *id, *end;
     const bulletin_store_header_t   *h;
@@ -812,7 +826,14 @@ bulletin_store_check_segments(bulletin_store_t *st, uint32_t i,
             return bulletin_store_shared(st, i, r);
         }
 
-        if (seg->crc_op != bulletin_crc32_op(seg->plain_len)) {
+        k = seg->plain_len % BULLETIN_OPS;
+
+        if (rs->op_len[k] != seg->plain_len) {
+            rs->op_len[k] = seg->plain_len;
+            rs->op[k] = bulletin_crc32_op(seg->plain_len);
+        }
+
+        if (seg->crc_op != rs->op[k]) {
             return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
                                  "page %u \"%.*s\": segment %u: "
                                  "crc_op %08x is not the operator of "
