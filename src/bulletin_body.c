@@ -64,9 +64,9 @@ static int bulletin_body_count(const bulletin_store_t *st,
     bulletin_body_t *b, const bulletin_store_slot_t *slot,
     bulletin_count_pt count, void *ctx);
 static void bulletin_body_tail(bulletin_body_t *b, uint64_t plain_len);
-static void bulletin_body_scratch(bulletin_body_t *b, size_t len);
-static void bulletin_body_mapped(bulletin_body_t *b, const uint8_t *data,
-    size_t len);
+static inline void bulletin_body_scratch(bulletin_body_t *b, size_t len);
+static inline void bulletin_body_mapped(bulletin_body_t *b,
+    const uint8_t *data, size_t len);
 
 
 static const uint8_t  bulletin_gzip_header[BULLETIN_GZIP_HEADER_LEN] = {
@@ -211,45 +211,26 @@ bulletin_body_chunks_max(const bulletin_store_record_t *rec)
 
 
 /*
- * Room for each slot's digits as a stored block, the tail, and the short
- * segments bulletin_body() copies.  It reads the segments as they are
- * now, which only sizes scratch: bulletin_body() copies none that would
- * not fit.
+ * Room for each slot's digits as a stored block, the tail, and what
+ * bulletin_body() may copy of the short segments: at most the budget,
+ * and never more than the page.  Nothing of the mapping is read;
+ * bulletin_body() copies only what fits.
  */
 
 size_t
 bulletin_body_scratch_max(const bulletin_store_t *st,
     const bulletin_store_record_t *rec)
 {
-    size_t                           n, copy;
-    uint32_t                         i;
-    const bulletin_store_segment_t  *seg;
+    uint64_t  page;
 
-    n = (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH + BULLETIN_GZIP_TAIL_LEN;
+    (void) st;
 
-    if ((uint64_t) rec->segment_first + rec->nslots + 1
-        > st->header->nsegments)
-    {
-        return n;
-    }
+    page = rec->plain_len > rec->gzip_len ? rec->plain_len : rec->gzip_len;
 
-    seg = &st->segments[rec->segment_first];
-
-    for (i = 0; i <= rec->nslots; i++, seg++) {
-        copy = 0;
-
-        if (seg->plain_len <= BULLETIN_BODY_COPY_MAX) {
-            copy = seg->plain_len;
-        }
-
-        if (seg->gzip_len <= BULLETIN_BODY_COPY_MAX && seg->gzip_len > copy) {
-            copy = seg->gzip_len;
-        }
-
-        n += copy;
-    }
-
-    return n;
+    return (size_t) rec->nslots * BULLETIN_SLOT_SCRATCH
+           + BULLETIN_GZIP_TAIL_LEN
+           + (size_t) (page < BULLETIN_BODY_COPY_BUDGET
+                       ? page : BULLETIN_BODY_COPY_BUDGET);
 }
 
 
@@ -479,7 +460,7 @@ bulletin_body_tail(bulletin_body_t *b, uint64_t plain_len)
  * digits) go out as one chunk
  */
 
-static void
+static inline void
 bulletin_body_scratch(bulletin_body_t *b, size_t len)
 {
     if (b->in_scratch) {
@@ -497,7 +478,7 @@ bulletin_body_scratch(bulletin_body_t *b, size_t len)
 }
 
 
-static void
+static inline void
 bulletin_body_mapped(bulletin_body_t *b, const uint8_t *data, size_t len)
 {
     b->chunks[b->n].data = data;

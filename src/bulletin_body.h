@@ -43,16 +43,18 @@ typedef uint64_t (*bulletin_count_pt)(void *ctx, uint32_t page,
  * stored blocks, a final block and the trailer, its CRC-32 combined from
  * the segments' CRCs; nothing is compressed or checksummed but digits.
  * BULLETIN_ERR_CHANGED when a segment or slot read now is not what was
- * verified (scratch too short for the digits also fails); a segment that
- * outgrew scratch since bulletin_body_scratch_max() is not copied.
+ * verified (scratch too short for the digits also fails).
  *
  * With counts, a segment of at most BULLETIN_BODY_COPY_MAX bytes (the
- * markup between two counts) is copied beside its digits, so that a page
- * goes out in a few pieces rather than two a count: each piece costs a
- * server more than copying a short one.
+ * markup between two counts) is copied beside its digits while scratch
+ * has room for it (BULLETIN_BODY_COPY_BUDGET bytes, besides the digits
+ * and the tail), so that a page goes out in a few pieces rather than two
+ * a count: each piece costs nginx about 180 instructions on its way to
+ * writev(), copying a kilobyte about 100.
  */
 
-#define BULLETIN_BODY_COPY_MAX  1024
+#define BULLETIN_BODY_COPY_MAX     1024
+#define BULLETIN_BODY_COPY_BUDGET  2048    /* of scratch, for copies */
 
 size_t bulletin_body_chunks_max(const bulletin_store_record_t *rec);
 size_t bulletin_body_scratch_max(const bulletin_store_t *st,
