@@ -28,6 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char      want[32];
     size_t    n, i;
     uint8_t  *id, digits[BULLETIN_DIGITS_MAX];
+    uint32_t  h;
     uint64_t  v;
 
     /* a copy of exactly size bytes: ASan sees a read past the end */
@@ -40,6 +41,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check(bulletin_channel_valid(id, size)
                == fuzz_channel_valid(id, size));
     fuzz_check(bulletin_id_hash(id, size) == fuzz_id_hash(id, size));
+
+    /* the request path's one pass: the same verdict, the same hash */
+    h = 0;
+    fuzz_check(bulletin_id_check(id, size, &h)
+               == fuzz_id_valid(id, size, 1));
+    fuzz_check(!fuzz_id_valid(id, size, 1) || h == fuzz_id_hash(id, size));
 
     /* a valid id is valid among reserved ones too */
     if (bulletin_id_valid(id, size, 0)) {
