@@ -1149,6 +1149,16 @@ bulletin_writer_durable(bulletin_writer_t *w)
         return bulletin_writer_system(w, "fsync");
     }
 
+    /*
+     * The new store leaves the page cache, now that it is on disk: the
+     * check nginx runs on it reads it in again through a mapping advised
+     * MADV_HUGEPAGE, and the kernel then keeps it in 2 MB pages where it
+     * can, one TLB entry for what the writes would have left in 512.
+     * Only a hint, for clean pages: nothing else changes.
+     */
+
+    (void) posix_fadvise(w->fd, 0, 0, POSIX_FADV_DONTNEED);
+
     if (close(w->fd) == -1) {
         w->fd = -1;
         return bulletin_writer_system(w, "close");
