@@ -89,6 +89,9 @@ typedef struct {
                                                site, channels */
     uint32_t                *file_entry;    /* a file's entry */
     size_t                   nreused;
+    uint64_t                 list_inputs;   /* what every list page is
+                                               made with besides its own
+                                               context */
     bulletin_wsegment_t     *rsegments;     /* a reused page's, */
     bulletin_wslot_t        *rslots;        /* pointing into prev */
     size_t                   rcap;          /* slots they have room for */
@@ -118,6 +121,7 @@ typedef struct {
     size_t                   nurls;
     size_t                   nurlalloc;
     size_t                   nlists;        /* list pages */
+    size_t                   nlists_reused;
     int                      pass;
 
     size_t                   nerrors;
@@ -168,8 +172,10 @@ static uint64_t bulletin_fnv64_str(uint64_t h, const bulletin_str_t *s);
 static uint64_t bulletin_fnv64_neighbour(uint64_t h,
     const bulletin_index_entry_t *n);
 static int bulletin_reuse(void *data, size_t file);
-static int bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
-    bulletin_wpage_t *page);
+static int bulletin_reused_page(bulletin_build_t *b, uint32_t rec,
+    uint64_t inputs, bulletin_wpage_t *page);
+static uint64_t bulletin_list_inputs(bulletin_build_t *b,
+    const bulletin_list_ctx_t *lc);
 static int bulletin_source_date_epoch(int64_t *now);
 static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static const uint8_t *bulletin_category_key(const void *ctx, uint32_t i,
@@ -795,12 +801,13 @@ bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
     /* a commit that succeeds frees the writer */
 
     printf("%s: %u pages (%zu bulletin%s, %zu list page%s%s), %llu bytes, "
-           "generation %s, %zu reused, %u kept their Last-Modified\n",
+           "generation %s, %zu reused, %zu list page%s reused, %u kept "
+           "their Last-Modified\n",
            b->output, sum.pages, b->nentries, b->nentries == 1 ? "" : "s",
            b->nlists, b->nlists == 1 ? "" : "s",
            b->site.absolute ? ", the sitemap and the feed" : "",
            (unsigned long long) sum.bytes, sum.generation, b->nreused,
-           sum.kept);
+           b->nlists_reused, b->nlists_reused == 1 ? "" : "s", sum.kept);
 
     return 0;
 }
@@ -902,10 +909,14 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
     if (job->reused) {
         e = &b->entries[b->file_entry[job->file]];
 
-        if (bulletin_reused_page(b, e, &job->page) != 0) {
+        if (bulletin_reused_page(b, e->reuse - 1, e->inputs, &job->page)
+            != 0)
+        {
             *fatal = 1;
             return -1;
         }
+
+        b->nreused++;
 
         found = -1;
 
@@ -1261,6 +1272,40 @@ bulletin_fnv64_neighbour(uint64_t h, const bulletin_index_entry_t *n)
 }
 
 
+/*
+ * A list page's fingerprint: of everything bulletin_render_index()
+ * reads, its context and, in b->list_inputs, the list template and the
+ * categories besides what every page is made with.
+ */
+
+static uint64_t
+bulletin_list_inputs(bulletin_build_t *b, const bulletin_list_ctx_t *lc)
+{
+    size_t    i;
+    uint64_t  h;
+
+    h = bulletin_fnv64_u32(b->list_inputs, lc->category != NULL);
+
+    if (lc->category != NULL) {
+        h = bulletin_fnv64_str(h, &lc->category->name);
+        h = bulletin_fnv64_str(h, &lc->category->slug);
+    }
+
+    h = bulletin_fnv64_u64(h, lc->page);
+    h = bulletin_fnv64_u64(h, lc->pages);
+    h = bulletin_fnv64_u64(h, lc->total);
+    h = bulletin_fnv64_u64(h, lc->n);
+
+    for (i = 0; i < lc->n; i++) {
+        h = bulletin_fnv64_neighbour(h, &lc->entries[i]);
+    }
+
+    /* 0 is "no fingerprint" */
+
+    return h ? h : 1;
+}
+
+
 /* in the worker threads, like bulletin_context() */
 
 static int
@@ -1279,18 +1324,17 @@ bulletin_reuse(void *data, size_t file)
  */
 
 static int
-bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
+bulletin_reused_page(bulletin_build_t *b, uint32_t rec, uint64_t inputs,
     bulletin_wpage_t *page)
 {
     void                      *p;
-    uint32_t                   i, n, rec;
+    uint32_t                   i, n;
     bulletin_store_slot_t      slot;
     bulletin_store_record_t    pr, sr;
     bulletin_store_segment_t   seg;
     const bulletin_store_t    *st;
 
     st = b->prev;
-    rec = e->reuse - 1;
 
     if (bulletin_store_record(st, rec, &pr) != BULLETIN_OK
         || pr.type != BULLETIN_TYPE_HTML)
@@ -1355,21 +1399,23 @@ bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
         b->rslots[i].ref_len = sr.id_len;
     }
 
+    /* the record's strings, like its segments, lie in the data */
+
     memset(page, 0, sizeof(bulletin_wpage_t));
 
-    page->id = e->id.data;
-    page->id_len = e->id.len;
+    page->id = st->base + pr.id_off;
+    page->id_len = pr.id_len;
     page->type = BULLETIN_TYPE_HTML;
-    page->title = e->title.data;
-    page->title_len = e->title.len;
-    page->published = e->published.data;
-    page->published_len = e->published.len;
+    page->title = st->base + pr.title_off;
+    page->title_len = pr.title_len;
+    page->published = st->base + pr.published_off;
+    page->published_len = pr.published_len;
     page->nslots = n;
     page->slots = b->rslots;
     page->segments = b->rsegments;
-    page->inputs = e->inputs;
-
-    b->nreused++;
+    page->inputs = inputs;
+    page->hash = pr.hash;
+    page->reused = 1;
 
     return 0;
 
@@ -1432,6 +1478,7 @@ bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
     int                   rc;
     char                  msg[512];
     size_t                i;
+    uint64_t              h;
     bulletin_render_t    *r;
     bulletin_template_t  *tpl;
 
@@ -1455,6 +1502,19 @@ bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
         rc = -1;
         goto done;
     }
+
+    /* what every list page shows besides its own entries: the categories */
+
+    h = bulletin_fnv64_u64(b->inputs, bulletin_template_hash(tpl));
+    h = bulletin_fnv64_u64(h, b->ncategories);
+
+    for (i = 0; i < b->ncategories; i++) {
+        h = bulletin_fnv64_str(h, &b->categories[i].name);
+        h = bulletin_fnv64_str(h, &b->categories[i].slug);
+        h = bulletin_fnv64_u64(h, b->categories[i].count);
+    }
+
+    b->list_inputs = h;
 
     /* every detail page in the sitemap, dated by its publication */
 
@@ -1511,6 +1571,8 @@ bulletin_build_list(bulletin_build_t *b, bulletin_writer_t *w,
     int                  rc;
     char                 id[BULLETIN_LIST_ID_SIZE];
     size_t               len, ps, first;
+    int64_t              found;
+    uint64_t             inputs;
     bulletin_wpage_t     page;
     bulletin_list_ctx_t  lc;
 
@@ -1529,7 +1591,34 @@ bulletin_build_list(bulletin_build_t *b, bulletin_writer_t *w,
         lc.entries = entries + first;
         lc.n = n - first < ps ? n - first : ps;
 
-        rc = bulletin_render_index(r, tpl, &lc, &page);
+        inputs = bulletin_list_inputs(b, &lc);
+        found = -1;
+
+        if (!b->full && b->prev != NULL) {
+            len = bulletin_list_id(id, c ? &c->slug : NULL, lc.page);
+            found = bulletin_store_find(b->prev, (const uint8_t *) id, len);
+
+            if (found >= 0
+                && bulletin_store_inputs(b->prev, (uint32_t) found) != inputs)
+            {
+                found = -1;
+            }
+        }
+
+        if (found >= 0) {
+            if (bulletin_reused_page(b, (uint32_t) found, inputs, &page)
+                != 0)
+            {
+                return -1;
+            }
+
+            b->nlists_reused++;
+            rc = BULLETIN_OK;
+
+        } else {
+            rc = bulletin_render_index(r, tpl, &lc, &page);
+            page.inputs = inputs;
+        }
 
         if (bulletin_build_add(b, w, rc, &page, "a list page") != 0) {
             return -1;

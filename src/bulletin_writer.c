@@ -135,6 +135,10 @@ static int bulletin_writer_durable(bulletin_writer_t *w);
 static int bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots);
 static int bulletin_writer_write(bulletin_writer_t *w, const void *data,
     size_t len);
+static int bulletin_writer_copy(bulletin_writer_t *w, const void *data,
+    size_t len, uint32_t crc, uint32_t op);
+static int bulletin_writer_put(bulletin_writer_t *w, const void *data,
+    size_t len);
 static int bulletin_writer_flush(bulletin_writer_t *w);
 static int bulletin_writer_pad(bulletin_writer_t *w);
 static int bulletin_write_full(int fd, const uint8_t *p, size_t len,
@@ -330,7 +334,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         return rc;
     }
 
-    r->hash = bulletin_writer_hash(page);
+    r->hash = page->reused ? page->hash : bulletin_writer_hash(page);
     r->last_modified = bulletin_writer_last_modified(w, page, r->hash);
     r->str_off = w->off + w->buf_len;
 
@@ -497,7 +501,8 @@ bulletin_writer_check_segments(bulletin_writer_t *w,
                                  "gzip bytes", id, i, seg->gzip_len);
         }
 
-        crc = (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
+        crc = page->reused ? seg->crc
+                           : (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
 
         if (crc != seg->crc) {
             return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
@@ -693,6 +698,17 @@ bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
         seg->plain_len = (uint32_t) ws->plain_len;
         seg->crc = ws->crc;
         seg->crc_op = bulletin_crc32_op(ws->plain_len);
+
+        if (page->reused) {
+            if (bulletin_writer_copy(w, ws->plain, ws->plain_len, ws->crc,
+                                     seg->crc_op)
+                != BULLETIN_OK)
+            {
+                return w->failed;
+            }
+
+            continue;
+        }
 
         if (bulletin_writer_write(w, ws->plain, ws->plain_len)
             != BULLETIN_OK)
@@ -1283,16 +1299,40 @@ nomem:
 static int
 bulletin_writer_write(bulletin_writer_t *w, const void *data, size_t len)
 {
-    size_t          n;
-    const uint8_t  *p;
-
     /* zlib's CRC of no bytes at NULL is 0, not the CRC so far */
     if (len == 0) {
         return BULLETIN_OK;
     }
 
+    w->crc = (uint32_t) crc32_z(w->crc, data, len);
+
+    return bulletin_writer_put(w, data, len);
+}
+
+
+/* bytes whose CRC-32 (and its operator) is known: no pass over them */
+
+static int
+bulletin_writer_copy(bulletin_writer_t *w, const void *data, size_t len,
+    uint32_t crc, uint32_t op)
+{
+    if (len == 0) {
+        return BULLETIN_OK;
+    }
+
+    w->crc = bulletin_crc32_combine_op(w->crc, crc, op);
+
+    return bulletin_writer_put(w, data, len);
+}
+
+
+static int
+bulletin_writer_put(bulletin_writer_t *w, const void *data, size_t len)
+{
+    size_t          n;
+    const uint8_t  *p;
+
     p = data;
-    w->crc = (uint32_t) crc32_z(w->crc, p, len);
 
     while (len != 0) {
         if (w->buf_len == 0 && len >= BULLETIN_WBUF_SIZE) {

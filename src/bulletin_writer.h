@@ -55,6 +55,10 @@ typedef struct {
     const bulletin_wsegment_t *segments;    /* nslots + 1 */
     uint64_t                 inputs;        /* the input fingerprint, or
                                                0 (bulletin_store.h) */
+    uint64_t                 hash;          /* with reused: the content
+                                               hash prev has for it */
+    unsigned                 reused:1;      /* segments and hash from
+                                               prev, as it was verified */
 } bulletin_wpage_t;
 
 typedef struct {
@@ -75,7 +79,9 @@ typedef struct {
  * add checks the page (id, duplicate, limits, title and published as
  * the verifier wants them, segment CRCs and flushes, slot kinds) before
  * it writes anything: after such an error the page is not added
- * and the writer goes on; after BULLETIN_ERR_SYSTEM (a failed write)
+ * and the writer goes on.  A reused page's segment CRCs and content
+ * hash are prev's, verified when prev was opened: they are not computed
+ * again, and the file's CRC combines them; after BULLETIN_ERR_SYSTEM (a failed write)
  * every later add and the commit fail.  A slot's ref may name a page
  * added later: commit resolves refs (BULLETIN_ERR_REFERENCE otherwise).
  *

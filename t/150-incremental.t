@@ -66,6 +66,7 @@ sub scenario {
     my ($rc, $out, $err) = build($T_B, @opt, '-o', $i, $dir);
     is($rc, 0, "$name: incremental build") or diag($err);
     my ($reused) = $out =~ /, (\d+) reused,/;
+    my ($lists) = $out =~ /, (\d+) list pages? reused,/;
 
     ($rc, my $fout, $err) = build($T_B, '--full', @opt, '-o', $f, $dir);
     is($rc, 0, "$name: --full build") or diag($err);
@@ -97,23 +98,31 @@ sub scenario {
     is("@bad_new", '', "$name: the changed pages are new");
     is("@bad_kept", '', "$name: the others unchanged, Last-Modified kept");
 
-    return ($reused, $s);
+    return ($reused, $s, $lists);
 }
 
-my ($reused, $s);
+my ($reused, $s, $lists);
 
-($reused) = scenario('nothing changed', \%base, []);
+# 6 list pages (page_size 2): _index, _index-2, _index-3 and the same of
+# _c-briefs, every bulletin's category
+
+($reused, undef, $lists) = scenario('nothing changed', \%base, []);
 is($reused, 4, 'nothing changed: the 4 pages outside the feed reused');
+is($lists, 6, 'nothing changed: every list page reused');
 
-($reused) = scenario('one bulletin changed',
-                     { %base, 'b3.json' => bulletin(3, body => '改了') },
-                     ['b3']);
+($reused, undef, $lists)
+    = scenario('one bulletin changed',
+               { %base, 'b3.json' => bulletin(3, body => '改了') },
+               ['b3']);
 is($reused, 3, 'one changed: 3 reused');
+is($lists, 6, 'one changed, not in the lists: every list page reused');
 
-($reused, $s) = scenario('a title changed',
-                         { %base, 'b3.json' => bulletin(3, title => '新标题') },
-                         [qw(b2 b3 b4)]);
+($reused, $s, $lists)
+    = scenario('a title changed',
+               { %base, 'b3.json' => bulletin(3, title => '新标题') },
+               [qw(b2 b3 b4)]);
 is($reused, 1, 'a title changed: its neighbours rendered, 1 reused');
+is($lists, 4, 'a title changed: its 2 list pages rendered, 4 reused');
 like(plain($s->{pages}{b2}), qr/新标题/, 'the older neighbour shows it');
 like(plain($s->{pages}{b4}), qr/新标题/, 'the newer neighbour shows it');
 
@@ -143,19 +152,31 @@ ok(!$s->{pages}{b3}, 'deleted: its page gone');
 
 # its category's slug is in a page
 
-($reused, $s) = scenario('a category changed',
-                         { %base, 'b2.json' => bulletin(2, category => '通知') },
-                         [qw(b2)]);
+($reused, $s, $lists)
+    = scenario('a category changed',
+               { %base, 'b2.json' => bulletin(2, category => '通知') },
+               [qw(b2)]);
 is($reused, 3, 'a category changed: 3 reused');
+is($lists, 0, 'a category changed: the counts every list shows, none reused');
 
 spew("$tmp/other.html", slurp("$root/bench/small.html"));
 ($reused) = scenario('the template changed', \%base,
                      [map { "b$_" } 1 .. 6], '-t', "$tmp/other.html");
 is($reused, 0, 'the template changed: nothing reused');
+is($lists, 0, 'the template changed: no list page reused');
 
-($reused) = scenario('the channels changed', \%base,
-                     [map { "b$_" } 1 .. 6], '--channels', 'wechat,qq');
+spew("$tmp/list.html", slurp("$root/templates/index.html") . "<!-- x -->");
+($reused, undef, $lists)
+    = scenario('the list template changed', \%base, [],
+               '--list-template', "$tmp/list.html");
+is($reused, 4, 'the list template changed: the bulletins reused');
+is($lists, 0, 'the list template changed: no list page reused');
+
+($reused, undef, $lists)
+    = scenario('the channels changed', \%base,
+               [map { "b$_" } 1 .. 6], '--channels', 'wechat,qq');
 is($reused, 0, 'the channels changed: nothing reused');
+is($lists, 0, 'the channels changed: no list page reused');
 
 
 # a previous store of version 1 has no fingerprints: it lends its
@@ -171,7 +192,8 @@ is((build($T_B, '--verify', "$tmp/v1.blt"))[0], 0, 'version 1: sound');
 
 ($rc, $out, $err) = build($T_B, '-o', "$tmp/v1.blt", $in);
 is($rc, 0, 'over a version 1 store: builds') or diag($err);
-like($out, qr/, 0 reused, 14 kept their Last-Modified\n\z/,
+like($out, qr/,\ 0\ reused,\ 0\ list\ pages\ reused,
+              \ 14\ kept\ their\ Last-Modified\n\z/x,
      'over a version 1 store: nothing reused, every Last-Modified kept');
 copy($A, "$tmp/F.blt");
 build($T_B, '--full', '-o', "$tmp/F.blt", $in);

@@ -124,6 +124,7 @@ my ($rc, $stdout, $stderr) = run('-o', $out, "$root/sample");
 is($rc, 0, 'sample builds');
 like($stdout, qr/^\Q$out\E:\ 5\ pages\ \(4\ bulletins,\ 1\ list\ page\),\ \d+\ bytes,
                  \ generation\ [0-9a-f]{16},\ \d+\ reused,
+                 \ \d+\ list\ pages?\ reused,
                  \ \d+\ kept\ their\ Last-Modified\n\z/x,
      'one summary line');
 is($stderr, '', 'quiet when stderr is not a terminal');
