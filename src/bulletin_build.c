@@ -88,6 +88,12 @@ typedef struct {
                                                with: version, template,
                                                site, channels */
     uint32_t                *file_entry;    /* a file's entry */
+    char                   **parse;         /* the files the first pass */
+    size_t                  *parse_file;    /* parses, and their indexes */
+    size_t                   nparse;        /* in files */
+    size_t                   nknown;        /* the others: unchanged */
+    bulletin_idtab_t         sources;       /* prev's: path -> record */
+    bulletin_wsource_t       wsource;       /* the page added */
     size_t                   nreused;
     uint64_t                 list_inputs;   /* what every list page is
                                                made with besides its own
@@ -168,6 +174,12 @@ static int bulletin_context(void *data, const bulletin_record_t *rec,
     bulletin_page_ctx_t *pc);
 static int bulletin_collect(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_build_inputs(bulletin_build_t *b);
+static int bulletin_build_known(bulletin_build_t *b);
+static int bulletin_known(bulletin_build_t *b, size_t file, int64_t rec);
+static const uint8_t *bulletin_source_key(const void *ctx, uint32_t i,
+    size_t *len);
+static const bulletin_wsource_t *bulletin_wsource(bulletin_build_t *b,
+    const bulletin_entry_t *e);
 static uint64_t bulletin_fnv64_str(uint64_t h, const bulletin_str_t *s);
 static uint64_t bulletin_fnv64_neighbour(uint64_t h,
     const bulletin_index_entry_t *n);
@@ -406,6 +418,10 @@ main(int argc, char **argv)
         rc = bulletin_build(&b);
     }
 
+    if (b.parse != b.files.paths) {
+        free(b.parse);
+    }
+
     bulletin_inputs_free(&b.files);
     free(b.channel_buf);
     free(b.entries);
@@ -417,6 +433,8 @@ main(int argc, char **argv)
     free(b.file_entry);
     free(b.rsegments);
     free(b.rslots);
+    free(b.parse_file);
+    bulletin_idtab_free(&b.sources);
     bulletin_idtab_free(&b.table);
     bulletin_idtab_free(&b.cattab);
     bulletin_site_free(&b.site);
@@ -732,11 +750,16 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     /*
      * Two passes: the first reads every file, for the order and the
      * duplicates; the second renders, each page knowing its neighbours.
+     * A file the previous store has, with the same bytes, is not parsed.
      */
 
+    if (bulletin_build_known(b) != 0) {
+        return 1;
+    }
+
     memset(&pc, 0, sizeof(bulletin_pipeline_conf_t));
-    pc.paths = b->files.paths;
-    pc.n = b->files.n;
+    pc.paths = b->parse;
+    pc.n = b->nparse;
     pc.tpl = tpl;
     pc.channels = b->channel;
     pc.nchannels = b->nchannels;
@@ -749,7 +772,12 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     b->writer = w;
     b->pass = 1;
 
-    rc = bulletin_pipeline_run(&pc, &err_text);
+    rc = 0;
+    err_text = NULL;
+
+    if (b->nparse) {
+        rc = bulletin_pipeline_run(&pc, &err_text);
+    }
 
     if (err_text != NULL) {
         fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME, err_text);
@@ -758,6 +786,9 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     if (rc != 0 || b->nerrors != 0 || bulletin_signo) {
         return 1;
     }
+
+    pc.paths = b->files.paths;
+    pc.n = b->files.n;
 
     if (bulletin_build_order(b) != 0 || bulletin_build_inputs(b) != 0) {
         return 1;
@@ -801,12 +832,13 @@ bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
     /* a commit that succeeds frees the writer */
 
     printf("%s: %u pages (%zu bulletin%s, %zu list page%s%s), %llu bytes, "
-           "generation %s, %zu reused, %zu list page%s reused, %u kept "
-           "their Last-Modified\n",
+           "generation %s, %zu unchanged file%s not parsed, %zu reused, "
+           "%zu list page%s reused, %u kept their Last-Modified\n",
            b->output, sum.pages, b->nentries, b->nentries == 1 ? "" : "s",
            b->nlists, b->nlists == 1 ? "" : "s",
            b->site.absolute ? ", the sitemap and the feed" : "",
-           (unsigned long long) sum.bytes, sum.generation, b->nreused,
+           (unsigned long long) sum.bytes, sum.generation, b->nknown,
+           b->nknown == 1 ? "" : "s", b->nreused,
            b->nlists_reused, b->nlists_reused == 1 ? "" : "s", sum.kept);
 
     return 0;
@@ -824,10 +856,11 @@ bulletin_collect(void *data, bulletin_job_t *job, int *fatal)
 {
     bulletin_build_t  *b = data;
 
-    size_t       i;
+    size_t       i, file;
     const char  *path;
 
-    path = b->files.paths[job->file];
+    file = b->parse_file ? b->parse_file[job->file] : job->file;
+    path = b->files.paths[file];
 
     if (job->errs.n || job->errs.nomem) {
         for (i = 0; i < job->errs.n; i++) {
@@ -842,7 +875,7 @@ bulletin_collect(void *data, bulletin_job_t *job, int *fatal)
         return -1;
     }
 
-    if (bulletin_entry_add(b, &job->rec, job->file) != 0) {
+    if (bulletin_entry_add(b, &job->rec, file) != 0) {
         b->nbad++;
         return -1;
     }
@@ -924,8 +957,11 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
         /* bulletin_context() found it */
         found = bulletin_idtab_find(&b->table, job->rec.id.data,
                                     job->rec.id.len);
-        job->page.inputs = b->entries[found].inputs;
+        e = &b->entries[found];
+        job->page.inputs = e->inputs;
     }
+
+    job->page.source = bulletin_wsource(b, e);
 
     rc = bulletin_writer_add(w, &job->page);
 
@@ -961,6 +997,201 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
     }
 
     return -1;
+}
+
+
+/*
+ * Before the first pass: the files the previous store has (by path) with
+ * the same bytes (by hash) are entries at once, from its record and its
+ * source; the others are for the first pass to parse.  --full parses
+ * every file.
+ */
+
+static int
+bulletin_build_known(bulletin_build_t *b)
+{
+    size_t                    i;
+    int64_t                   found;
+    const bulletin_store_t   *st;
+    bulletin_store_source_t   src;
+
+    st = b->prev;
+
+    b->parse = b->files.paths;
+    b->nparse = b->files.n;
+
+    if (b->full || st == NULL || st->header->sources_off == 0) {
+        return 0;
+    }
+
+    bulletin_idtab_init(&b->sources, NULL, 0, bulletin_source_key, b);
+
+    for (i = 0; i < st->header->page_count; i++) {
+        if (bulletin_store_source(st, (uint32_t) i, &src) != 0) {
+            continue;
+        }
+
+        /* a path twice (a store not of this builder): the first */
+
+        found = bulletin_idtab_find(&b->sources, st->base + src.path_off,
+                                    src.path_len);
+
+        if (found < 0
+            && bulletin_idtab_add(&b->sources, (uint32_t) i) != BULLETIN_OK)
+        {
+            goto nomem;
+        }
+    }
+
+    b->parse = malloc((b->files.n ? b->files.n : 1) * sizeof(char *));
+    b->parse_file = malloc((b->files.n ? b->files.n : 1) * sizeof(size_t));
+
+    if (b->parse == NULL || b->parse_file == NULL) {
+        goto nomem;
+    }
+
+    b->nparse = 0;
+
+    for (i = 0; i < b->files.n; i++) {
+        found = bulletin_idtab_find(&b->sources,
+                                    (const uint8_t *) b->files.paths[i],
+                                    strlen(b->files.paths[i]));
+
+        switch (found < 0 ? 0 : bulletin_known(b, i, found)) {
+
+        case 1:
+            b->nknown++;
+            continue;
+
+        case -1:
+            return -1;
+        }
+
+        b->parse[b->nparse] = b->files.paths[i];
+        b->parse_file[b->nparse++] = i;
+    }
+
+    return 0;
+
+nomem:
+
+    fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+
+    return -1;
+}
+
+
+/*
+ * 1 when file has the bytes its source in the previous store says, and
+ * is now an entry; 0 to parse it; -1 on a duplicate id or no memory
+ */
+
+static int
+bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
+{
+    int                       rc;
+    char                      err[PATH_MAX + 128];
+    size_t                    len;
+    uint8_t                  *buf;
+    const bulletin_store_t   *st;
+    bulletin_record_t         r;
+    bulletin_store_record_t   pr;
+    bulletin_store_source_t   src;
+
+    st = b->prev;
+
+    if (bulletin_store_source(st, (uint32_t) rec, &src) != 0
+        || bulletin_store_record(st, (uint32_t) rec, &pr) != BULLETIN_OK
+        || pr.type != BULLETIN_TYPE_HTML)
+    {
+        return 0;
+    }
+
+    /* what cannot be read is the first pass's to say */
+
+    buf = bulletin_file_read(b->files.paths[file], BULLETIN_SOURCE_MAX, &len,
+                             err, sizeof(err));
+    if (buf == NULL) {
+        return 0;
+    }
+
+    rc = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len) == src.hash;
+
+    free(buf);
+
+    if (!rc) {
+        return 0;
+    }
+
+    /* bulletin_store_record() and _source() checked where these lie */
+
+    memset(&r, 0, sizeof(bulletin_record_t));
+
+    r.id.data = st->base + pr.id_off;
+    r.id.len = pr.id_len;
+    r.title.data = st->base + pr.title_off;
+    r.title.len = pr.title_len;
+    r.published.data = st->base + pr.published_off;
+    r.published.len = pr.published_len;
+    r.category.data = src.category_len ? st->base + src.category_off : NULL;
+    r.category.len = src.category_len;
+    r.published_at = src.published_at;
+    r.id_line = src.line;
+    r.id_col = src.col;
+    r.hash = src.hash;
+
+    if (bulletin_entry_add(b, &r, file) != 0) {
+        b->nbad++;
+        return -1;
+    }
+
+    return 1;
+}
+
+
+static const uint8_t *
+bulletin_source_key(const void *ctx, uint32_t i, size_t *len)
+{
+    const bulletin_build_t  *b = ctx;
+
+    bulletin_store_source_t  src;
+
+    if (bulletin_store_source(b->prev, i, &src) != 0) {
+        *len = 0;
+        return (const uint8_t *) "";
+    }
+
+    *len = src.path_len;
+
+    return b->prev->base + src.path_off;
+}
+
+
+/* what the store keeps of the file a page is made from */
+
+static const bulletin_wsource_t *
+bulletin_wsource(bulletin_build_t *b, const bulletin_entry_t *e)
+{
+    bulletin_wsource_t  *s;
+
+    s = &b->wsource;
+
+    s->path = (const uint8_t *) b->files.paths[e->file];
+    s->path_len = strlen(b->files.paths[e->file]);
+    s->category = e->category.data;
+    s->category_len = e->category.len;
+    s->hash = e->source;
+    s->published_at = e->published_at;
+    s->line = e->line;
+    s->col = e->col;
+
+    if (s->path_len > BULLETIN_SOURCE_PATH_MAX
+        || s->category_len > BULLETIN_CATEGORY_MAX)
+    {
+        return NULL;
+    }
+
+    return s;
 }
 
 

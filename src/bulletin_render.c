@@ -1820,6 +1820,7 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     page->inputs = 0;
     page->hash = 0;
     page->reused = 0;
+    page->source = NULL;
 
     return BULLETIN_OK;
 }

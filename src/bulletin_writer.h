@@ -40,6 +40,18 @@ typedef struct {
     uint32_t                 kind;          /* BULLETIN_SLOT_* */
 } bulletin_wslot_t;
 
+/* the bulletin file a page is made from (bulletin_store.h, sources) */
+typedef struct {
+    const uint8_t           *path;
+    size_t                   path_len;      /* 1 to 4096, no NUL */
+    const uint8_t           *category;      /* UTF-8, at most 4096 */
+    size_t                   category_len;
+    uint64_t                 hash;          /* of the file's bytes */
+    int64_t                  published_at;
+    uint32_t                 line;          /* of its id */
+    uint32_t                 col;
+} bulletin_wsource_t;
+
 typedef struct {
     const uint8_t           *id;
     size_t                   id_len;
@@ -59,6 +71,7 @@ typedef struct {
                                                hash prev has for it */
     unsigned                 reused:1;      /* segments and hash from
                                                prev, as it was verified */
+    const bulletin_wsource_t *source;       /* NULL: made from no file */
 } bulletin_wpage_t;
 
 typedef struct {

@@ -179,12 +179,35 @@ is($reused, 0, 'the channels changed: nothing reused');
 is($lists, 0, 'the channels changed: no list page reused');
 
 
+# a previous store of version 2 has no sources: every file is parsed,
+# and its pages are reused as before
+
+my $v2 = slurp($A);
+substr($v2, 8, 4) = pack('V', 2);
+substr($v2, 272, 8) = pack('Q<', 0);
+substr($v2, 28, 4) = "\0" x 4;
+substr($v2, 28, 4) = pack('V', crc32($v2));
+spew("$tmp/v2.blt", $v2);
+is((build($T_B, '--verify', "$tmp/v2.blt"))[0], 0, 'version 2: sound');
+
+($rc, $out, $err) = build($T_B, '-o', "$tmp/v2.blt", $in);
+is($rc, 0, 'over a version 2 store: builds') or diag($err);
+like($out, qr/,\ 0\ unchanged\ files\ not\ parsed,\ 4\ reused,
+              \ 6\ list\ pages\ reused,/x,
+     'over a version 2 store: every file parsed, the pages reused');
+copy($A, "$tmp/F.blt");
+build($T_B, '--full', '-o', "$tmp/F.blt", $in);
+ok(slurp("$tmp/v2.blt") eq slurp("$tmp/F.blt"),
+   'over a version 2 store: the same bytes as --full over A');
+
+
 # a previous store of version 1 has no fingerprints: it lends its
 # Last-Modified times, and no page
 
 my $v1 = slurp($A);
 substr($v1, 8, 4) = pack('V', 1);
 substr($v1, 264, 8) = pack('Q<', 0);
+substr($v1, 272, 8) = pack('Q<', 0);
 substr($v1, 28, 4) = "\0" x 4;
 substr($v1, 28, 4) = pack('V', crc32($v1));
 spew("$tmp/v1.blt", $v1);
@@ -342,7 +365,7 @@ sub read_store {
      undef, $h{records_off}, $h{segments_off}, undef, $h{slots_off})
         = unpack('a8 V V Q< V V q< a16 V V a128 Q< V V Q< Q< Q< Q<', $data);
 
-    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 2;
+    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 3;
 
     for my $i (0 .. $h{page_count} - 1) {
         my ($id_off, undef, undef, undef, $id_len, undef, undef, undef,

@@ -1183,7 +1183,7 @@ mutate(uint8_t *q, size_t size, int which)
     case 4: h->file_size += 8; break;
     case 5: h->checksum ^= 1; return;
     case 6: h->reserved0 = 1; break;
-    case 7: h->reserved[7] = 1; break;
+    case 7: h->version = 2; h->sources_off = 8; break;
     case 8: h->generation[3] = 'G'; break;
     case 9: h->index_size = 12; break;
     case 10: h->index_size = 2; break;
