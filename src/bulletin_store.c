@@ -359,7 +359,9 @@ bulletin_store_source(const bulletin_store_t *st, uint32_t page,
         || src->path_len > BULLETIN_SOURCE_PATH_MAX
         || src->category_len > BULLETIN_CATEGORY_MAX
         || !bulletin_store_in_data(h, src->path_off, src->path_len)
-        || !bulletin_store_in_data(h, src->category_off, src->category_len)
+        || (src->category_len
+            ? !bulletin_store_in_data(h, src->category_off, src->category_len)
+            : src->category_off != 0)
         || !bulletin_time_valid(src->published_at))
     {
         return -1;

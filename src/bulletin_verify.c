@@ -189,7 +189,9 @@ bulletin_store_check_sources(bulletin_store_t *st)
         if (s->path_len > BULLETIN_SOURCE_PATH_MAX
             || s->category_len > BULLETIN_CATEGORY_MAX
             || !bulletin_store_in_data(h, s->path_off, s->path_len)
-            || !bulletin_store_in_data(h, s->category_off, s->category_len))
+            || (s->category_len
+                ? !bulletin_store_in_data(h, s->category_off, s->category_len)
+                : s->category_off != 0))
         {
             return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
                                  "source %u: its path (offset %llu, %u "
