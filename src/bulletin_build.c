@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@
 
 #define BULLETIN_BUILD_NAME        "bulletin-build"
 #define BULLETIN_DEFAULT_CHANNELS  "wechat,weibo,qq,link"
+#define BULLETIN_KNOWN_THREADS     8
 
 
 
@@ -73,7 +75,7 @@ typedef struct {
 } bulletin_entry_t;
 
 
-typedef struct {
+typedef struct bulletin_build_s {
     const char              *output;
     const char              *template;
     const char              *list_template;
@@ -147,6 +149,16 @@ typedef struct {
 } bulletin_map_t;
 
 
+/* a thread's share of the files the previous store may know */
+
+typedef struct {
+    struct bulletin_build_s *b;
+    uint32_t                *known;         /* the record + 1, or 0 */
+    size_t                   first;
+    size_t                   last;
+} bulletin_known_t;
+
+
 static int bulletin_verify(const char *path, int list);
 static int bulletin_map(const char *path, bulletin_map_t *m, int *err);
 static void bulletin_unmap(bulletin_map_t *m);
@@ -175,7 +187,9 @@ static int bulletin_context(void *data, const bulletin_record_t *rec,
 static int bulletin_collect(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_build_inputs(bulletin_build_t *b);
 static int bulletin_build_known(bulletin_build_t *b);
+static void *bulletin_known_thread(void *data);
 static int bulletin_known(bulletin_build_t *b, size_t file, int64_t rec);
+static int bulletin_known_add(bulletin_build_t *b, size_t file, uint32_t rec);
 static const uint8_t *bulletin_source_key(const void *ctx, uint32_t i,
     size_t *len);
 static const bulletin_wsource_t *bulletin_wsource(bulletin_build_t *b,
@@ -1010,8 +1024,13 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
 static int
 bulletin_build_known(bulletin_build_t *b)
 {
-    size_t                    i;
+    long                      n;
+    size_t                    i, t, started;
     int64_t                   found;
+    uint32_t                 *known;
+    pthread_t                 tid[BULLETIN_KNOWN_THREADS];
+    const char               *env;
+    bulletin_known_t          kt[BULLETIN_KNOWN_THREADS];
     const bulletin_store_t   *st;
     bulletin_store_source_t   src;
 
@@ -1050,26 +1069,62 @@ bulletin_build_known(bulletin_build_t *b)
         goto nomem;
     }
 
+    known = calloc(b->files.n ? b->files.n : 1, sizeof(uint32_t));
+    if (known == NULL) {
+        goto nomem;
+    }
+
+    /* reading and hashing, on as many threads as the pipeline */
+
+    env = getenv("BULLETIN_BUILD_THREADS");
+    n = env != NULL ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    n = n < 1 ? 1 : (n > BULLETIN_KNOWN_THREADS ? BULLETIN_KNOWN_THREADS : n);
+
+    for (t = 0; t < (size_t) n; t++) {
+        kt[t].b = b;
+        kt[t].known = known;
+        kt[t].first = b->files.n * t / n;
+        kt[t].last = b->files.n * (t + 1) / n;
+    }
+
+    for (t = 1; t < (size_t) n; t++) {
+        if (pthread_create(&tid[t], NULL, bulletin_known_thread, &kt[t])
+            != 0)
+        {
+            break;
+        }
+    }
+
+    started = t;
+
+    bulletin_known_thread(&kt[0]);
+
+    for (t = 1; t < started; t++) {
+        pthread_join(tid[t], NULL);
+    }
+
+    for (t = started; t < (size_t) n; t++) {
+        bulletin_known_thread(&kt[t]);
+    }
+
     b->nparse = 0;
 
     for (i = 0; i < b->files.n; i++) {
-        found = bulletin_idtab_find(&b->sources,
-                                    (const uint8_t *) b->files.paths[i],
-                                    strlen(b->files.paths[i]));
+        if (known[i]) {
+            if (bulletin_known_add(b, i, known[i] - 1) != 0) {
+                free(known);
+                return -1;
+            }
 
-        switch (found < 0 ? 0 : bulletin_known(b, i, found)) {
-
-        case 1:
             b->nknown++;
             continue;
-
-        case -1:
-            return -1;
         }
 
         b->parse[b->nparse] = b->files.paths[i];
         b->parse_file[b->nparse++] = i;
     }
+
+    free(known);
 
     return 0;
 
@@ -1081,10 +1136,34 @@ nomem:
 }
 
 
-/*
- * 1 when file has the bytes its source in the previous store says, and
- * is now an entry; 0 to parse it; -1 on a duplicate id or no memory
- */
+/* in threads: the table and the mapping are only read */
+
+static void *
+bulletin_known_thread(void *data)
+{
+    bulletin_known_t  *kt = data;
+
+    size_t             i;
+    int64_t            found;
+    bulletin_build_t  *b;
+
+    b = kt->b;
+
+    for (i = kt->first; i < kt->last; i++) {
+        found = bulletin_idtab_find(&b->sources,
+                                    (const uint8_t *) b->files.paths[i],
+                                    strlen(b->files.paths[i]));
+
+        if (found >= 0 && bulletin_known(b, i, found)) {
+            kt->known[i] = (uint32_t) found + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* 1 when file has the bytes its source in the previous store says */
 
 static int
 bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
@@ -1094,7 +1173,6 @@ bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
     size_t                    len;
     uint8_t                  *buf;
     const bulletin_store_t   *st;
-    bulletin_record_t         r;
     bulletin_store_record_t   pr;
     bulletin_store_source_t   src;
 
@@ -1119,8 +1197,31 @@ bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
 
     free(buf);
 
-    if (!rc) {
-        return 0;
+    return rc;
+}
+
+
+/* the file is an entry, from the previous store's record and source */
+
+static int
+bulletin_known_add(bulletin_build_t *b, size_t file, uint32_t rec)
+{
+    const bulletin_store_t   *st;
+    bulletin_record_t         r;
+    bulletin_store_record_t   pr;
+    bulletin_store_source_t   src;
+
+    st = b->prev;
+
+    /* copied and checked once more, as the threads did */
+
+    if (bulletin_store_source(st, rec, &src) != 0
+        || bulletin_store_record(st, rec, &pr) != BULLETIN_OK
+        || pr.type != BULLETIN_TYPE_HTML)
+    {
+        bulletin_error(b, "%s: the previous store changed while it was "
+                       "read: build again, or with --full", b->output);
+        return -1;
     }
 
     /* bulletin_store_record() and _source() checked where these lie */
@@ -1145,7 +1246,7 @@ bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
         return -1;
     }
 
-    return 1;
+    return 0;
 }
 
 
