@@ -179,6 +179,107 @@ is($reused, 0, 'the channels changed: nothing reused');
 is($lists, 0, 'the channels changed: no list page reused');
 
 
+# The same folder built again, its files changed in place: a file whose
+# path and bytes the previous store has is not parsed (its entry is the
+# store's), whatever its mtime; any other is.  b0 has no category.
+
+my $same = "$tmp/same";
+my %same = (%base, 'b0.json' => qq({"id": "b0", "title": "无类别",
+"published": "2020-04-30", "blocks": [{"paragraph": "无"}]}\n));
+
+sub same_reset {
+    system('rm', '-rf', $same) == 0 or die "rm $same";
+    mkdir $same or die "mkdir $same: $!";
+    spew("$same/$_", $same{$_}) for keys %same;
+}
+
+same_reset();
+my $A2 = "$tmp/A2.blt";
+($rc, $out, $err) = build($T_A, '-o', $A2, $same);
+is($rc, 0, 'in place: build A2') or diag($err);
+like($out, qr/, 0 unchanged files not parsed,/, 'A2: every file parsed');
+
+sub in_place {
+    my ($name, $change, @opt) = @_;
+
+    same_reset();
+    $change->();
+
+    my ($i, $f) = ("$tmp/I.blt", "$tmp/F.blt");
+    copy($A2, $i);
+    copy($A2, $f);
+
+    my ($rc, $out, $err) = build($T_B, @opt, '-o', $i, $same);
+    is($rc, 0, "$name: incremental build") or diag($err);
+    ($rc, my $fout, $err) = build($T_B, '--full', @opt, '-o', $f, $same);
+    is($rc, 0, "$name: --full build") or diag($err);
+    like($fout, qr/, 0 unchanged files not parsed, 0 reused, 0 list pages/,
+         "$name: --full parses and renders everything");
+    ok(slurp($i) eq slurp($f), "$name: incremental and --full "
+                               . "byte-identical");
+    is((build($T_B, '--verify', $i))[0], 0, "$name: sound");
+
+    my $counts = qr/, (\d+) unchanged files? not parsed, (\d+) reused, /;
+
+    return [$out =~ /$counts(\d+) list pages? reused,/];
+}
+
+# 7 bulletins, the feed's 2 always rendered; lists: _index 1 to 4,
+# _c-briefs 1 to 3 and the category of b0's
+
+is_deeply(in_place('nothing changed', sub {}), [7, 5, 8],
+          'in place, nothing changed: no file parsed, every page reused');
+
+is_deeply(in_place('touched', sub {
+              utime(time + 100, time + 100, "$same/b3.json") or die;
+          }), [7, 5, 8], 'touched, the same bytes: not parsed, reused');
+
+is_deeply(in_place('changed, the same size', sub {
+              (my $b = $same{'b3.json'}) =~ s/内容/内谷/ or die;
+              length($b) == length($same{'b3.json'}) or die;
+              spew("$same/b3.json", $b);
+              utime(0, 0, "$same/b3.json") or die;
+          }), [6, 4, 8], 'changed, the same size and an old mtime: parsed, '
+                         . 'its page rendered');
+
+is_deeply(in_place('renamed', sub {
+              rename("$same/b3.json", "$same/x3.json") or die;
+          }), [6, 5, 8], 'renamed: parsed, its page reused');
+
+is_deeply(in_place('deleted', sub {
+              unlink("$same/b3.json") or die;
+          }), [6, 2, 0], 'deleted: its neighbours and the lists (their '
+                         . 'counts) rendered');
+
+is_deeply(in_place('added', sub {
+              spew("$same/b35.json", bulletin(35));
+          }), [7, 3, 0], 'added: parsed, its neighbours, the feed and the '
+                         . 'lists rendered');
+
+is_deeply(in_place('a category changed', sub {
+              spew("$same/b2.json", bulletin(2, category => '通知'));
+          }), [6, 4, 0], 'a category changed: parsed, every list rendered');
+
+is_deeply(in_place('a title changed', sub {
+              spew("$same/b3.json", bulletin(3, title => '新标题'));
+          }), [6, 2, 6], 'a title changed: parsed, its neighbours and its '
+                         . '2 lists rendered');
+
+spew("$tmp/site2.json", $site =~ s/"page_size": 2/"page_size": 3/r);
+is_deeply(in_place('the site changed', sub {},
+                   '--site', "$tmp/site2.json"),
+          [7, 0, 0], 'the site changed: no file parsed, every page '
+                     . 'rendered');
+
+is_deeply(in_place('the template changed', sub {},
+                   '-t', "$tmp/other.html"),
+          [7, 0, 0], 'the template changed: every page rendered');
+
+is_deeply(in_place('the channels changed', sub {},
+                   '--channels', 'wechat,qq'),
+          [7, 0, 0], 'the channels changed: every page rendered');
+
+
 # a previous store of version 2 has no sources: every file is parsed,
 # and its pages are reused as before
 
@@ -284,7 +385,8 @@ sub build {
     my ($epoch, @args) = @_;
 
     unless (grep { /^--(verify|list)$/ } @args) {
-        unshift @args, '--site', "$tmp/site.json";
+        unshift @args, '--site', "$tmp/site.json"
+            unless grep { $_ eq '--site' } @args;
         unshift @args, '-t', "$tmp/page.html" unless grep { $_ eq '-t' } @args;
     }
 
