@@ -1710,6 +1710,7 @@ bulletin_reused_page(bulletin_build_t *b, uint32_t rec, uint64_t inputs,
         b->rsegments[i].gzip = st->base + seg.gzip_off;
         b->rsegments[i].gzip_len = seg.gzip_len;
         b->rsegments[i].crc = seg.crc;
+        b->rsegments[i].crc_op = seg.crc_op;
     }
 
     for (i = 0; i < n; i++) {

@@ -749,7 +749,8 @@ bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
         seg->plain_off = w->off + w->buf_len;
         seg->plain_len = (uint32_t) ws->plain_len;
         seg->crc = ws->crc;
-        seg->crc_op = bulletin_crc32_op(ws->plain_len);
+        seg->crc_op = page->reused ? ws->crc_op
+                                   : bulletin_crc32_op(ws->plain_len);
 
         if (page->reused) {
             if (bulletin_writer_copy(w, ws->plain, ws->plain_len, ws->crc,

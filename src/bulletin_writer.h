@@ -32,6 +32,8 @@ typedef struct {
     const uint8_t           *gzip;          /* raw deflate, full flush */
     size_t                   gzip_len;      /* 0 when plain_len is 0 */
     uint32_t                 crc;           /* CRC-32 of plain */
+    uint32_t                 crc_op;        /* a reused page's: its
+                                               operator (bulletin_crc.h) */
 } bulletin_wsegment_t;
 
 typedef struct {
