@@ -156,6 +156,8 @@ typedef struct {
     uint32_t                *known;         /* the record + 1, or 0 */
     size_t                   first;
     size_t                   last;
+    uint8_t                 *buf;           /* a file's bytes */
+    size_t                   size;
 } bulletin_known_t;
 
 
@@ -188,7 +190,7 @@ static int bulletin_collect(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_build_inputs(bulletin_build_t *b);
 static int bulletin_build_known(bulletin_build_t *b);
 static void *bulletin_known_thread(void *data);
-static int bulletin_known(bulletin_build_t *b, size_t file, int64_t rec);
+static int bulletin_known(bulletin_known_t *kt, size_t file, int64_t rec);
 static int bulletin_known_add(bulletin_build_t *b, size_t file, uint32_t rec);
 static const uint8_t *bulletin_source_key(const void *ctx, uint32_t i,
     size_t *len);
@@ -1085,6 +1087,8 @@ bulletin_build_known(bulletin_build_t *b)
         kt[t].known = known;
         kt[t].first = b->files.n * t / n;
         kt[t].last = b->files.n * (t + 1) / n;
+        kt[t].buf = NULL;
+        kt[t].size = 0;
     }
 
     for (t = 1; t < (size_t) n; t++) {
@@ -1105,6 +1109,10 @@ bulletin_build_known(bulletin_build_t *b)
 
     for (t = started; t < (size_t) n; t++) {
         bulletin_known_thread(&kt[t]);
+    }
+
+    for (t = 0; t < (size_t) n; t++) {
+        free(kt[t].buf);
     }
 
     b->nparse = 0;
@@ -1154,7 +1162,7 @@ bulletin_known_thread(void *data)
                                     (const uint8_t *) b->files.paths[i],
                                     strlen(b->files.paths[i]));
 
-        if (found >= 0 && bulletin_known(b, i, found)) {
+        if (found >= 0 && bulletin_known(kt, i, found)) {
             kt->known[i] = (uint32_t) found + 1;
         }
     }
@@ -1166,16 +1174,20 @@ bulletin_known_thread(void *data)
 /* 1 when file has the bytes its source in the previous store says */
 
 static int
-bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
+bulletin_known(bulletin_known_t *kt, size_t file, int64_t rec)
 {
-    int                       rc;
-    char                      err[PATH_MAX + 128];
-    size_t                    len;
-    uint8_t                  *buf;
+    int                       fd, rc;
+    size_t                    n, want;
+    ssize_t                   r;
+    uint8_t                  *p;
+    struct stat               sb;
+    const char               *reason;
+    bulletin_build_t         *b;
     const bulletin_store_t   *st;
     bulletin_store_record_t   pr;
     bulletin_store_source_t   src;
 
+    b = kt->b;
     st = b->prev;
 
     if (bulletin_store_source(st, (uint32_t) rec, &src) != 0
@@ -1185,17 +1197,62 @@ bulletin_known(bulletin_build_t *b, size_t file, int64_t rec)
         return 0;
     }
 
-    /* what cannot be read is the first pass's to say */
+    /*
+     * What cannot be read is the first pass's to say.  The bytes go to
+     * the thread's buffer, and a read short of the size + 1 asked for is
+     * the end of the file: no read more to see it, no allocation a file.
+     */
 
-    buf = bulletin_file_read(b->files.paths[file], BULLETIN_SOURCE_MAX, &len,
-                             err, sizeof(err));
-    if (buf == NULL) {
+    fd = bulletin_file_open(b->files.paths[file], &sb, &reason);
+    if (fd == -1) {
         return 0;
     }
 
-    rc = bulletin_fnv64(BULLETIN_FNV64_INIT, buf, len) == src.hash;
+    rc = 0;
 
-    free(buf);
+    if ((uint64_t) sb.st_size > BULLETIN_SOURCE_MAX) {
+        goto done;
+    }
+
+    want = (size_t) sb.st_size + 1;
+
+    if (want > kt->size) {
+        p = realloc(kt->buf, want);
+        if (p == NULL) {
+            goto done;
+        }
+
+        kt->buf = p;
+        kt->size = want;
+    }
+
+    n = 0;
+
+    for ( ;; ) {
+        r = read(fd, kt->buf + n, want - n);
+
+        if (r == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (r <= 0) {
+            break;
+        }
+
+        n += (size_t) r;
+
+        if (n >= (size_t) sb.st_size) {
+            break;
+        }
+    }
+
+    if (r >= 0 && n == (size_t) sb.st_size) {
+        rc = bulletin_fnv64(BULLETIN_FNV64_INIT, kt->buf, n) == src.hash;
+    }
+
+done:
+
+    close(fd);
 
     return rc;
 }
