@@ -15,7 +15,7 @@
 #include "bulletin_store.h"
 
 
-#define BULLETIN_SECTIONS  8        /* header, data, 4 tables, inputs, sources */
+#define BULLETIN_SECTIONS  8        /* with inputs and sources */
 #define BULLETIN_PREFETCH  8        /* records ahead */
 
 

@@ -94,11 +94,14 @@ typedef struct {
  * add checks the page (id, duplicate, limits, title and published as
  * the verifier wants them, segment CRCs and flushes, slot kinds) before
  * it writes anything: after such an error the page is not added
- * and the writer goes on.  A reused page's segment CRCs and content
- * hash are prev's, verified when prev was opened: they are not computed
- * again, and the file's CRC combines them; after BULLETIN_ERR_SYSTEM (a failed write)
- * every later add and the commit fail.  A slot's ref may name a page
- * added later: commit resolves refs (BULLETIN_ERR_REFERENCE otherwise).
+ * and the writer goes on; after BULLETIN_ERR_SYSTEM (a failed write)
+ * every later add and the commit fail.  A reused page's segment CRCs,
+ * their operators and its content hash are prev's, verified when prev
+ * was opened: they are not computed again, and the file's CRC combines
+ * them.  A slot's ref may name a page added later: commit resolves
+ * refs (BULLETIN_ERR_REFERENCE otherwise).  The source's path and
+ * category, when it has one, follow the page's bytes in the data
+ * section, and its entry goes to the sources section.
  *
  * commit frees the writer on success.  On failure the temporary file is
  * gone and the writer is kept for bulletin_writer_detail(): free it with
