@@ -10,10 +10,13 @@
  * the duplicate check need.  Memory grows with the number of pages, not
  * with their bytes.
  *
- * A page whose input fingerprint (bulletin_build_inputs()) is the one
- * the previous OUTPUT recorded for it is not rendered: its segments are
- * copied from the previous store, and the store written is the same,
- * byte for byte, as with --full.
+ * A page whose input fingerprint (bulletin_build_inputs(), or
+ * bulletin_list_inputs() for a list page) is the one the previous OUTPUT
+ * recorded for it is not rendered: its segments are copied from the
+ * previous store, and the store written is the same, byte for byte, as
+ * with --full.  A file whose path and bytes' hash the previous store's
+ * sources section has is not parsed either (bulletin_build_known()): its
+ * entry is made from the store's record and source.
  */
 
 
