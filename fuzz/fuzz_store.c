@@ -147,6 +147,7 @@ fuzz_store(const uint8_t *buf, size_t size, uint32_t seed)
     uint8_t                         args[32];
     uint32_t                        i;
     bulletin_store_t                st;
+    bulletin_store_source_t         src;
 
     rc = bulletin_store_open(&st, buf, size);
 
@@ -190,6 +191,28 @@ fuzz_store(const uint8_t *buf, size_t size, uint32_t seed)
     }
 
     fuzz_check(bulletin_store_inputs(&st, st.header->page_count) == 0);
+
+    /*
+     * the builder's sources: none without the section; an accepted one's
+     * strings read in full (ASan sees past the buffer), its path with no
+     * NUL, its category UTF-8
+     */
+
+    for (i = 0; i <= st.header->page_count; i++) {
+        if (bulletin_store_source(&st, i, &src) != 0) {
+            fuzz_check(st.header->sources_off == 0
+                       || i == st.header->page_count
+                       || ((const bulletin_store_source_t *)
+                           (buf + st.header->sources_off))[i].path_len
+                          == 0);
+            continue;
+        }
+
+        fuzz_check(st.header->sources_off != 0);
+        fuzz_check(memchr(buf + src.path_off, '\0', src.path_len) == NULL);
+        fuzz_check(bulletin_utf8_valid(buf + src.category_off,
+                                       src.category_len));
+    }
 
     /* ids from the input itself, of every length up to one too many */
 

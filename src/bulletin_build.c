@@ -10,10 +10,13 @@
  * the duplicate check need.  Memory grows with the number of pages, not
  * with their bytes.
  *
- * A page whose input fingerprint (bulletin_build_inputs()) is the one
- * the previous OUTPUT recorded for it is not rendered: its segments are
- * copied from the previous store, and the store written is the same,
- * byte for byte, as with --full.
+ * A page whose input fingerprint (bulletin_build_inputs(), or
+ * bulletin_list_inputs() for a list page) is the one the previous OUTPUT
+ * recorded for it is not rendered: its segments are copied from the
+ * previous store, and the store written is the same, byte for byte, as
+ * with --full.  A file whose path and bytes' hash the previous store's
+ * sources section has is not parsed either (bulletin_build_known()): its
+ * entry is made from the store's record and source.
  */
 
 
@@ -23,6 +26,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +51,7 @@
 
 #define BULLETIN_BUILD_NAME        "bulletin-build"
 #define BULLETIN_DEFAULT_CHANNELS  "wechat,weibo,qq,link"
+#define BULLETIN_KNOWN_THREADS     8
 
 
 
@@ -73,7 +78,7 @@ typedef struct {
 } bulletin_entry_t;
 
 
-typedef struct {
+typedef struct bulletin_build_s {
     const char              *output;
     const char              *template;
     const char              *list_template;
@@ -88,7 +93,16 @@ typedef struct {
                                                with: version, template,
                                                site, channels */
     uint32_t                *file_entry;    /* a file's entry */
+    char                   **parse;         /* the files the first pass */
+    size_t                  *parse_file;    /* parses, and their indexes */
+    size_t                   nparse;        /* in files */
+    size_t                   nknown;        /* the others: unchanged */
+    bulletin_idtab_t         sources;       /* prev's: path -> record */
+    bulletin_wsource_t       wsource;       /* the page added */
     size_t                   nreused;
+    uint64_t                 list_inputs;   /* what every list page is
+                                               made with besides its own
+                                               context */
     bulletin_wsegment_t     *rsegments;     /* a reused page's, */
     bulletin_wslot_t        *rslots;        /* pointing into prev */
     size_t                   rcap;          /* slots they have room for */
@@ -118,6 +132,7 @@ typedef struct {
     size_t                   nurls;
     size_t                   nurlalloc;
     size_t                   nlists;        /* list pages */
+    size_t                   nlists_reused;
     int                      pass;
 
     size_t                   nerrors;
@@ -135,6 +150,18 @@ typedef struct {
     bulletin_store_t         st;
     const char              *reason;        /* of BULLETIN_ERR_SYSTEM */
 } bulletin_map_t;
+
+
+/* a thread's share of the files the previous store may know */
+
+typedef struct {
+    struct bulletin_build_s *b;
+    uint32_t                *known;         /* the record + 1, or 0 */
+    size_t                   first;
+    size_t                   last;
+    uint8_t                 *buf;           /* a file's bytes */
+    size_t                   size;
+} bulletin_known_t;
 
 
 static int bulletin_verify(const char *path, int list);
@@ -164,12 +191,22 @@ static int bulletin_context(void *data, const bulletin_record_t *rec,
     bulletin_page_ctx_t *pc);
 static int bulletin_collect(void *data, bulletin_job_t *job, int *fatal);
 static int bulletin_build_inputs(bulletin_build_t *b);
+static int bulletin_build_known(bulletin_build_t *b);
+static void *bulletin_known_thread(void *data);
+static int bulletin_known(bulletin_known_t *kt, size_t file, int64_t rec);
+static int bulletin_known_add(bulletin_build_t *b, size_t file, uint32_t rec);
+static const uint8_t *bulletin_source_key(const void *ctx, uint32_t i,
+    size_t *len);
+static const bulletin_wsource_t *bulletin_wsource(bulletin_build_t *b,
+    const bulletin_entry_t *e);
 static uint64_t bulletin_fnv64_str(uint64_t h, const bulletin_str_t *s);
 static uint64_t bulletin_fnv64_neighbour(uint64_t h,
     const bulletin_index_entry_t *n);
 static int bulletin_reuse(void *data, size_t file);
-static int bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
-    bulletin_wpage_t *page);
+static int bulletin_reused_page(bulletin_build_t *b, uint32_t rec,
+    uint64_t inputs, bulletin_wpage_t *page);
+static uint64_t bulletin_list_inputs(bulletin_build_t *b,
+    const bulletin_list_ctx_t *lc);
 static int bulletin_source_date_epoch(int64_t *now);
 static int bulletin_consume(void *data, bulletin_job_t *job, int *fatal);
 static const uint8_t *bulletin_category_key(const void *ctx, uint32_t i,
@@ -400,6 +437,10 @@ main(int argc, char **argv)
         rc = bulletin_build(&b);
     }
 
+    if (b.parse != b.files.paths) {
+        free(b.parse);
+    }
+
     bulletin_inputs_free(&b.files);
     free(b.channel_buf);
     free(b.entries);
@@ -411,6 +452,8 @@ main(int argc, char **argv)
     free(b.file_entry);
     free(b.rsegments);
     free(b.rslots);
+    free(b.parse_file);
+    bulletin_idtab_free(&b.sources);
     bulletin_idtab_free(&b.table);
     bulletin_idtab_free(&b.cattab);
     bulletin_site_free(&b.site);
@@ -726,11 +769,16 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     /*
      * Two passes: the first reads every file, for the order and the
      * duplicates; the second renders, each page knowing its neighbours.
+     * A file the previous store has, with the same bytes, is not parsed.
      */
 
+    if (bulletin_build_known(b) != 0) {
+        return 1;
+    }
+
     memset(&pc, 0, sizeof(bulletin_pipeline_conf_t));
-    pc.paths = b->files.paths;
-    pc.n = b->files.n;
+    pc.paths = b->parse;
+    pc.n = b->nparse;
     pc.tpl = tpl;
     pc.channels = b->channel;
     pc.nchannels = b->nchannels;
@@ -743,7 +791,12 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     b->writer = w;
     b->pass = 1;
 
-    rc = bulletin_pipeline_run(&pc, &err_text);
+    rc = 0;
+    err_text = NULL;
+
+    if (b->nparse) {
+        rc = bulletin_pipeline_run(&pc, &err_text);
+    }
 
     if (err_text != NULL) {
         fprintf(stderr, "%s: %s\n", BULLETIN_BUILD_NAME, err_text);
@@ -752,6 +805,9 @@ bulletin_build_pages(bulletin_build_t *b, bulletin_writer_t *w,
     if (rc != 0 || b->nerrors != 0 || bulletin_signo) {
         return 1;
     }
+
+    pc.paths = b->files.paths;
+    pc.n = b->files.n;
 
     if (bulletin_build_order(b) != 0 || bulletin_build_inputs(b) != 0) {
         return 1;
@@ -795,12 +851,14 @@ bulletin_build_commit(bulletin_build_t *b, bulletin_writer_t *w)
     /* a commit that succeeds frees the writer */
 
     printf("%s: %u pages (%zu bulletin%s, %zu list page%s%s), %llu bytes, "
-           "generation %s, %zu reused, %u kept their Last-Modified\n",
+           "generation %s, %zu unchanged file%s not parsed, %zu reused, "
+           "%zu list page%s reused, %u kept their Last-Modified\n",
            b->output, sum.pages, b->nentries, b->nentries == 1 ? "" : "s",
            b->nlists, b->nlists == 1 ? "" : "s",
            b->site.absolute ? ", the sitemap and the feed" : "",
-           (unsigned long long) sum.bytes, sum.generation, b->nreused,
-           sum.kept);
+           (unsigned long long) sum.bytes, sum.generation, b->nknown,
+           b->nknown == 1 ? "" : "s", b->nreused,
+           b->nlists_reused, b->nlists_reused == 1 ? "" : "s", sum.kept);
 
     return 0;
 }
@@ -817,10 +875,11 @@ bulletin_collect(void *data, bulletin_job_t *job, int *fatal)
 {
     bulletin_build_t  *b = data;
 
-    size_t       i;
+    size_t       i, file;
     const char  *path;
 
-    path = b->files.paths[job->file];
+    file = b->parse_file ? b->parse_file[job->file] : job->file;
+    path = b->files.paths[file];
 
     if (job->errs.n || job->errs.nomem) {
         for (i = 0; i < job->errs.n; i++) {
@@ -835,7 +894,7 @@ bulletin_collect(void *data, bulletin_job_t *job, int *fatal)
         return -1;
     }
 
-    if (bulletin_entry_add(b, &job->rec, job->file) != 0) {
+    if (bulletin_entry_add(b, &job->rec, file) != 0) {
         b->nbad++;
         return -1;
     }
@@ -902,10 +961,14 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
     if (job->reused) {
         e = &b->entries[b->file_entry[job->file]];
 
-        if (bulletin_reused_page(b, e, &job->page) != 0) {
+        if (bulletin_reused_page(b, e->reuse - 1, e->inputs, &job->page)
+            != 0)
+        {
             *fatal = 1;
             return -1;
         }
+
+        b->nreused++;
 
         found = -1;
 
@@ -913,8 +976,11 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
         /* bulletin_context() found it */
         found = bulletin_idtab_find(&b->table, job->rec.id.data,
                                     job->rec.id.len);
-        job->page.inputs = b->entries[found].inputs;
+        e = &b->entries[found];
+        job->page.inputs = e->inputs;
     }
+
+    job->page.source = bulletin_wsource(b, e);
 
     rc = bulletin_writer_add(w, &job->page);
 
@@ -950,6 +1016,343 @@ bulletin_consume(void *data, bulletin_job_t *job, int *fatal)
     }
 
     return -1;
+}
+
+
+/*
+ * Before the first pass: the files the previous store has (by path) with
+ * the same bytes (by hash) are entries at once, from its record and its
+ * source; the others are for the first pass to parse.  --full parses
+ * every file.
+ */
+
+static int
+bulletin_build_known(bulletin_build_t *b)
+{
+    long                      n;
+    size_t                    i, t, started;
+    int64_t                   found;
+    uint32_t                 *known;
+    pthread_t                 tid[BULLETIN_KNOWN_THREADS];
+    const char               *env;
+    bulletin_known_t          kt[BULLETIN_KNOWN_THREADS];
+    const bulletin_store_t   *st;
+    bulletin_store_source_t   src;
+
+    st = b->prev;
+
+    b->parse = b->files.paths;
+    b->nparse = b->files.n;
+
+    if (b->full || st == NULL || st->header->sources_off == 0) {
+        return 0;
+    }
+
+    bulletin_idtab_init(&b->sources, NULL, 0, bulletin_source_key, b);
+
+    for (i = 0; i < st->header->page_count; i++) {
+        if (bulletin_store_source(st, (uint32_t) i, &src) != 0) {
+            continue;
+        }
+
+        /* a path twice (a store not of this builder): the first */
+
+        found = bulletin_idtab_find(&b->sources, st->base + src.path_off,
+                                    src.path_len);
+
+        if (found < 0
+            && bulletin_idtab_add(&b->sources, (uint32_t) i) != BULLETIN_OK)
+        {
+            goto nomem;
+        }
+    }
+
+    b->parse = malloc((b->files.n ? b->files.n : 1) * sizeof(char *));
+    b->parse_file = malloc((b->files.n ? b->files.n : 1) * sizeof(size_t));
+
+    if (b->parse == NULL || b->parse_file == NULL) {
+        goto nomem;
+    }
+
+    known = calloc(b->files.n ? b->files.n : 1, sizeof(uint32_t));
+    if (known == NULL) {
+        goto nomem;
+    }
+
+    /* reading and hashing, on as many threads as the pipeline */
+
+    env = getenv("BULLETIN_BUILD_THREADS");
+    n = env != NULL ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    n = n < 1 ? 1 : (n > BULLETIN_KNOWN_THREADS ? BULLETIN_KNOWN_THREADS : n);
+
+    for (t = 0; t < (size_t) n; t++) {
+        kt[t].b = b;
+        kt[t].known = known;
+        kt[t].first = b->files.n * t / n;
+        kt[t].last = b->files.n * (t + 1) / n;
+        kt[t].buf = NULL;
+        kt[t].size = 0;
+    }
+
+    for (t = 1; t < (size_t) n; t++) {
+        if (pthread_create(&tid[t], NULL, bulletin_known_thread, &kt[t])
+            != 0)
+        {
+            break;
+        }
+    }
+
+    started = t;
+
+    bulletin_known_thread(&kt[0]);
+
+    for (t = 1; t < started; t++) {
+        pthread_join(tid[t], NULL);
+    }
+
+    for (t = started; t < (size_t) n; t++) {
+        bulletin_known_thread(&kt[t]);
+    }
+
+    for (t = 0; t < (size_t) n; t++) {
+        free(kt[t].buf);
+    }
+
+    b->nparse = 0;
+
+    for (i = 0; i < b->files.n; i++) {
+        if (known[i]) {
+            if (bulletin_known_add(b, i, known[i] - 1) != 0) {
+                free(known);
+                return -1;
+            }
+
+            b->nknown++;
+            continue;
+        }
+
+        b->parse[b->nparse] = b->files.paths[i];
+        b->parse_file[b->nparse++] = i;
+    }
+
+    free(known);
+
+    return 0;
+
+nomem:
+
+    fprintf(stderr, "%s: out of memory\n", BULLETIN_BUILD_NAME);
+
+    return -1;
+}
+
+
+/* in threads: the table and the mapping are only read */
+
+static void *
+bulletin_known_thread(void *data)
+{
+    bulletin_known_t  *kt = data;
+
+    size_t             i;
+    int64_t            found;
+    bulletin_build_t  *b;
+
+    b = kt->b;
+
+    for (i = kt->first; i < kt->last; i++) {
+        found = bulletin_idtab_find(&b->sources,
+                                    (const uint8_t *) b->files.paths[i],
+                                    strlen(b->files.paths[i]));
+
+        if (found >= 0 && bulletin_known(kt, i, found)) {
+            kt->known[i] = (uint32_t) found + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* 1 when file has the bytes its source in the previous store says */
+
+static int
+bulletin_known(bulletin_known_t *kt, size_t file, int64_t rec)
+{
+    int                       fd, rc;
+    size_t                    n, want;
+    ssize_t                   r;
+    uint8_t                  *p;
+    struct stat               sb;
+    const char               *reason;
+    bulletin_build_t         *b;
+    const bulletin_store_t   *st;
+    bulletin_store_record_t   pr;
+    bulletin_store_source_t   src;
+
+    b = kt->b;
+    st = b->prev;
+
+    if (bulletin_store_source(st, (uint32_t) rec, &src) != 0
+        || bulletin_store_record(st, (uint32_t) rec, &pr) != BULLETIN_OK
+        || pr.type != BULLETIN_TYPE_HTML)
+    {
+        return 0;
+    }
+
+    /*
+     * What cannot be read is the first pass's to say.  The bytes go to
+     * the thread's buffer, and a read short of the size + 1 asked for is
+     * the end of the file: no read more to see it, no allocation a file.
+     */
+
+    fd = bulletin_file_open(b->files.paths[file], &sb, &reason);
+    if (fd == -1) {
+        return 0;
+    }
+
+    rc = 0;
+
+    if ((uint64_t) sb.st_size > BULLETIN_SOURCE_MAX) {
+        goto done;
+    }
+
+    want = (size_t) sb.st_size + 1;
+
+    if (want > kt->size) {
+        p = realloc(kt->buf, want);
+        if (p == NULL) {
+            goto done;
+        }
+
+        kt->buf = p;
+        kt->size = want;
+    }
+
+    n = 0;
+
+    for ( ;; ) {
+        r = read(fd, kt->buf + n, want - n);
+
+        if (r == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (r <= 0) {
+            break;
+        }
+
+        n += (size_t) r;
+
+        if (n >= (size_t) sb.st_size) {
+            break;
+        }
+    }
+
+    if (r >= 0 && n == (size_t) sb.st_size) {
+        rc = bulletin_fnv64(BULLETIN_FNV64_INIT, kt->buf, n) == src.hash;
+    }
+
+done:
+
+    close(fd);
+
+    return rc;
+}
+
+
+/* the file is an entry, from the previous store's record and source */
+
+static int
+bulletin_known_add(bulletin_build_t *b, size_t file, uint32_t rec)
+{
+    const bulletin_store_t   *st;
+    bulletin_record_t         r;
+    bulletin_store_record_t   pr;
+    bulletin_store_source_t   src;
+
+    st = b->prev;
+
+    /* copied and checked once more, as the threads did */
+
+    if (bulletin_store_source(st, rec, &src) != 0
+        || bulletin_store_record(st, rec, &pr) != BULLETIN_OK
+        || pr.type != BULLETIN_TYPE_HTML)
+    {
+        bulletin_error(b, "%s: the previous store changed while it was "
+                       "read: build again, or with --full", b->output);
+        return -1;
+    }
+
+    /* bulletin_store_record() and _source() checked where these lie */
+
+    memset(&r, 0, sizeof(bulletin_record_t));
+
+    r.id.data = st->base + pr.id_off;
+    r.id.len = pr.id_len;
+    r.title.data = st->base + pr.title_off;
+    r.title.len = pr.title_len;
+    r.published.data = st->base + pr.published_off;
+    r.published.len = pr.published_len;
+    r.category.data = src.category_len ? st->base + src.category_off : NULL;
+    r.category.len = src.category_len;
+    r.published_at = src.published_at;
+    r.id_line = src.line;
+    r.id_col = src.col;
+    r.hash = src.hash;
+
+    if (bulletin_entry_add(b, &r, file) != 0) {
+        b->nbad++;
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static const uint8_t *
+bulletin_source_key(const void *ctx, uint32_t i, size_t *len)
+{
+    const bulletin_build_t  *b = ctx;
+
+    bulletin_store_source_t  src;
+
+    if (bulletin_store_source(b->prev, i, &src) != 0) {
+        *len = 0;
+        return (const uint8_t *) "";
+    }
+
+    *len = src.path_len;
+
+    return b->prev->base + src.path_off;
+}
+
+
+/* what the store keeps of the file a page is made from */
+
+static const bulletin_wsource_t *
+bulletin_wsource(bulletin_build_t *b, const bulletin_entry_t *e)
+{
+    bulletin_wsource_t  *s;
+
+    s = &b->wsource;
+
+    s->path = (const uint8_t *) b->files.paths[e->file];
+    s->path_len = strlen(b->files.paths[e->file]);
+    s->category = e->category.data;
+    s->category_len = e->category.len;
+    s->hash = e->source;
+    s->published_at = e->published_at;
+    s->line = e->line;
+    s->col = e->col;
+
+    if (s->path_len > BULLETIN_SOURCE_PATH_MAX
+        || s->category_len > BULLETIN_CATEGORY_MAX)
+    {
+        return NULL;
+    }
+
+    return s;
 }
 
 
@@ -1261,6 +1664,40 @@ bulletin_fnv64_neighbour(uint64_t h, const bulletin_index_entry_t *n)
 }
 
 
+/*
+ * A list page's fingerprint: of everything bulletin_render_index()
+ * reads, its context and, in b->list_inputs, the list template and the
+ * categories besides what every page is made with.
+ */
+
+static uint64_t
+bulletin_list_inputs(bulletin_build_t *b, const bulletin_list_ctx_t *lc)
+{
+    size_t    i;
+    uint64_t  h;
+
+    h = bulletin_fnv64_u32(b->list_inputs, lc->category != NULL);
+
+    if (lc->category != NULL) {
+        h = bulletin_fnv64_str(h, &lc->category->name);
+        h = bulletin_fnv64_str(h, &lc->category->slug);
+    }
+
+    h = bulletin_fnv64_u64(h, lc->page);
+    h = bulletin_fnv64_u64(h, lc->pages);
+    h = bulletin_fnv64_u64(h, lc->total);
+    h = bulletin_fnv64_u64(h, lc->n);
+
+    for (i = 0; i < lc->n; i++) {
+        h = bulletin_fnv64_neighbour(h, &lc->entries[i]);
+    }
+
+    /* 0 is "no fingerprint" */
+
+    return h ? h : 1;
+}
+
+
 /* in the worker threads, like bulletin_context() */
 
 static int
@@ -1279,18 +1716,17 @@ bulletin_reuse(void *data, size_t file)
  */
 
 static int
-bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
+bulletin_reused_page(bulletin_build_t *b, uint32_t rec, uint64_t inputs,
     bulletin_wpage_t *page)
 {
     void                      *p;
-    uint32_t                   i, n, rec;
+    uint32_t                   i, n;
     bulletin_store_slot_t      slot;
     bulletin_store_record_t    pr, sr;
     bulletin_store_segment_t   seg;
     const bulletin_store_t    *st;
 
     st = b->prev;
-    rec = e->reuse - 1;
 
     if (bulletin_store_record(st, rec, &pr) != BULLETIN_OK
         || pr.type != BULLETIN_TYPE_HTML)
@@ -1334,6 +1770,7 @@ bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
         b->rsegments[i].gzip = st->base + seg.gzip_off;
         b->rsegments[i].gzip_len = seg.gzip_len;
         b->rsegments[i].crc = seg.crc;
+        b->rsegments[i].crc_op = seg.crc_op;
     }
 
     for (i = 0; i < n; i++) {
@@ -1355,21 +1792,23 @@ bulletin_reused_page(bulletin_build_t *b, bulletin_entry_t *e,
         b->rslots[i].ref_len = sr.id_len;
     }
 
+    /* the record's strings, like its segments, lie in the data */
+
     memset(page, 0, sizeof(bulletin_wpage_t));
 
-    page->id = e->id.data;
-    page->id_len = e->id.len;
+    page->id = st->base + pr.id_off;
+    page->id_len = pr.id_len;
     page->type = BULLETIN_TYPE_HTML;
-    page->title = e->title.data;
-    page->title_len = e->title.len;
-    page->published = e->published.data;
-    page->published_len = e->published.len;
+    page->title = st->base + pr.title_off;
+    page->title_len = pr.title_len;
+    page->published = st->base + pr.published_off;
+    page->published_len = pr.published_len;
     page->nslots = n;
     page->slots = b->rslots;
     page->segments = b->rsegments;
-    page->inputs = e->inputs;
-
-    b->nreused++;
+    page->inputs = inputs;
+    page->hash = pr.hash;
+    page->reused = 1;
 
     return 0;
 
@@ -1432,6 +1871,7 @@ bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
     int                   rc;
     char                  msg[512];
     size_t                i;
+    uint64_t              h;
     bulletin_render_t    *r;
     bulletin_template_t  *tpl;
 
@@ -1455,6 +1895,19 @@ bulletin_build_index(bulletin_build_t *b, bulletin_writer_t *w)
         rc = -1;
         goto done;
     }
+
+    /* what every list page shows besides its own entries: the categories */
+
+    h = bulletin_fnv64_u64(b->inputs, bulletin_template_hash(tpl));
+    h = bulletin_fnv64_u64(h, b->ncategories);
+
+    for (i = 0; i < b->ncategories; i++) {
+        h = bulletin_fnv64_str(h, &b->categories[i].name);
+        h = bulletin_fnv64_str(h, &b->categories[i].slug);
+        h = bulletin_fnv64_u64(h, b->categories[i].count);
+    }
+
+    b->list_inputs = h;
 
     /* every detail page in the sitemap, dated by its publication */
 
@@ -1511,6 +1964,8 @@ bulletin_build_list(bulletin_build_t *b, bulletin_writer_t *w,
     int                  rc;
     char                 id[BULLETIN_LIST_ID_SIZE];
     size_t               len, ps, first;
+    int64_t              found;
+    uint64_t             inputs;
     bulletin_wpage_t     page;
     bulletin_list_ctx_t  lc;
 
@@ -1529,7 +1984,34 @@ bulletin_build_list(bulletin_build_t *b, bulletin_writer_t *w,
         lc.entries = entries + first;
         lc.n = n - first < ps ? n - first : ps;
 
-        rc = bulletin_render_index(r, tpl, &lc, &page);
+        inputs = bulletin_list_inputs(b, &lc);
+        found = -1;
+
+        if (!b->full && b->prev != NULL) {
+            len = bulletin_list_id(id, c ? &c->slug : NULL, lc.page);
+            found = bulletin_store_find(b->prev, (const uint8_t *) id, len);
+
+            if (found >= 0
+                && bulletin_store_inputs(b->prev, (uint32_t) found) != inputs)
+            {
+                found = -1;
+            }
+        }
+
+        if (found >= 0) {
+            if (bulletin_reused_page(b, (uint32_t) found, inputs, &page)
+                != 0)
+            {
+                return -1;
+            }
+
+            b->nlists_reused++;
+            rc = BULLETIN_OK;
+
+        } else {
+            rc = bulletin_render_index(r, tpl, &lc, &page);
+            page.inputs = inputs;
+        }
 
         if (bulletin_build_add(b, w, rc, &page, "a list page") != 0) {
             return -1;

@@ -1818,6 +1818,9 @@ bulletin_render_finish(bulletin_render_t *r, const uint8_t *id,
     page->slots = r->slots;
     page->segments = r->segments;
     page->inputs = 0;
+    page->hash = 0;
+    page->reused = 0;
+    page->source = NULL;
 
     return BULLETIN_OK;
 }

@@ -21,7 +21,6 @@
 #include "bulletin_store.h"
 
 
-#define BULLETIN_SOURCE_MAX        (64 * 1024 * 1024)
 #define BULLETIN_QUOTE_MAX         48
 
 #define BULLETIN_KEY_ID            0

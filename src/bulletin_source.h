@@ -51,6 +51,9 @@ typedef struct {
 } bulletin_record_t;
 
 
+#define BULLETIN_SOURCE_MAX        (64 * 1024 * 1024)  /* a file's bytes */
+
+
 /* the site file (--site): every key optional */
 
 #define BULLETIN_PAGE_SIZE_MAX     1000

@@ -337,6 +337,40 @@ bulletin_store_inputs(const bulletin_store_t *st, uint32_t page)
 }
 
 
+int
+bulletin_store_source(const bulletin_store_t *st, uint32_t page,
+    bulletin_store_source_t *src)
+{
+    const bulletin_store_header_t  *h;
+
+    h = st->header;
+
+    if (h->sources_off == 0 || page >= h->page_count) {
+        return -1;
+    }
+
+    memcpy(src, st->base + h->sources_off
+                + (uint64_t) page * sizeof(bulletin_store_source_t),
+           sizeof(bulletin_store_source_t));
+
+    /* as bulletin_store_record() does: the copy is what is checked */
+
+    if (src->path_len == 0
+        || src->path_len > BULLETIN_SOURCE_PATH_MAX
+        || src->category_len > BULLETIN_CATEGORY_MAX
+        || !bulletin_store_in_data(h, src->path_off, src->path_len)
+        || (src->category_len
+            ? !bulletin_store_in_data(h, src->category_off, src->category_len)
+            : src->category_off != 0)
+        || !bulletin_time_valid(src->published_at))
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 void
 bulletin_etag(uint8_t *buf, uint64_t hash)
 {

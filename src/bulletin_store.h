@@ -16,6 +16,7 @@
  *   segments    bulletin_store_segment_t [nsegments]   nslots + 1 a page
  *   slots       bulletin_store_slot_t [nslots]
  *   inputs      uint64_t [page_count]                  version 2, optional
+ *   sources     bulletin_store_source_t [page_count]   version 3, optional
  *
  * The writer streams the page bytes first and the tables (whose size is
  * known only at the end) after them; the header, written last, says
@@ -46,6 +47,15 @@
  * the page's segments when the fingerprint is unchanged.  The module
  * never reads it.
  *
+ * The sources section (version 3; sources_off 0 when absent) holds, a
+ * record each in record order, what the builder read from the page's
+ * bulletin file besides what the record holds: its path, its bytes'
+ * hash, its category and publication time, where its id is.  The next
+ * build does not parse a file whose path and hash are unchanged.  The
+ * strings are in the data section, after the pages.  A page made from
+ * no file (a list, the sitemap, the feed) has an entry of zeros.  The
+ * module never reads it either.
+ *
  * Times (built_at, last_modified) are from 1970-01-01T00:00:00Z to
  * 9999-12-31T23:59:59Z: a Last-Modified date has four digits of year.
  */
@@ -60,7 +70,7 @@
 
 
 #define BULLETIN_STORE_MAGIC       "BLTSTORE"
-#define BULLETIN_STORE_VERSION     2
+#define BULLETIN_STORE_VERSION     3
 #define BULLETIN_STORE_VERSION_MIN 1       /* the oldest still read */
 #define BULLETIN_STORE_BYTE_ORDER  0x01020304
 
@@ -74,6 +84,8 @@
 #define BULLETIN_DIGITS_MAX        20      /* 18446744073709551615 */
 #define BULLETIN_TITLE_MAX         4096    /* bytes of a title */
 #define BULLETIN_PUBLISHED_MAX     64      /* bytes of a published date */
+#define BULLETIN_SOURCE_PATH_MAX   4096    /* bytes of a source's path */
+#define BULLETIN_CATEGORY_MAX      4096    /* bytes of a source's category */
 #define BULLETIN_ETAG_LEN          20      /* W/"<16 hex>" */
 #define BULLETIN_TIME_MIN          0
 #define BULLETIN_TIME_MAX          253402300799LL  /* 9999-12-31T23:59:59Z */
@@ -172,7 +184,8 @@ typedef struct {
     uint64_t                data_size;
     uint64_t                inputs_off;     /* 0: no inputs section
                                                (always so in version 1) */
-    uint8_t                 reserved[8];
+    uint64_t                sources_off;    /* 0: no sources section
+                                               (always so before 3) */
 } bulletin_store_header_t;                  /* 280 bytes */
 
 
@@ -213,6 +226,19 @@ typedef struct {
     uint32_t                crc_op;         /* x^(8 * plain_len) mod P,
                                                see bulletin_crc.h */
 } bulletin_store_segment_t;                 /* 32 bytes */
+
+
+typedef struct {
+    uint64_t                path_off;       /* in the data section, */
+    uint64_t                category_off;   /* like a record's strings */
+    uint32_t                path_len;       /* 0: made from no file, and
+                                               every field 0 */
+    uint32_t                category_len;   /* 0: none */
+    uint64_t                hash;           /* FNV-1a 64 of its bytes */
+    int64_t                 published_at;   /* unix time, see above */
+    uint32_t                line;           /* of its id */
+    uint32_t                col;
+} bulletin_store_source_t;                  /* 48 bytes */
 
 
 typedef struct {
@@ -313,6 +339,13 @@ int64_t bulletin_store_find_hash(const bulletin_store_t *st,
  * store has none or page is out of range.
  */
 uint64_t bulletin_store_inputs(const bulletin_store_t *st, uint32_t page);
+
+/*
+ * The source of page (the builder's, see above), as verified: -1 when
+ * the store has none for it.
+ */
+int bulletin_store_source(const bulletin_store_t *st, uint32_t page,
+    bulletin_store_source_t *src);
 
 /* the weak ETag of a content hash, BULLETIN_ETAG_LEN bytes */
 void bulletin_etag(uint8_t *buf, uint64_t hash);

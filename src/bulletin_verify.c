@@ -15,7 +15,7 @@
 #include "bulletin_store.h"
 
 
-#define BULLETIN_SECTIONS  7
+#define BULLETIN_SECTIONS  8        /* with inputs and sources */
 #define BULLETIN_PREFETCH  8        /* records ahead */
 
 
@@ -83,6 +83,7 @@ static int bulletin_store_check_probe(bulletin_store_t *st, uint32_t i,
 static int bulletin_store_check_slots(bulletin_store_t *st, uint32_t i,
     const bulletin_store_record_t *r);
 static int bulletin_store_check_index(bulletin_store_t *st);
+static int bulletin_store_check_sources(bulletin_store_t *st);
 static int bulletin_is_lower_hex(const char *p, size_t len);
 
 
@@ -137,7 +138,89 @@ bulletin_store_open(bulletin_store_t *st, const void *buf, size_t size)
         return rc;
     }
 
-    return bulletin_store_check_records(st);
+    rc = bulletin_store_check_records(st);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
+    return bulletin_store_check_sources(st);
+}
+
+
+/*
+ * Each source entry: zeros, or a path and a category inside the data
+ * section and within their limits, a valid path and category, a time in
+ * range, for an HTML page.
+ */
+
+static int
+bulletin_store_check_sources(bulletin_store_t *st)
+{
+    uint32_t                        i;
+    const bulletin_store_header_t  *h;
+    const bulletin_store_source_t  *s;
+    static const bulletin_store_source_t  zero;
+
+    h = st->header;
+
+    if (h->sources_off == 0) {
+        return BULLETIN_OK;
+    }
+
+    s = (const bulletin_store_source_t *) (st->base + h->sources_off);
+
+    for (i = 0; i < h->page_count; i++, s++) {
+        if (s->path_len == 0) {
+            if (memcmp(s, &zero, sizeof(zero)) != 0) {
+                return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                                     "source %u has no path but other "
+                                     "fields", i);
+            }
+
+            continue;
+        }
+
+        if (st->records[i].type != BULLETIN_TYPE_HTML) {
+            return bulletin_fail(st->detail, BULLETIN_ERR_RECORD,
+                                 "source %u is of a page of type %u", i,
+                                 st->records[i].type);
+        }
+
+        if (s->path_len > BULLETIN_SOURCE_PATH_MAX
+            || s->category_len > BULLETIN_CATEGORY_MAX
+            || !bulletin_store_in_data(h, s->path_off, s->path_len)
+            || (s->category_len
+                ? !bulletin_store_in_data(h, s->category_off, s->category_len)
+                : s->category_off != 0))
+        {
+            return bulletin_fail(st->detail, BULLETIN_ERR_BOUNDS,
+                                 "source %u: its path (offset %llu, %u "
+                                 "bytes) or category (offset %llu, %u "
+                                 "bytes) outside the data section or "
+                                 "over %d bytes", i,
+                                 (unsigned long long) s->path_off,
+                                 s->path_len,
+                                 (unsigned long long) s->category_off,
+                                 s->category_len, BULLETIN_SOURCE_PATH_MAX);
+        }
+
+        if (memchr(st->base + s->path_off, '\0', s->path_len) != NULL
+            || !bulletin_utf8_valid(st->base + s->category_off,
+                                    s->category_len))
+        {
+            return bulletin_fail(st->detail, BULLETIN_ERR_TEXT,
+                                 "source %u: a NUL in its path, or a "
+                                 "category that is not UTF-8", i);
+        }
+
+        if (!bulletin_time_valid(s->published_at)) {
+            return bulletin_fail(st->detail, BULLETIN_ERR_TIME,
+                                 "source %u: published_at %lld out of "
+                                 "range", i, (long long) s->published_at);
+        }
+    }
+
+    return BULLETIN_OK;
 }
 
 
@@ -234,7 +317,6 @@ bulletin_store_check_checksum(bulletin_store_t *st, const uint8_t *p,
 static int
 bulletin_store_check_header(bulletin_store_t *st)
 {
-    size_t                          i;
     const bulletin_store_header_t  *h;
 
     h = st->header;
@@ -244,11 +326,11 @@ bulletin_store_check_header(bulletin_store_t *st)
                              "reserved0 is not zero");
     }
 
-    for (i = 0; i < sizeof(h->reserved); i++) {
-        if (h->reserved[i] != 0) {
-            return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
-                                 "reserved byte %zu is not zero", i);
-        }
+    /* versions 1 and 2 had reserved bytes there */
+    if (h->version < 3 && h->sources_off != 0) {
+        return bulletin_fail(st->detail, BULLETIN_ERR_HEADER,
+                             "sources_off is not zero in a version %u "
+                             "store", h->version);
     }
 
     /* version 1 had reserved bytes there */
@@ -406,6 +488,14 @@ bulletin_store_check_sections(bulletin_store_t *st)
         s[6].off = h->inputs_off;
         s[6].len = (uint64_t) h->page_count * sizeof(uint64_t);
         n = 7;
+    }
+
+    if (h->sources_off != 0) {
+        s[n].name = "sources";
+        s[n].off = h->sources_off;
+        s[n].len = (uint64_t) h->page_count
+                   * sizeof(bulletin_store_source_t);
+        n++;
     }
 
     for (i = 1; i < n; i++) {

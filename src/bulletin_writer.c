@@ -41,6 +41,7 @@ typedef struct {
     uint64_t                 gzip_len;
     uint64_t                 segment_first; /* in w->segments */
     uint64_t                 slot_first;    /* in w->slots */
+    bulletin_store_source_t  source;        /* zeros: none */
 } bulletin_wrec_t;
 
 
@@ -87,6 +88,7 @@ struct bulletin_writer_s {
     bulletin_arena_t         arena;
 
     uint32_t                 kept;
+    uint32_t                 nsources;      /* pages with a source */
     char                     detail[BULLETIN_DETAIL_MAX];
 };
 
@@ -104,6 +106,8 @@ static int bulletin_writer_check_text(bulletin_writer_t *w,
 static int bulletin_writer_check_segments(bulletin_writer_t *w,
     const bulletin_wpage_t *page, const char *id, uint64_t *plain,
     uint64_t *gzip);
+static int bulletin_writer_check_source(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id);
 static int bulletin_writer_check_slots(bulletin_writer_t *w,
     const bulletin_wpage_t *page, const char *id);
 static int bulletin_writer_refs(bulletin_writer_t *w,
@@ -125,6 +129,8 @@ static int bulletin_writer_segments(bulletin_writer_t *w,
 static int bulletin_writer_slots(bulletin_writer_t *w,
     bulletin_wrec_t **sorted, uint32_t *rank,
     bulletin_store_header_t *header);
+static int bulletin_writer_sources(bulletin_writer_t *w,
+    bulletin_wrec_t **sorted, bulletin_store_header_t *header);
 static int bulletin_writer_inputs(bulletin_writer_t *w,
     bulletin_wrec_t **sorted, bulletin_store_header_t *header);
 static int bulletin_writer_header(bulletin_writer_t *w,
@@ -134,6 +140,10 @@ static uint64_t bulletin_writer_generation(bulletin_writer_t *w,
 static int bulletin_writer_durable(bulletin_writer_t *w);
 static int bulletin_writer_reserve(bulletin_writer_t *w, uint32_t nslots);
 static int bulletin_writer_write(bulletin_writer_t *w, const void *data,
+    size_t len);
+static int bulletin_writer_copy(bulletin_writer_t *w, const void *data,
+    size_t len, uint32_t crc, uint32_t op);
+static int bulletin_writer_put(bulletin_writer_t *w, const void *data,
     size_t len);
 static int bulletin_writer_flush(bulletin_writer_t *w);
 static int bulletin_writer_pad(bulletin_writer_t *w);
@@ -330,7 +340,7 @@ bulletin_writer_add(bulletin_writer_t *w, const bulletin_wpage_t *page)
         return rc;
     }
 
-    r->hash = bulletin_writer_hash(page);
+    r->hash = page->reused ? page->hash : bulletin_writer_hash(page);
     r->last_modified = bulletin_writer_last_modified(w, page, r->hash);
     r->str_off = w->off + w->buf_len;
 
@@ -377,7 +387,51 @@ bulletin_writer_check(bulletin_writer_t *w, const bulletin_wpage_t *page,
         return rc;
     }
 
+    rc = bulletin_writer_check_source(w, page, id);
+    if (rc != BULLETIN_OK) {
+        return rc;
+    }
+
     return bulletin_writer_check_slots(w, page, id);
+}
+
+
+/* what the verifier wants of a source */
+
+static int
+bulletin_writer_check_source(bulletin_writer_t *w,
+    const bulletin_wpage_t *page, const char *id)
+{
+    const bulletin_wsource_t  *src;
+
+    src = page->source;
+
+    if (src == NULL) {
+        return BULLETIN_OK;
+    }
+
+    if (page->type != BULLETIN_TYPE_HTML
+        || src->path_len == 0 || src->path_len > BULLETIN_SOURCE_PATH_MAX
+        || src->category_len > BULLETIN_CATEGORY_MAX)
+    {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TOO_LARGE,
+                             "page \"%s\": a source path of %zu bytes "
+                             "(1 to %d) or a category of %zu (at most %d)",
+                             id, src->path_len, BULLETIN_SOURCE_PATH_MAX,
+                             src->category_len, BULLETIN_CATEGORY_MAX);
+    }
+
+    if (memchr(src->path, '\0', src->path_len) != NULL
+        || !bulletin_utf8_valid(src->category, src->category_len)
+        || !bulletin_time_valid(src->published_at))
+    {
+        return bulletin_fail(w->detail, BULLETIN_ERR_TEXT,
+                             "page \"%s\": a NUL in its source path, a "
+                             "category not UTF-8 or a time out of range",
+                             id);
+    }
+
+    return BULLETIN_OK;
 }
 
 
@@ -497,7 +551,8 @@ bulletin_writer_check_segments(bulletin_writer_t *w,
                                  "gzip bytes", id, i, seg->gzip_len);
         }
 
-        crc = (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
+        crc = page->reused ? seg->crc
+                           : (uint32_t) crc32_z(0, seg->plain, seg->plain_len);
 
         if (crc != seg->crc) {
             return bulletin_fail(w->detail, BULLETIN_ERR_RECORD,
@@ -670,8 +725,10 @@ bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
 {
     uint8_t                     etag[BULLETIN_ETAG_LEN];
     uint32_t                    i;
+    bulletin_store_source_t    *rs;
     bulletin_store_segment_t   *seg;
     const bulletin_wsegment_t  *ws;
+    const bulletin_wsource_t   *src;
 
     bulletin_etag(etag, hash);
 
@@ -692,7 +749,19 @@ bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
         seg->plain_off = w->off + w->buf_len;
         seg->plain_len = (uint32_t) ws->plain_len;
         seg->crc = ws->crc;
-        seg->crc_op = bulletin_crc32_op(ws->plain_len);
+        seg->crc_op = page->reused ? ws->crc_op
+                                   : bulletin_crc32_op(ws->plain_len);
+
+        if (page->reused) {
+            if (bulletin_writer_copy(w, ws->plain, ws->plain_len, ws->crc,
+                                     seg->crc_op)
+                != BULLETIN_OK)
+            {
+                return w->failed;
+            }
+
+            continue;
+        }
 
         if (bulletin_writer_write(w, ws->plain, ws->plain_len)
             != BULLETIN_OK)
@@ -712,6 +781,38 @@ bulletin_writer_page(bulletin_writer_t *w, const bulletin_wpage_t *page,
             return w->failed;
         }
     }
+
+    /* then its source's path and category */
+
+    if (page->source == NULL) {
+        return BULLETIN_OK;
+    }
+
+    src = page->source;
+    rs = &w->recs[w->nrecs].source;
+
+    rs->path_off = w->off + w->buf_len;
+    rs->path_len = (uint32_t) src->path_len;
+
+    if (bulletin_writer_write(w, src->path, src->path_len) != BULLETIN_OK) {
+        return w->failed;
+    }
+
+    rs->category_off = src->category_len ? w->off + w->buf_len : 0;
+    rs->category_len = (uint32_t) src->category_len;
+
+    if (bulletin_writer_write(w, src->category, src->category_len)
+        != BULLETIN_OK)
+    {
+        return w->failed;
+    }
+
+    rs->hash = src->hash;
+    rs->published_at = src->published_at;
+    rs->line = src->line;
+    rs->col = src->col;
+
+    w->nsources++;
 
     return BULLETIN_OK;
 }
@@ -782,6 +883,11 @@ bulletin_writer_commit(bulletin_writer_t *w, bulletin_wsummary_t *sum)
     }
 
     rc = bulletin_writer_inputs(w, sorted, &header);
+    if (rc != BULLETIN_OK) {
+        goto failed;
+    }
+
+    rc = bulletin_writer_sources(w, sorted, &header);
     if (rc != BULLETIN_OK) {
         goto failed;
     }
@@ -1065,6 +1171,31 @@ bulletin_writer_inputs(bulletin_writer_t *w, bulletin_wrec_t **sorted,
 }
 
 
+static int
+bulletin_writer_sources(bulletin_writer_t *w, bulletin_wrec_t **sorted,
+    bulletin_store_header_t *header)
+{
+    uint32_t  i;
+
+    if (w->nsources == 0) {
+        return BULLETIN_OK;
+    }
+
+    header->sources_off = w->off + w->buf_len;
+
+    for (i = 0; i < w->nrecs; i++) {
+        if (bulletin_writer_write(w, &sorted[i]->source,
+                                  sizeof(bulletin_store_source_t))
+            != BULLETIN_OK)
+        {
+            return w->failed;
+        }
+    }
+
+    return BULLETIN_OK;
+}
+
+
 /*
  * The header, at offset 0 once every table is out: its checksum is the
  * CRC of the header combined with that of the bytes written after it.
@@ -1283,16 +1414,40 @@ nomem:
 static int
 bulletin_writer_write(bulletin_writer_t *w, const void *data, size_t len)
 {
-    size_t          n;
-    const uint8_t  *p;
-
     /* zlib's CRC of no bytes at NULL is 0, not the CRC so far */
     if (len == 0) {
         return BULLETIN_OK;
     }
 
+    w->crc = (uint32_t) crc32_z(w->crc, data, len);
+
+    return bulletin_writer_put(w, data, len);
+}
+
+
+/* bytes whose CRC-32 (and its operator) is known: no pass over them */
+
+static int
+bulletin_writer_copy(bulletin_writer_t *w, const void *data, size_t len,
+    uint32_t crc, uint32_t op)
+{
+    if (len == 0) {
+        return BULLETIN_OK;
+    }
+
+    w->crc = bulletin_crc32_combine_op(w->crc, crc, op);
+
+    return bulletin_writer_put(w, data, len);
+}
+
+
+static int
+bulletin_writer_put(bulletin_writer_t *w, const void *data, size_t len)
+{
+    size_t          n;
+    const uint8_t  *p;
+
     p = data;
-    w->crc = (uint32_t) crc32_z(w->crc, p, len);
 
     while (len != 0) {
         if (w->buf_len == 0 && len >= BULLETIN_WBUF_SIZE) {

@@ -32,6 +32,8 @@ typedef struct {
     const uint8_t           *gzip;          /* raw deflate, full flush */
     size_t                   gzip_len;      /* 0 when plain_len is 0 */
     uint32_t                 crc;           /* CRC-32 of plain */
+    uint32_t                 crc_op;        /* a reused page's: its
+                                               operator (bulletin_crc.h) */
 } bulletin_wsegment_t;
 
 typedef struct {
@@ -39,6 +41,18 @@ typedef struct {
     size_t                   ref_len;       /* NULL: this page */
     uint32_t                 kind;          /* BULLETIN_SLOT_* */
 } bulletin_wslot_t;
+
+/* the bulletin file a page is made from (bulletin_store.h, sources) */
+typedef struct {
+    const uint8_t           *path;
+    size_t                   path_len;      /* 1 to 4096, no NUL */
+    const uint8_t           *category;      /* UTF-8, at most 4096 */
+    size_t                   category_len;
+    uint64_t                 hash;          /* of the file's bytes */
+    int64_t                  published_at;
+    uint32_t                 line;          /* of its id */
+    uint32_t                 col;
+} bulletin_wsource_t;
 
 typedef struct {
     const uint8_t           *id;
@@ -55,6 +69,11 @@ typedef struct {
     const bulletin_wsegment_t *segments;    /* nslots + 1 */
     uint64_t                 inputs;        /* the input fingerprint, or
                                                0 (bulletin_store.h) */
+    uint64_t                 hash;          /* with reused: the content
+                                               hash prev has for it */
+    unsigned                 reused:1;      /* segments and hash from
+                                               prev, as it was verified */
+    const bulletin_wsource_t *source;       /* NULL: made from no file */
 } bulletin_wpage_t;
 
 typedef struct {
@@ -76,8 +95,13 @@ typedef struct {
  * the verifier wants them, segment CRCs and flushes, slot kinds) before
  * it writes anything: after such an error the page is not added
  * and the writer goes on; after BULLETIN_ERR_SYSTEM (a failed write)
- * every later add and the commit fail.  A slot's ref may name a page
- * added later: commit resolves refs (BULLETIN_ERR_REFERENCE otherwise).
+ * every later add and the commit fail.  A reused page's segment CRCs,
+ * their operators and its content hash are prev's, verified when prev
+ * was opened: they are not computed again, and the file's CRC combines
+ * them.  A slot's ref may name a page added later: commit resolves
+ * refs (BULLETIN_ERR_REFERENCE otherwise).  The source's path and
+ * category, when it has one, follow the page's bytes in the data
+ * section, and its entry goes to the sources section.
  *
  * commit frees the writer on success.  On failure the temporary file is
  * gone and the writer is kept for bulletin_writer_detail(): free it with

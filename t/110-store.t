@@ -49,6 +49,8 @@ use constant {
     PAGE_COUNT_OFF  => 56,
     RESERVED0_OFF   => 204,
     INPUTS_OFF      => 264,
+    SOURCES_OFF     => 272,
+    SOURCE_SIZE     => 48,
     RECORDS_OFF     => 208,
     SEGMENTS_OFF    => 216,
     SLOTS_OFF       => 232,
@@ -91,7 +93,7 @@ sub setup {
     # the checksum as this file computes it is the builder's: a patched
     # header with its checksum fixed up fails the check meant, not this
     is(fix_crc($GOOD), $GOOD, 'the CRC-32 of a good store is its checksum');
-    is(unpack('V', substr $GOOD, VERSION_OFF, 4), 2, 'format version 2');
+    is(unpack('V', substr $GOOD, VERSION_OFF, 4), 3, 'format version 3');
 }
 
 
@@ -118,7 +120,7 @@ sub flipped {
 
 
 # a version 1 store: the builder's input fingerprints' offset zero, as
-# the reserved bytes it was
+# the reserved bytes it was, and so its sources' (version 3)
 
 sub version_1 {
     my ($inputs_off) = @_;
@@ -126,8 +128,32 @@ sub version_1 {
     my $bytes = $GOOD;
     substr($bytes, VERSION_OFF, 4) = pack('V', 1);
     substr($bytes, INPUTS_OFF, 8) = pack('Q<', $inputs_off);
+    substr($bytes, SOURCES_OFF, 8) = pack('Q<', 0);
 
     return fix_crc($bytes);
+}
+
+
+# a version 2 store: no sources section, the reserved bytes it was
+
+sub version_2 {
+    my ($sources_off) = @_;
+
+    my $bytes = $GOOD;
+    substr($bytes, VERSION_OFF, 4) = pack('V', 2);
+    substr($bytes, SOURCES_OFF, 8) = pack('Q<', $sources_off);
+
+    return fix_crc($bytes);
+}
+
+
+# the last record's source entry (a bulletin's: "_" ids sort first)
+
+sub last_source_off {
+    my $n = unpack('V', substr $GOOD, PAGE_COUNT_OFF, 4);
+
+    return unpack('Q<', substr $GOOD, SOURCES_OFF, 8)
+           + ($n - 1) * SOURCE_SIZE;
 }
 
 
@@ -1179,12 +1205,12 @@ main::refused("not a bulletin store (bad magic)")
 
 === TEST 17: a bit flipped in the version
 --- init
-main::bad_store(main::flipped(8));
+main::bad_store(main::flipped(9));
 --- http_config
 bulletin_store bad.blt;
 --- must_die
 --- error_log eval
-main::refused("unsupported store version: version 3, expected 1 to 2")
+main::refused("unsupported store version: version 259, expected 1 to 3")
 
 === TEST 18: a bit flipped in the byte order mark
 --- init
@@ -1267,14 +1293,14 @@ bulletin_store bad.blt;
 --- error_log eval
 main::refused("checksum mismatch")
 
-=== TEST 27: format version 3, its checksum right
+=== TEST 27: format version 4, its checksum right
 --- init
-main::bad_store(main::patched(8, pack('V', 3)));
+main::bad_store(main::patched(8, pack('V', 4)));
 --- http_config
 bulletin_store bad.blt;
 --- must_die
 --- error_log eval
-main::refused("unsupported store version: version 3, expected 1 to 2")
+main::refused("unsupported store version: version 4, expected 1 to 3")
 
 === TEST 28: a reserved header field set, its checksum right
 --- init
@@ -1429,3 +1455,60 @@ bulletin_store bad.blt;
 --- must_die
 --- error_log eval
 main::refused("offset or length outside the file: the inputs section")
+
+=== TEST 43: a version 2 store (no sources section) is still served
+--- init
+main::bad_store(main::version_2(0));
+--- http_config
+bulletin_store bad.blt;
+--- config
+location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
+    bulletin_page $bulletin_id;
+}
+--- request
+GET /bulletin/bj-sociorg-2020-01
+--- response_body_like
+北京市社会组织工作动态【第1期】
+--- no_error_log
+[warn]
+
+=== TEST 44: version 2 with a sources section, its checksum right
+--- init
+main::bad_store(main::version_2(unpack('Q<', substr main::good(),
+                                       main::SOURCES_OFF, 8)));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused("bad header field: sources_off is not zero in a version 2 "
+              . "store")
+
+=== TEST 45: the sources section past the end of the file, its checksum right
+--- init
+main::bad_store(main::patched(main::SOURCES_OFF,
+                              pack('Q<', length(main::good()))));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused("offset or length outside the file: the sources section")
+
+=== TEST 46: a source's path outside the data section, its checksum right
+--- init
+main::bad_store(main::patched(main::last_source_off(),
+                              pack('Q<', length(main::good()))));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused("offset or length outside the file: source ")
+
+=== TEST 47: a source's time out of range, its checksum right
+--- init
+main::bad_store(main::patched(main::last_source_off() + 32,
+                              pack('q<', -1)));
+--- http_config
+bulletin_store bad.blt;
+--- must_die
+--- error_log eval
+main::refused("time out of range (1970-01-01 to 9999-12-31): source ")

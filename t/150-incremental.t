@@ -66,6 +66,7 @@ sub scenario {
     my ($rc, $out, $err) = build($T_B, @opt, '-o', $i, $dir);
     is($rc, 0, "$name: incremental build") or diag($err);
     my ($reused) = $out =~ /, (\d+) reused,/;
+    my ($lists) = $out =~ /, (\d+) list pages? reused,/;
 
     ($rc, my $fout, $err) = build($T_B, '--full', @opt, '-o', $f, $dir);
     is($rc, 0, "$name: --full build") or diag($err);
@@ -97,23 +98,31 @@ sub scenario {
     is("@bad_new", '', "$name: the changed pages are new");
     is("@bad_kept", '', "$name: the others unchanged, Last-Modified kept");
 
-    return ($reused, $s);
+    return ($reused, $s, $lists);
 }
 
-my ($reused, $s);
+my ($reused, $s, $lists);
 
-($reused) = scenario('nothing changed', \%base, []);
+# 6 list pages (page_size 2): _index, _index-2, _index-3 and the same of
+# _c-briefs, every bulletin's category
+
+($reused, undef, $lists) = scenario('nothing changed', \%base, []);
 is($reused, 4, 'nothing changed: the 4 pages outside the feed reused');
+is($lists, 6, 'nothing changed: every list page reused');
 
-($reused) = scenario('one bulletin changed',
-                     { %base, 'b3.json' => bulletin(3, body => '改了') },
-                     ['b3']);
+($reused, undef, $lists)
+    = scenario('one bulletin changed',
+               { %base, 'b3.json' => bulletin(3, body => '改了') },
+               ['b3']);
 is($reused, 3, 'one changed: 3 reused');
+is($lists, 6, 'one changed, not in the lists: every list page reused');
 
-($reused, $s) = scenario('a title changed',
-                         { %base, 'b3.json' => bulletin(3, title => '新标题') },
-                         [qw(b2 b3 b4)]);
+($reused, $s, $lists)
+    = scenario('a title changed',
+               { %base, 'b3.json' => bulletin(3, title => '新标题') },
+               [qw(b2 b3 b4)]);
 is($reused, 1, 'a title changed: its neighbours rendered, 1 reused');
+is($lists, 4, 'a title changed: its 2 list pages rendered, 4 reused');
 like(plain($s->{pages}{b2}), qr/新标题/, 'the older neighbour shows it');
 like(plain($s->{pages}{b4}), qr/新标题/, 'the newer neighbour shows it');
 
@@ -143,19 +152,154 @@ ok(!$s->{pages}{b3}, 'deleted: its page gone');
 
 # its category's slug is in a page
 
-($reused, $s) = scenario('a category changed',
-                         { %base, 'b2.json' => bulletin(2, category => '通知') },
-                         [qw(b2)]);
+($reused, $s, $lists)
+    = scenario('a category changed',
+               { %base, 'b2.json' => bulletin(2, category => '通知') },
+               [qw(b2)]);
 is($reused, 3, 'a category changed: 3 reused');
+is($lists, 0, 'a category changed: the counts every list shows, none reused');
 
 spew("$tmp/other.html", slurp("$root/bench/small.html"));
 ($reused) = scenario('the template changed', \%base,
                      [map { "b$_" } 1 .. 6], '-t', "$tmp/other.html");
 is($reused, 0, 'the template changed: nothing reused');
+is($lists, 0, 'the template changed: no list page reused');
 
-($reused) = scenario('the channels changed', \%base,
-                     [map { "b$_" } 1 .. 6], '--channels', 'wechat,qq');
+spew("$tmp/list.html", slurp("$root/templates/index.html") . "<!-- x -->");
+($reused, undef, $lists)
+    = scenario('the list template changed', \%base, [],
+               '--list-template', "$tmp/list.html");
+is($reused, 4, 'the list template changed: the bulletins reused');
+is($lists, 0, 'the list template changed: no list page reused');
+
+($reused, undef, $lists)
+    = scenario('the channels changed', \%base,
+               [map { "b$_" } 1 .. 6], '--channels', 'wechat,qq');
 is($reused, 0, 'the channels changed: nothing reused');
+is($lists, 0, 'the channels changed: no list page reused');
+
+
+# The same folder built again, its files changed in place: a file whose
+# path and bytes the previous store has is not parsed (its entry is the
+# store's), whatever its mtime; any other is.  b0 has no category.
+
+my $same = "$tmp/same";
+my %same = (%base, 'b0.json' => qq({"id": "b0", "title": "无类别",
+"published": "2020-04-30", "blocks": [{"paragraph": "无"}]}\n));
+
+sub same_reset {
+    system('rm', '-rf', $same) == 0 or die "rm $same";
+    mkdir $same or die "mkdir $same: $!";
+    spew("$same/$_", $same{$_}) for keys %same;
+}
+
+same_reset();
+my $A2 = "$tmp/A2.blt";
+($rc, $out, $err) = build($T_A, '-o', $A2, $same);
+is($rc, 0, 'in place: build A2') or diag($err);
+like($out, qr/, 0 unchanged files not parsed,/, 'A2: every file parsed');
+
+sub in_place {
+    my ($name, $change, @opt) = @_;
+
+    same_reset();
+    $change->();
+
+    my ($i, $f) = ("$tmp/I.blt", "$tmp/F.blt");
+    copy($A2, $i);
+    copy($A2, $f);
+
+    my ($rc, $out, $err) = build($T_B, @opt, '-o', $i, $same);
+    is($rc, 0, "$name: incremental build") or diag($err);
+    ($rc, my $fout, $err) = build($T_B, '--full', @opt, '-o', $f, $same);
+    is($rc, 0, "$name: --full build") or diag($err);
+    like($fout, qr/, 0 unchanged files not parsed, 0 reused, 0 list pages/,
+         "$name: --full parses and renders everything");
+    ok(slurp($i) eq slurp($f), "$name: incremental and --full "
+                               . "byte-identical");
+    is((build($T_B, '--verify', $i))[0], 0, "$name: sound");
+
+    my $counts = qr/, (\d+) unchanged files? not parsed, (\d+) reused, /;
+
+    return [$out =~ /$counts(\d+) list pages? reused,/];
+}
+
+# 7 bulletins, the feed's 2 always rendered; lists: _index 1 to 4,
+# _c-briefs 1 to 3 and the category of b0's
+
+is_deeply(in_place('nothing changed', sub {}), [7, 5, 8],
+          'in place, nothing changed: no file parsed, every page reused');
+
+is_deeply(in_place('touched', sub {
+              utime(time + 100, time + 100, "$same/b3.json") or die;
+          }), [7, 5, 8], 'touched, the same bytes: not parsed, reused');
+
+is_deeply(in_place('changed, the same size', sub {
+              (my $b = $same{'b3.json'}) =~ s/内容/内谷/ or die;
+              length($b) == length($same{'b3.json'}) or die;
+              spew("$same/b3.json", $b);
+              utime(0, 0, "$same/b3.json") or die;
+          }), [6, 4, 8], 'changed, the same size and an old mtime: parsed, '
+                         . 'its page rendered');
+
+is_deeply(in_place('renamed', sub {
+              rename("$same/b3.json", "$same/x3.json") or die;
+          }), [6, 5, 8], 'renamed: parsed, its page reused');
+
+is_deeply(in_place('deleted', sub {
+              unlink("$same/b3.json") or die;
+          }), [6, 2, 0], 'deleted: its neighbours and the lists (their '
+                         . 'counts) rendered');
+
+is_deeply(in_place('added', sub {
+              spew("$same/b35.json", bulletin(35));
+          }), [7, 3, 0], 'added: parsed, its neighbours, the feed and the '
+                         . 'lists rendered');
+
+is_deeply(in_place('a category changed', sub {
+              spew("$same/b2.json", bulletin(2, category => '通知'));
+          }), [6, 4, 0], 'a category changed: parsed, every list rendered');
+
+is_deeply(in_place('a title changed', sub {
+              spew("$same/b3.json", bulletin(3, title => '新标题'));
+          }), [6, 2, 6], 'a title changed: parsed, its neighbours and its '
+                         . '2 lists rendered');
+
+spew("$tmp/site2.json", $site =~ s/"page_size": 2/"page_size": 3/r);
+is_deeply(in_place('the site changed', sub {},
+                   '--site', "$tmp/site2.json"),
+          [7, 0, 0], 'the site changed: no file parsed, every page '
+                     . 'rendered');
+
+is_deeply(in_place('the template changed', sub {},
+                   '-t', "$tmp/other.html"),
+          [7, 0, 0], 'the template changed: every page rendered');
+
+is_deeply(in_place('the channels changed', sub {},
+                   '--channels', 'wechat,qq'),
+          [7, 0, 0], 'the channels changed: every page rendered');
+
+
+# a previous store of version 2 has no sources: every file is parsed,
+# and its pages are reused as before
+
+my $v2 = slurp($A);
+substr($v2, 8, 4) = pack('V', 2);
+substr($v2, 272, 8) = pack('Q<', 0);
+substr($v2, 28, 4) = "\0" x 4;
+substr($v2, 28, 4) = pack('V', crc32($v2));
+spew("$tmp/v2.blt", $v2);
+is((build($T_B, '--verify', "$tmp/v2.blt"))[0], 0, 'version 2: sound');
+
+($rc, $out, $err) = build($T_B, '-o', "$tmp/v2.blt", $in);
+is($rc, 0, 'over a version 2 store: builds') or diag($err);
+like($out, qr/,\ 0\ unchanged\ files\ not\ parsed,\ 4\ reused,
+              \ 6\ list\ pages\ reused,/x,
+     'over a version 2 store: every file parsed, the pages reused');
+copy($A, "$tmp/F.blt");
+build($T_B, '--full', '-o', "$tmp/F.blt", $in);
+ok(slurp("$tmp/v2.blt") eq slurp("$tmp/F.blt"),
+   'over a version 2 store: the same bytes as --full over A');
 
 
 # a previous store of version 1 has no fingerprints: it lends its
@@ -164,6 +308,7 @@ is($reused, 0, 'the channels changed: nothing reused');
 my $v1 = slurp($A);
 substr($v1, 8, 4) = pack('V', 1);
 substr($v1, 264, 8) = pack('Q<', 0);
+substr($v1, 272, 8) = pack('Q<', 0);
 substr($v1, 28, 4) = "\0" x 4;
 substr($v1, 28, 4) = pack('V', crc32($v1));
 spew("$tmp/v1.blt", $v1);
@@ -171,7 +316,8 @@ is((build($T_B, '--verify', "$tmp/v1.blt"))[0], 0, 'version 1: sound');
 
 ($rc, $out, $err) = build($T_B, '-o', "$tmp/v1.blt", $in);
 is($rc, 0, 'over a version 1 store: builds') or diag($err);
-like($out, qr/, 0 reused, 14 kept their Last-Modified\n\z/,
+like($out, qr/,\ 0\ reused,\ 0\ list\ pages\ reused,
+              \ 14\ kept\ their\ Last-Modified\n\z/x,
      'over a version 1 store: nothing reused, every Last-Modified kept');
 copy($A, "$tmp/F.blt");
 build($T_B, '--full', '-o', "$tmp/F.blt", $in);
@@ -239,7 +385,8 @@ sub build {
     my ($epoch, @args) = @_;
 
     unless (grep { /^--(verify|list)$/ } @args) {
-        unshift @args, '--site', "$tmp/site.json";
+        unshift @args, '--site', "$tmp/site.json"
+            unless grep { $_ eq '--site' } @args;
         unshift @args, '-t', "$tmp/page.html" unless grep { $_ eq '-t' } @args;
     }
 
@@ -320,7 +467,7 @@ sub read_store {
      undef, $h{records_off}, $h{segments_off}, undef, $h{slots_off})
         = unpack('a8 V V Q< V V q< a16 V V a128 Q< V V Q< Q< Q< Q<', $data);
 
-    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 2;
+    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 3;
 
     for my $i (0 .. $h{page_count} - 1) {
         my ($id_off, undef, undef, undef, $id_len, undef, undef, undef,

@@ -123,7 +123,9 @@ my ($rc, $stdout, $stderr) = run('-o', $out, "$root/sample");
 
 is($rc, 0, 'sample builds');
 like($stdout, qr/^\Q$out\E:\ 5\ pages\ \(4\ bulletins,\ 1\ list\ page\),\ \d+\ bytes,
-                 \ generation\ [0-9a-f]{16},\ \d+\ reused,
+                 \ generation\ [0-9a-f]{16},
+                 \ \d+\ unchanged\ files?\ not\ parsed,\ \d+\ reused,
+                 \ \d+\ list\ pages?\ reused,
                  \ \d+\ kept\ their\ Last-Modified\n\z/x,
      'one summary line');
 is($stderr, '', 'quiet when stderr is not a terminal');
@@ -550,7 +552,7 @@ sub read_store {
         = unpack('a8 V V Q< V V q< a16 V V a128 Q< V V Q< Q< Q< Q< Q<',
                  $data);
 
-    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 2;
+    die "$file: not a store" unless $magic eq 'BLTSTORE' && $version == 3;
 
     $h{channels} = [map { unpack('Z16', substr($channels, $_ * 16, 16)) }
                     0 .. $nchannels - 1];

@@ -1183,7 +1183,7 @@ mutate(uint8_t *q, size_t size, int which)
     case 4: h->file_size += 8; break;
     case 5: h->checksum ^= 1; return;
     case 6: h->reserved0 = 1; break;
-    case 7: h->reserved[7] = 1; break;
+    case 7: h->version = 2; h->sources_off = 8; break;
     case 8: h->generation[3] = 'G'; break;
     case 9: h->index_size = 12; break;
     case 10: h->index_size = 2; break;
@@ -1885,6 +1885,170 @@ test_long_title(void **state)
 
 
 /*
+ * The sources section (format 3): written for the pages that have a
+ * source, zeros for the others, read back through bulletin_store_source()
+ * and refused by the verifier when a field is out of bounds.
+ */
+
+static int
+add_source_page(bulletin_writer_t *w, const char *id, uint32_t type,
+    const bulletin_wsource_t *src)
+{
+    bulletin_wpage_t     page;
+    bulletin_wsegment_t  seg;
+
+    memset(&seg, 0, sizeof(seg));
+    seg.plain = (const uint8_t *) "";
+
+    memset(&page, 0, sizeof(page));
+    page.id = (const uint8_t *) id;
+    page.id_len = strlen(id);
+    page.type = type;
+    page.title = (const uint8_t *) "t";
+    page.title_len = 1;
+    page.published = (const uint8_t *) "2020-01-01";
+    page.published_len = 10;
+    page.segments = &seg;
+    page.source = src;
+
+    return bulletin_writer_add(w, &page);
+}
+
+
+static void
+test_sources(void **state)
+{
+    int                       i, rc, err;
+    char                      path[128];
+    size_t                    size;
+    uint8_t                  *p, *q;
+    bulletin_store_t          st;
+    bulletin_writer_t        *w;
+    bulletin_wsource_t        a, b, bad;
+    bulletin_store_header_t  *h;
+    bulletin_store_source_t   src, *s;
+
+    static const int  want[] = {
+        BULLETIN_ERR_BOUNDS, BULLETIN_ERR_BOUNDS, BULLETIN_ERR_RECORD,
+        BULLETIN_ERR_TIME, BULLETIN_ERR_TEXT, BULLETIN_ERR_TEXT,
+        BULLETIN_ERR_HEADER, BULLETIN_ERR_BOUNDS, BULLETIN_ERR_BOUNDS
+    };
+
+    memset(&a, 0, sizeof(a));
+    a.path = (const uint8_t *) "in/a1.json";
+    a.path_len = 10;
+    a.category = (const uint8_t *) "\xe7\xae\x80\xe6\x8a\xa5";
+    a.category_len = 6;
+    a.hash = 0x0123456789abcdefULL;
+    a.published_at = 1577836800;
+    a.line = 1;
+    a.col = 8;
+
+    b = a;
+    b.path = (const uint8_t *) "b2.json";
+    b.path_len = 7;
+    b.category = NULL;
+    b.category_len = 0;
+
+    snprintf(path, sizeof(path), "%s/sources.blt", dir);
+
+    w = bulletin_writer_create(path, channels, 4, 1, NULL, &err);
+    assert_non_null(w);
+
+    /* what the verifier would refuse is refused before it is written */
+
+    bad = a;
+    bad.path_len = 0;
+    assert_int_equal(add_source_page(w, "x", BULLETIN_TYPE_HTML, &bad),
+                     BULLETIN_ERR_TOO_LARGE);
+    bad = a;
+    bad.category = (const uint8_t *) "\xff";
+    bad.category_len = 1;
+    assert_int_equal(add_source_page(w, "x", BULLETIN_TYPE_HTML, &bad),
+                     BULLETIN_ERR_TEXT);
+    bad = a;
+    bad.path = (const uint8_t *) "a\0b";
+    bad.path_len = 3;
+    assert_int_equal(add_source_page(w, "x", BULLETIN_TYPE_HTML, &bad),
+                     BULLETIN_ERR_TEXT);
+    assert_int_equal(add_source_page(w, "_sitemap", BULLETIN_TYPE_SITEMAP,
+                                     &a),
+                     BULLETIN_ERR_TOO_LARGE);
+
+    assert_int_equal(add_source_page(w, "a1", BULLETIN_TYPE_HTML, &a),
+                     BULLETIN_OK);
+    assert_int_equal(add_source_page(w, "b2", BULLETIN_TYPE_HTML, &b),
+                     BULLETIN_OK);
+    assert_int_equal(add_source_page(w, "_index", BULLETIN_TYPE_HTML, NULL),
+                     BULLETIN_OK);
+    assert_int_equal(bulletin_writer_commit(w, NULL), BULLETIN_OK);
+
+    p = read_file(path, &size);
+    assert_int_equal(bulletin_store_open(&st, p, size), BULLETIN_OK);
+    assert_int_equal(st.header->version, 3);
+    assert_true(st.header->sources_off != 0);
+
+    /* records by id: "_index", "a1", "b2" */
+
+    assert_int_equal(bulletin_store_source(&st, 0, &src), -1);
+
+    assert_int_equal(bulletin_store_source(&st, 1, &src), 0);
+    assert_int_equal(src.path_len, 10);
+    assert_memory_equal(st.base + src.path_off, "in/a1.json", 10);
+    assert_int_equal(src.category_len, 6);
+    assert_memory_equal(st.base + src.category_off, a.category, 6);
+    assert_true(src.hash == a.hash);
+    assert_true(src.published_at == a.published_at);
+    assert_int_equal(src.line, 1);
+    assert_int_equal(src.col, 8);
+
+    assert_int_equal(bulletin_store_source(&st, 2, &src), 0);
+    assert_memory_equal(st.base + src.path_off, "b2.json", 7);
+    assert_int_equal(src.category_len, 0);
+    assert_true(src.category_off == 0);
+
+    assert_int_equal(bulletin_store_source(&st, 3, &src), -1);
+
+    q = malloc(size);
+    assert_non_null(q);
+
+    for (i = 0; i < (int) (sizeof(want) / sizeof(want[0])); i++) {
+        memcpy(q, p, size);
+        h = (bulletin_store_header_t *) q;
+        s = (bulletin_store_source_t *) (q + h->sources_off);
+
+        switch (i) {
+        case 0: s[1].path_off = h->file_size; break;
+        case 1: s[1].category_len = 7; s[1].category_off = h->file_size - 3;
+                break;
+        case 2: s[0].hash = 1; break;
+        case 3: s[1].published_at = -1; break;
+        case 4: q[s[1].path_off + 2] = '\0'; break;
+        case 5: q[s[1].category_off] = 0xff; break;
+        case 6: h->version = 2; break;
+        case 7: h->sources_off = h->file_size - 8; break;
+        case 8: s[2].category_len = 0; s[2].category_off = 8; break;
+        }
+
+        fix_checksum(q, size);
+
+        rc = bulletin_store_open(&st, q, size);
+
+        if (rc != want[i]) {
+            print_error("case %d: %s (%s), expected %s\n", i,
+                        bulletin_strerror(rc), st.detail,
+                        bulletin_strerror(want[i]));
+        }
+
+        assert_int_equal(rc, want[i]);
+    }
+
+    free(q);
+    free(p);
+}
+
+
+/*
  * The file rewritten in place after it was verified: every function of
  * the request path reads only what it checked against the verified
  * header, and says BULLETIN_ERR_CHANGED where the record, a segment or a
@@ -2180,6 +2344,7 @@ main(void)
         cmocka_unit_test(test_writer_text),
         cmocka_unit_test(test_long_title),
         cmocka_unit_test(test_rewritten),
+        cmocka_unit_test(test_sources),
     };
 
     return cmocka_run_group_tests_name("bulletin_store", tests, setup,
