@@ -17,11 +17,17 @@
  * A document of many pages is made in steps, each returning to the event
  * loop (ngx_posted_next_events), so that the pages this worker serves
  * meanwhile wait for one step at most: a step reads this many pages or
- * slots, or writes this many listed pages.
+ * slots, or writes this many listed pages.  It is sent in steps too, a
+ * slice of at most STEP_SEND bytes each, the next one only once the last
+ * has left: a write event of nginx's own sends up to sendfile_max_chunk
+ * (2 MB), about 4 ms of copying into a loopback socket.
  */
 #define NGX_HTTP_BULLETIN_STEP_READ   2048
 #define NGX_HTTP_BULLETIN_STEP_WRITE  32     /* about 0.1 ms of JSON */
-#define NGX_HTTP_BULLETIN_RADIX_BITS  16
+#define NGX_HTTP_BULLETIN_STEP_SEND   65536  /* about 0.1 ms of writev */
+
+/* 11 bits: a histogram of 8 KB, not 256 KB zeroed (and faulted) in a step */
+#define NGX_HTTP_BULLETIN_RADIX_BITS  11
 #define NGX_HTTP_BULLETIN_RADIX       (1 << NGX_HTTP_BULLETIN_RADIX_BITS)
 
 
@@ -73,7 +79,8 @@ typedef enum {
                                        views family) */
     NGX_HTTP_BULLETIN_WRITE_SHARES, /* Prometheus: the shares family */
     NGX_HTTP_BULLETIN_TOTALS,       /* every slot */
-    NGX_HTTP_BULLETIN_DONE
+    NGX_HTTP_BULLETIN_DONE,         /* the head, then the header sent */
+    NGX_HTTP_BULLETIN_SEND          /* the body, a slice at a time */
 } ngx_http_bulletin_phase_e;
 
 
@@ -97,11 +104,14 @@ typedef struct {
     ngx_http_bulletin_totals_t      t;
     ngx_http_bulletin_out_t         views;       /* the pages' part */
     ngx_http_bulletin_out_t         shares;      /* Prometheus: its 2nd */
+    ngx_chain_t                    *send;        /* the body not passed */
     ngx_event_t                     ev;
 } ngx_http_bulletin_list_t;
 
 
 static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
+static ngx_int_t ngx_http_bulletin_status_header(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
     const char *reason, ngx_uint_t format);
@@ -112,6 +122,9 @@ static ngx_int_t ngx_http_bulletin_too_many(ngx_http_request_t *r,
 static ngx_int_t ngx_http_bulletin_list(ngx_http_request_t *r,
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t format);
 static void ngx_http_bulletin_list_handler(ngx_event_t *ev);
+static void ngx_http_bulletin_list_write_handler(ngx_http_request_t *r);
+static void ngx_http_bulletin_list_send(ngx_http_bulletin_list_t *l);
+static ngx_chain_t *ngx_http_bulletin_list_slice(ngx_http_bulletin_list_t *l);
 static void ngx_http_bulletin_list_cleanup(void *data);
 static ngx_int_t ngx_http_bulletin_list_step(ngx_http_bulletin_list_t *l);
 static void ngx_http_bulletin_list_read(ngx_http_bulletin_list_t *l,
@@ -294,6 +307,28 @@ static ngx_int_t
 ngx_http_bulletin_status_send(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type)
 {
+    ngx_int_t  rc;
+
+    rc = ngx_http_bulletin_status_header(r, out, status, type);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (out->first == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    return ngx_http_output_filter(r, out->first);
+}
+
+
+/* the header, and the body's last buffer marked as the last */
+
+static ngx_int_t
+ngx_http_bulletin_status_header(ngx_http_request_t *r,
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type)
+{
     ngx_int_t         rc;
     ngx_chain_t      *cl;
     ngx_table_elt_t  *h;
@@ -328,14 +363,12 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
         return rc;
     }
 
-    if (out->first == NULL) {
-        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    if (out->first) {
+        out->buf->last_buf = (r == r->main) ? 1 : 0;
+        out->buf->last_in_chain = 1;
     }
 
-    out->buf->last_buf = (r == r->main) ? 1 : 0;
-    out->buf->last_in_chain = 1;
-
-    return ngx_http_output_filter(r, out->first);
+    return rc;
 }
 
 
@@ -420,8 +453,10 @@ ngx_http_bulletin_too_many(ngx_http_request_t *r, uint32_t top,
 
 /*
  * A list document: the most viewed pages, then the totals, made in steps
- * (see NGX_HTTP_BULLETIN_STEP_READ).  The request waits, counted, for
- * the last step, which sends the document and finalizes it.
+ * (see NGX_HTTP_BULLETIN_STEP_READ), then sent in slices.  The request
+ * waits, counted, for the last slice, which finalizes it.  The send
+ * timer is set from the first step: a worker shutting down waits for
+ * the document, as for any response still being sent.
  */
 
 static ngx_int_t
@@ -429,6 +464,7 @@ ngx_http_bulletin_list(ngx_http_request_t *r, ngx_http_bulletin_status_t *st,
     ngx_uint_t top, ngx_uint_t format)
 {
     ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_bulletin_list_t  *l;
 
     l = ngx_pcalloc(r->pool, sizeof(ngx_http_bulletin_list_t));
@@ -481,6 +517,11 @@ ngx_http_bulletin_list(ngx_http_request_t *r, ngx_http_bulletin_status_t *st,
     l->ev.log = r->connection->log;
 
     r->main->count++;
+    r->write_event_handler = ngx_http_bulletin_list_write_handler;
+
+    clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+    ngx_add_timer(r->connection->write, clcf->send_timeout);
 
     ngx_post_event(&l->ev, &ngx_posted_next_events);
 
@@ -501,6 +542,12 @@ ngx_http_bulletin_list_handler(ngx_event_t *ev)
     r = l->st.request;
     c = r->connection;
 
+    if (l->phase == NGX_HTTP_BULLETIN_SEND) {
+        ngx_http_bulletin_list_send(l);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
     rc = ngx_http_bulletin_list_step(l);
 
     if (rc == NGX_AGAIN) {
@@ -508,19 +555,192 @@ ngx_http_bulletin_list_handler(ngx_event_t *ev)
         return;
     }
 
-    if (rc == NGX_OK) {
-        type = (l->format == BULLETIN_FORMAT_JSON)
-               ? &ngx_http_bulletin_json_type
-               : &ngx_http_bulletin_prometheus_type;
-
-        rc = ngx_http_bulletin_status_send(r, &l->st.out, NGX_HTTP_OK, type);
-
-    } else {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_run_posted_requests(c);
+        return;
     }
 
-    ngx_http_finalize_request(r, rc);
+    type = (l->format == BULLETIN_FORMAT_JSON)
+           ? &ngx_http_bulletin_json_type
+           : &ngx_http_bulletin_prometheus_type;
+
+    rc = ngx_http_bulletin_status_header(r, &l->st.out, NGX_HTTP_OK, type);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only
+        || l->st.out.first == NULL)
+    {
+        if (rc == NGX_OK && !r->header_only) {
+            rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+        }
+
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    l->send = l->st.out.first;
+    l->phase = NGX_HTTP_BULLETIN_SEND;
+
+    ngx_http_bulletin_list_send(l);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * The connection's write events: the socket took a slice that did not
+ * fit at first, or the send timer ran out.  A step or a slice already
+ * posted goes first.
+ */
+
+static void
+ngx_http_bulletin_list_write_handler(ngx_http_request_t *r)
+{
+    ngx_event_t               *wev;
+    ngx_connection_t          *c;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_bulletin_list_t  *l;
+
+    c = r->connection;
+    wev = c->write;
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "client timed out");
+        c->timedout = 1;
+
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    /* the list is the data of its cleanup, the request's only link to it */
+
+    l = NULL;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_bulletin_list_cleanup) {
+            l = cln->data;
+            break;
+        }
+    }
+
+    if (l == NULL || l->phase != NGX_HTTP_BULLETIN_SEND || l->ev.posted) {
+        return;
+    }
+
+    if (wev->delayed) {
+        clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_ERROR);
+        }
+
+        return;
+    }
+
+    ngx_http_bulletin_list_send(l);
+}
+
+
+/*
+ * One pass of the event loop sends one slice, or the rest of the last
+ * one: a slice that left at once is followed by the next in the next
+ * pass; one that did not waits for the socket.  The last slice is
+ * nginx's to finish, as a handler's whole response would be.
+ */
+
+static void
+ngx_http_bulletin_list_send(ngx_http_bulletin_list_t *l)
+{
+    ngx_int_t                  rc;
+    ngx_event_t               *wev;
+    ngx_chain_t               *slice;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r = l->st.request;
+    c = r->connection;
+    wev = c->write;
+
+    clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+    if (c->buffered & (NGX_HTTP_WRITE_BUFFERED|NGX_LOWLEVEL_BUFFERED)) {
+        rc = ngx_http_output_filter(r, NULL);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        if (c->buffered & (NGX_HTTP_WRITE_BUFFERED|NGX_LOWLEVEL_BUFFERED)) {
+            goto wait;
+        }
+
+        goto next;
+    }
+
+    slice = ngx_http_bulletin_list_slice(l);
+
+    rc = ngx_http_output_filter(r, slice);
+
+    if (rc == NGX_ERROR || l->send == NULL) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (c->buffered & (NGX_HTTP_WRITE_BUFFERED|NGX_LOWLEVEL_BUFFERED)) {
+        goto wait;
+    }
+
+next:
+
+    ngx_add_timer(wev, clcf->send_timeout);
+    ngx_post_event(&l->ev, &ngx_posted_next_events);
+
+    return;
+
+wait:
+
+    if (!wev->delayed) {
+        ngx_add_timer(wev, clcf->send_timeout);
+    }
+
+    if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+    }
+}
+
+
+/*
+ * The next buffers of the body, at most STEP_SEND bytes (one buffer if
+ * larger), cut off the rest; in a subrequest, the rest whole
+ */
+
+static ngx_chain_t *
+ngx_http_bulletin_list_slice(ngx_http_bulletin_list_t *l)
+{
+    off_t         size;
+    ngx_chain_t  *cl, *slice;
+
+    slice = l->send;
+    size = ngx_buf_size(slice->buf);
+
+    for (cl = slice; cl->next; cl = cl->next) {
+        size += ngx_buf_size(cl->next->buf);
+
+        if (size > NGX_HTTP_BULLETIN_STEP_SEND
+            && l->st.request == l->st.request->main)
+        {
+            break;
+        }
+    }
+
+    l->send = cl->next;
+    cl->next = NULL;
+
+    return slice;
 }
 
 
