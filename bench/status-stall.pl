@@ -14,11 +14,13 @@
 # by side with the load average before it, their medians, the documents'
 # sizes and how long each took to arrive, and a verdict against issue
 # 17's targets: p99 while scraping <= 5 ms and <= 2x the p99 alone
-# (medians of the runs).  The worker runs on the first core,
-# wrk and the scraper on the second: what the worker's latency shows is
-# the worker's own work, not the clients' competing for its core.  Everything runs on 127.0.0.1, under
-# build/bench/stall/, and is stopped at the end.  BULLETIN_MODULE=FILE loads
-# another build of the module (the one before a change, say).
+# (medians of the runs).  The worker runs on the first core, wrk and the
+# scraper on the second: what the worker's latency shows is the worker's
+# own work, not the clients' competing for its core, but not what other
+# processes on the machine take of it: the load average is shown for
+# that.  Everything runs on 127.0.0.1, under build/bench/stall/, and is
+# stopped at the end.  BULLETIN_MODULE=FILE loads another build of the
+# module (the one before a change, say).
 
 use strict;
 use warnings;

@@ -1542,7 +1542,7 @@ sub concurrent {
 sub sliced {
     my $server = $LOCATIONS;
 
-    $server =~ s/bulletin_status;/bulletin_status;\n    bulletin_status_max 100001;/;
+    $server =~ s/(bulletin_status;)/$1\n    bulletin_status_max 100001;/;
 
     restart(http => "bulletin_store concurrent.blt;\n"
                   . "bulletin_counters zone=bulletin:8m;\n"
@@ -1632,6 +1632,51 @@ sub sliced {
        'sliced, after clients left: a page served');
     is_deeply([$t->worker_pids], \@pids,
               'sliced, after clients left: the same workers');
+
+    # the documents' buffers go with them, sent or not: the workers'
+    # anonymous memory does not grow by the documents it sent
+
+    SKIP: {
+        $t->skip_if_valgrind('the memory is valgrind\'s', 1);
+
+        my $rss = sub {
+            my $kb = 0;
+
+            for my $pid ($t->worker_pids) {
+                my $text = eval { $t->read_file("/proc/$pid/status") } // '';
+                $kb += $1 if $text =~ /^RssAnon:\s+(\d+) kB/m;
+            }
+
+            return $kb;
+        };
+
+        $t->http_get("/status?$_") for 'top=all', 'top=all&format=prometheus';
+
+        my $before = $rss->();
+
+        for (1 .. 10) {
+            $t->http_get("/status?$_")
+                for 'top=all', 'top=all&format=prometheus';
+
+            my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                             PeerPort => $t->port,
+                                             Timeout => 5)
+                or die "connect: $!";
+
+            print $sock "GET /status?top=all HTTP/1.1\r\n"
+                      . "Host: localhost\r\n\r\n";
+            sysread $sock, my $buf, 40960;
+            close $sock;
+        }
+
+        sleep 0.5;
+
+        my $grown = $rss->() - $before;
+
+        ok($grown < length($body{'top=all'}) / 1024,
+           "sliced, 30 documents later: the workers' memory grew "
+           . "${grown} kB");
+    }
 
     # keepalive: a page on the connection that read the document (the
     # page just viewed changed the document)
