@@ -720,6 +720,12 @@ ngx_http_bulletin_list_send(ngx_http_bulletin_list_t *l)
 
 next:
 
+    /* limit_rate: the write filter's timer says when */
+
+    if (wev->delayed) {
+        goto wait;
+    }
+
     ngx_add_timer(wev, clcf->send_timeout);
     ngx_post_event(&l->ev, &ngx_posted_next_events);
 

@@ -1543,6 +1543,8 @@ sub sliced {
     my $server = $LOCATIONS;
 
     $server =~ s/(bulletin_status;)/$1\n    bulletin_status_max 100001;/;
+    $server .= "location = /status_rate {\n    bulletin_status;\n"
+             . "    bulletin_status_max 100001;\n    limit_rate 8m;\n}\n";
 
     restart(http => "bulletin_store concurrent.blt;\n"
                   . "bulletin_counters zone=bulletin:8m;\n"
@@ -1572,6 +1574,12 @@ sub sliced {
 
         ok($slow eq $body, "$name: the same to a slow reader")
             or diag length($slow) . " bytes, not " . length($body);
+
+        my $rate = $t->http_get("/status_rate?$q");
+
+        ok(($rate->body // '') eq $body, "$name: the same at limit_rate")
+            or diag(($rate->status // $rate->error) . ', '
+                    . length($rate->body // '') . ' bytes');
 
         my $gz = $t->http_get("/status?$q",
                               headers => ['Accept-Encoding' => 'gzip']);
