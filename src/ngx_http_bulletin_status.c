@@ -17,11 +17,17 @@
  * A document of many pages is made in steps, each returning to the event
  * loop (ngx_posted_next_events), so that the pages this worker serves
  * meanwhile wait for one step at most: a step reads this many pages or
- * slots, or writes this many listed pages.
+ * slots, or writes this many listed pages.  It is sent in steps too, a
+ * slice of at most STEP_SEND bytes each, the next one only once the last
+ * has left: a write event of nginx's own sends up to sendfile_max_chunk
+ * (2 MB), about 4 ms of copying into a loopback socket.
  */
-#define NGX_HTTP_BULLETIN_STEP_READ   2048
-#define NGX_HTTP_BULLETIN_STEP_WRITE  32     /* about 0.1 ms of JSON */
-#define NGX_HTTP_BULLETIN_RADIX_BITS  16
+#define NGX_HTTP_BULLETIN_STEP_READ   1024   /* about 0.05 ms */
+#define NGX_HTTP_BULLETIN_STEP_WRITE  32     /* about 0.03 ms of JSON */
+#define NGX_HTTP_BULLETIN_STEP_SEND   32768  /* about 0.05 ms of writev */
+
+/* 11 bits: a histogram of 8 KB, not 256 KB zeroed (and faulted) in a step */
+#define NGX_HTTP_BULLETIN_RADIX_BITS  11
 #define NGX_HTTP_BULLETIN_RADIX       (1 << NGX_HTTP_BULLETIN_RADIX_BITS)
 
 
@@ -44,13 +50,20 @@ typedef struct {
 } ngx_http_bulletin_totals_t;
 
 
-/* the document, written into a chain of buffers as it grows */
+/*
+ * The document, written into a chain of buffers as it grows.  A list's
+ * buffers are mapped one by one (mapped) and unmapped as soon as they
+ * have been sent: tens of MB freed at once at the end of the request
+ * took milliseconds of the worker's time.
+ */
 
 typedef struct {
     ngx_pool_t                     *pool;
     ngx_chain_t                    *first;
     ngx_chain_t                   **last;
     ngx_buf_t                      *buf;
+    off_t                           size;        /* before buf's bytes */
+    ngx_uint_t                      mapped;
 } ngx_http_bulletin_out_t;
 
 
@@ -73,7 +86,8 @@ typedef enum {
                                        views family) */
     NGX_HTTP_BULLETIN_WRITE_SHARES, /* Prometheus: the shares family */
     NGX_HTTP_BULLETIN_TOTALS,       /* every slot */
-    NGX_HTTP_BULLETIN_DONE
+    NGX_HTTP_BULLETIN_DONE,         /* the head, then the header sent */
+    NGX_HTTP_BULLETIN_SEND          /* the body, a slice at a time */
 } ngx_http_bulletin_phase_e;
 
 
@@ -97,11 +111,15 @@ typedef struct {
     ngx_http_bulletin_totals_t      t;
     ngx_http_bulletin_out_t         views;       /* the pages' part */
     ngx_http_bulletin_out_t         shares;      /* Prometheus: its 2nd */
+    ngx_chain_t                    *send;        /* the body not passed */
+    ngx_chain_t                    *sent;        /* passed, still mapped */
     ngx_event_t                     ev;
 } ngx_http_bulletin_list_t;
 
 
 static ngx_int_t ngx_http_bulletin_status_send(ngx_http_request_t *r,
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
+static ngx_int_t ngx_http_bulletin_status_header(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type);
 static ngx_int_t ngx_http_bulletin_bad_request(ngx_http_request_t *r,
     const char *reason, ngx_uint_t format);
@@ -112,6 +130,10 @@ static ngx_int_t ngx_http_bulletin_too_many(ngx_http_request_t *r,
 static ngx_int_t ngx_http_bulletin_list(ngx_http_request_t *r,
     ngx_http_bulletin_status_t *st, ngx_uint_t top, ngx_uint_t format);
 static void ngx_http_bulletin_list_handler(ngx_event_t *ev);
+static void ngx_http_bulletin_list_write_handler(ngx_http_request_t *r);
+static void ngx_http_bulletin_list_send(ngx_http_bulletin_list_t *l);
+static ngx_chain_t *ngx_http_bulletin_list_slice(ngx_http_bulletin_list_t *l,
+    ngx_chain_t **end);
 static void ngx_http_bulletin_list_cleanup(void *data);
 static ngx_int_t ngx_http_bulletin_list_step(ngx_http_bulletin_list_t *l);
 static void ngx_http_bulletin_list_read(ngx_http_bulletin_list_t *l,
@@ -156,7 +178,12 @@ static ngx_int_t ngx_http_bulletin_prometheus_shares(
     ngx_http_bulletin_status_t *st, ngx_http_bulletin_out_t *out,
     ngx_http_bulletin_rank_t *rank, ngx_uint_t from, ngx_uint_t to);
 static void ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out,
-    ngx_pool_t *pool);
+    ngx_pool_t *pool, ngx_uint_t mapped);
+static ngx_buf_t *ngx_http_bulletin_out_buf(ngx_http_bulletin_out_t *out,
+    size_t size);
+static void ngx_http_bulletin_out_free(ngx_http_bulletin_out_t *out,
+    ngx_buf_t *b);
+static void ngx_http_bulletin_out_unmap(ngx_chain_t *cl);
 static void ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
     ngx_http_bulletin_out_t *tail);
 static ngx_int_t ngx_http_bulletin_printf(ngx_http_bulletin_out_t *out,
@@ -240,7 +267,7 @@ ngx_http_bulletin_status_handler(ngx_http_request_t *r)
                                           blcf->status_max, args.format);
     }
 
-    ngx_http_bulletin_out_init(&st.out, r->pool);
+    ngx_http_bulletin_out_init(&st.out, r->pool, 0);
 
     if (args.id == NULL) {
         return ngx_http_bulletin_list(r, &st, args.top, args.format);
@@ -294,16 +321,36 @@ static ngx_int_t
 ngx_http_bulletin_status_send(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type)
 {
+    ngx_int_t  rc;
+
+    rc = ngx_http_bulletin_status_header(r, out, status, type);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (out->first == NULL) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    return ngx_http_output_filter(r, out->first);
+}
+
+
+/* the header, and the body's last buffer marked as the last */
+
+static ngx_int_t
+ngx_http_bulletin_status_header(ngx_http_request_t *r,
+    ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type)
+{
     ngx_int_t         rc;
-    ngx_chain_t      *cl;
     ngx_table_elt_t  *h;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = 0;
-
-    for (cl = out->first; cl; cl = cl->next) {
-        r->headers_out.content_length_n += cl->buf->last - cl->buf->pos;
-    }
+    r->headers_out.content_length_n = out->size
+                                      + (out->buf ? out->buf->last
+                                                    - out->buf->pos
+                                                  : 0);
 
     /* the parameters are part of the type: charset filters keep off */
 
@@ -328,14 +375,12 @@ ngx_http_bulletin_status_send(ngx_http_request_t *r,
         return rc;
     }
 
-    if (out->first == NULL) {
-        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    if (out->first) {
+        out->buf->last_buf = (r == r->main) ? 1 : 0;
+        out->buf->last_in_chain = 1;
     }
 
-    out->buf->last_buf = (r == r->main) ? 1 : 0;
-    out->buf->last_in_chain = 1;
-
-    return ngx_http_output_filter(r, out->first);
+    return rc;
 }
 
 
@@ -363,7 +408,7 @@ ngx_http_bulletin_status_error(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t                *type;
     ngx_http_bulletin_out_t   out;
 
-    ngx_http_bulletin_out_init(&out, r->pool);
+    ngx_http_bulletin_out_init(&out, r->pool, 0);
 
     if (format == BULLETIN_FORMAT_JSON) {
         type = &ngx_http_bulletin_json_type;
@@ -420,8 +465,10 @@ ngx_http_bulletin_too_many(ngx_http_request_t *r, uint32_t top,
 
 /*
  * A list document: the most viewed pages, then the totals, made in steps
- * (see NGX_HTTP_BULLETIN_STEP_READ).  The request waits, counted, for
- * the last step, which sends the document and finalizes it.
+ * (see NGX_HTTP_BULLETIN_STEP_READ), then sent in slices.  The request
+ * waits, counted, for the last slice, which finalizes it.  The send
+ * timer is set from the first step: a worker shutting down waits for
+ * the document, as for any response still being sent.
  */
 
 static ngx_int_t
@@ -429,6 +476,7 @@ ngx_http_bulletin_list(ngx_http_request_t *r, ngx_http_bulletin_status_t *st,
     ngx_uint_t top, ngx_uint_t format)
 {
     ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_bulletin_list_t  *l;
 
     l = ngx_pcalloc(r->pool, sizeof(ngx_http_bulletin_list_t));
@@ -460,9 +508,9 @@ ngx_http_bulletin_list(ngx_http_request_t *r, ngx_http_bulletin_status_t *st,
 
     /* the copy's chain must not point into the caller's */
 
-    ngx_http_bulletin_out_init(&l->st.out, r->pool);
-    ngx_http_bulletin_out_init(&l->views, r->pool);
-    ngx_http_bulletin_out_init(&l->shares, r->pool);
+    ngx_http_bulletin_out_init(&l->st.out, r->pool, 1);
+    ngx_http_bulletin_out_init(&l->views, r->pool, 1);
+    ngx_http_bulletin_out_init(&l->shares, r->pool, 1);
 
     l->phase = l->n ? NGX_HTTP_BULLETIN_READ : NGX_HTTP_BULLETIN_TOTALS;
 
@@ -481,6 +529,11 @@ ngx_http_bulletin_list(ngx_http_request_t *r, ngx_http_bulletin_status_t *st,
     l->ev.log = r->connection->log;
 
     r->main->count++;
+    r->write_event_handler = ngx_http_bulletin_list_write_handler;
+
+    clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+    ngx_add_timer(r->connection->write, clcf->send_timeout);
 
     ngx_post_event(&l->ev, &ngx_posted_next_events);
 
@@ -501,6 +554,12 @@ ngx_http_bulletin_list_handler(ngx_event_t *ev)
     r = l->st.request;
     c = r->connection;
 
+    if (l->phase == NGX_HTTP_BULLETIN_SEND) {
+        ngx_http_bulletin_list_send(l);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
     rc = ngx_http_bulletin_list_step(l);
 
     if (rc == NGX_AGAIN) {
@@ -508,21 +567,220 @@ ngx_http_bulletin_list_handler(ngx_event_t *ev)
         return;
     }
 
-    if (rc == NGX_OK) {
-        type = (l->format == BULLETIN_FORMAT_JSON)
-               ? &ngx_http_bulletin_json_type
-               : &ngx_http_bulletin_prometheus_type;
-
-        rc = ngx_http_bulletin_status_send(r, &l->st.out, NGX_HTTP_OK, type);
-
-    } else {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        ngx_http_run_posted_requests(c);
+        return;
     }
 
-    ngx_http_finalize_request(r, rc);
+    type = (l->format == BULLETIN_FORMAT_JSON)
+           ? &ngx_http_bulletin_json_type
+           : &ngx_http_bulletin_prometheus_type;
+
+    rc = ngx_http_bulletin_status_header(r, &l->st.out, NGX_HTTP_OK, type);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only
+        || l->st.out.first == NULL)
+    {
+        if (rc == NGX_OK && !r->header_only) {
+            rc = ngx_http_send_special(r, NGX_HTTP_LAST);
+        }
+
+        ngx_http_finalize_request(r, rc);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    l->send = l->st.out.first;
+    l->sent = l->send;
+    l->phase = NGX_HTTP_BULLETIN_SEND;
+
+    ngx_http_bulletin_list_send(l);
     ngx_http_run_posted_requests(c);
 }
 
+
+/*
+ * The connection's write events: the socket took a slice that did not
+ * fit at first, or the send timer ran out.  A step or a slice already
+ * posted goes first.
+ */
+
+static void
+ngx_http_bulletin_list_write_handler(ngx_http_request_t *r)
+{
+    ngx_event_t               *wev;
+    ngx_connection_t          *c;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_bulletin_list_t  *l;
+
+    c = r->connection;
+    wev = c->write;
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "client timed out");
+        c->timedout = 1;
+
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    /* the list is the data of its cleanup, the request's only link to it */
+
+    l = NULL;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_bulletin_list_cleanup) {
+            l = cln->data;
+            break;
+        }
+    }
+
+    if (l == NULL || l->phase != NGX_HTTP_BULLETIN_SEND || l->ev.posted) {
+        return;
+    }
+
+    if (wev->delayed) {
+        clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+        if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_ERROR);
+        }
+
+        return;
+    }
+
+    ngx_http_bulletin_list_send(l);
+}
+
+
+/*
+ * One pass of the event loop sends one slice, or the rest of the last
+ * one: a slice that left at once is followed by the next in the next
+ * pass; one that did not waits for the socket.  The last slice is
+ * nginx's to finish, as a handler's whole response would be.
+ */
+
+static void
+ngx_http_bulletin_list_send(ngx_http_bulletin_list_t *l)
+{
+    ngx_int_t                  rc;
+    ngx_event_t               *wev;
+    ngx_chain_t               *cl, *slice;
+    ngx_connection_t          *c;
+    ngx_http_request_t        *r;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    r = l->st.request;
+    c = r->connection;
+    wev = c->write;
+
+    clcf = ngx_http_get_module_loc_conf(r->main, ngx_http_core_module);
+
+    /* what has been sent (or taken by a filter) is unmapped */
+
+    while (l->sent != l->send && ngx_buf_size(l->sent->buf) == 0) {
+        ngx_http_bulletin_out_free(&l->st.out, l->sent->buf);
+        l->sent = l->sent->next;
+    }
+
+    if (c->buffered & (NGX_HTTP_WRITE_BUFFERED|NGX_LOWLEVEL_BUFFERED)) {
+        rc = ngx_http_output_filter(r, NULL);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        if (c->buffered & (NGX_HTTP_WRITE_BUFFERED|NGX_LOWLEVEL_BUFFERED)) {
+            goto wait;
+        }
+
+        goto next;
+    }
+
+    slice = ngx_http_bulletin_list_slice(l, &cl);
+
+    rc = ngx_http_output_filter(r, slice);
+
+    /* the filters keep links of their own: the chain is whole again */
+
+    cl->next = l->send;
+
+    if (rc == NGX_ERROR || l->send == NULL) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (c->buffered & (NGX_HTTP_WRITE_BUFFERED|NGX_LOWLEVEL_BUFFERED)) {
+        goto wait;
+    }
+
+next:
+
+    /* limit_rate: the write filter's timer says when */
+
+    if (wev->delayed) {
+        goto wait;
+    }
+
+    ngx_add_timer(wev, clcf->send_timeout);
+    ngx_post_event(&l->ev, &ngx_posted_next_events);
+
+    return;
+
+wait:
+
+    if (!wev->delayed) {
+        ngx_add_timer(wev, clcf->send_timeout);
+    }
+
+    if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+    }
+}
+
+
+/*
+ * The next buffers of the body, at most STEP_SEND bytes (one buffer if
+ * larger), cut off the rest until the filters had them (*end, the last
+ * link); in a subrequest, the rest whole
+ */
+
+static ngx_chain_t *
+ngx_http_bulletin_list_slice(ngx_http_bulletin_list_t *l, ngx_chain_t **end)
+{
+    off_t         size;
+    ngx_chain_t  *cl, *slice;
+
+    slice = l->send;
+    size = ngx_buf_size(slice->buf);
+
+    for (cl = slice; cl->next; cl = cl->next) {
+        size += ngx_buf_size(cl->next->buf);
+
+        if (size > NGX_HTTP_BULLETIN_STEP_SEND
+            && l->st.request == l->st.request->main)
+        {
+            break;
+        }
+    }
+
+    l->send = cl->next;
+    cl->next = NULL;
+    *end = cl;
+
+    return slice;
+}
+
+
+/*
+ * The request is freed: the buffers still mapped go, sent or not (a
+ * client gone mid-way, an error, a worker exiting); the pages' parts are
+ * the document's own once appended to it
+ */
 
 static void
 ngx_http_bulletin_list_cleanup(void *data)
@@ -532,6 +790,10 @@ ngx_http_bulletin_list_cleanup(void *data)
     if (l->ev.posted) {
         ngx_delete_posted_event(&l->ev);
     }
+
+    ngx_http_bulletin_out_unmap(l->sent ? l->sent : l->st.out.first);
+    ngx_http_bulletin_out_unmap(l->views.first);
+    ngx_http_bulletin_out_unmap(l->shares.first);
 }
 
 
@@ -619,6 +881,19 @@ ngx_http_bulletin_list_step(ngx_http_bulletin_list_t *l)
 
     case NGX_HTTP_BULLETIN_WRITE:
     case NGX_HTTP_BULLETIN_WRITE_SHARES:
+
+        /*
+         * the sort's arrays (MBs of them) freed one at a time, each in
+         * a step of its own, not all at once with the request
+         */
+
+        if (l->tmp) {
+            ngx_pfree(l->st.request->pool, l->tmp);
+            ngx_pfree(l->st.request->pool, l->count);
+            l->tmp = NULL;
+            l->count = NULL;
+        }
+
         to = ngx_min(from + NGX_HTTP_BULLETIN_STEP_WRITE, l->n);
 
         if (ngx_http_bulletin_list_write(l, from, to) != NGX_OK) {
@@ -636,6 +911,11 @@ ngx_http_bulletin_list_step(ngx_http_bulletin_list_t *l)
         break;
 
     case NGX_HTTP_BULLETIN_TOTALS:
+        if (l->rank) {
+            ngx_pfree(l->st.request->pool, l->rank);
+            l->rank = NULL;
+        }
+
         end = l->st.zone ? l->st.zone->info.used : 0;
         to = ngx_min(from + NGX_HTTP_BULLETIN_STEP_READ, end);
 
@@ -1522,14 +1802,19 @@ ngx_http_bulletin_views(ngx_http_bulletin_status_t *st, uint32_t page)
 
 
 static void
-ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out, ngx_pool_t *pool)
+ngx_http_bulletin_out_init(ngx_http_bulletin_out_t *out, ngx_pool_t *pool,
+    ngx_uint_t mapped)
 {
     out->pool = pool;
     out->first = NULL;
     out->last = &out->first;
     out->buf = NULL;
+    out->size = 0;
+    out->mapped = mapped;
 }
 
+
+/* tail's buffers become out's: tail is left empty */
 
 static void
 ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
@@ -1539,9 +1824,92 @@ ngx_http_bulletin_out_append(ngx_http_bulletin_out_t *out,
         return;
     }
 
+    out->size += (out->buf ? out->buf->last - out->buf->pos : 0)
+                 + tail->size;
+
     *out->last = tail->first;
     out->last = tail->last;
     out->buf = tail->buf;
+
+    tail->first = NULL;
+    tail->last = &tail->first;
+    tail->buf = NULL;
+    tail->size = 0;
+}
+
+
+static ngx_buf_t *
+ngx_http_bulletin_out_buf(ngx_http_bulletin_out_t *out, size_t size)
+{
+    u_char     *p;
+    ngx_buf_t  *b;
+
+    if (!out->mapped) {
+        return ngx_create_temp_buf(out->pool, size);
+    }
+
+    b = ngx_calloc_buf(out->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,
+             -1, 0);
+
+    if (p == MAP_FAILED) {
+        ngx_log_error(NGX_LOG_ALERT, out->pool->log, ngx_errno,
+                      "mmap(MAP_ANONYMOUS, %uz) failed", size);
+        return NULL;
+    }
+
+    b->start = p;
+    b->pos = p;
+    b->last = p;
+    b->end = p + size;
+    b->temporary = 1;
+
+    return b;
+}
+
+
+static void
+ngx_http_bulletin_out_free(ngx_http_bulletin_out_t *out, ngx_buf_t *b)
+{
+    if (!out->mapped) {
+        ngx_pfree(out->pool, b->start);
+        return;
+    }
+
+    if (b->start == NULL) {
+        return;
+    }
+
+    if (munmap(b->start, b->end - b->start) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "munmap(%p, %uz) failed", b->start,
+                      (size_t) (b->end - b->start));
+    }
+
+    b->start = NULL;
+    b->pos = NULL;
+    b->last = NULL;
+    b->end = NULL;
+}
+
+
+/* every buffer of a mapped chain, from cl */
+
+static void
+ngx_http_bulletin_out_unmap(ngx_chain_t *cl)
+{
+    ngx_http_bulletin_out_t  mapped;
+
+    ngx_memzero(&mapped, sizeof(ngx_http_bulletin_out_t));
+    mapped.mapped = 1;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        ngx_http_bulletin_out_free(&mapped, cl->buf);
+    }
 }
 
 
@@ -1578,7 +1946,7 @@ ngx_http_bulletin_printf(ngx_http_bulletin_out_t *out, const char *fmt, ...)
 
     for (size = NGX_HTTP_BULLETIN_OUT_SIZE; /* void */ ; size *= 2) {
 
-        b = ngx_create_temp_buf(out->pool, size);
+        b = ngx_http_bulletin_out_buf(out, size);
         if (b == NULL) {
             return NGX_ERROR;
         }
@@ -1592,7 +1960,7 @@ ngx_http_bulletin_printf(ngx_http_bulletin_out_t *out, const char *fmt, ...)
             return ngx_http_bulletin_out_link(out, b);
         }
 
-        ngx_pfree(out->pool, b->start);
+        ngx_http_bulletin_out_free(out, b);
     }
 }
 
@@ -1670,8 +2038,8 @@ ngx_http_bulletin_room(ngx_http_bulletin_out_t *out, size_t size)
         return b;
     }
 
-    b = ngx_create_temp_buf(out->pool,
-                            ngx_max(size, NGX_HTTP_BULLETIN_OUT_SIZE));
+    b = ngx_http_bulletin_out_buf(out,
+                                  ngx_max(size, NGX_HTTP_BULLETIN_OUT_SIZE));
     if (b == NULL) {
         return NULL;
     }
@@ -1693,7 +2061,12 @@ ngx_http_bulletin_out_link(ngx_http_bulletin_out_t *out, ngx_buf_t *b)
 
     cl = ngx_alloc_chain_link(out->pool);
     if (cl == NULL) {
+        ngx_http_bulletin_out_free(out, b);
         return NGX_ERROR;
+    }
+
+    if (out->buf) {
+        out->size += out->buf->last - out->buf->pos;
     }
 
     cl->buf = b;

@@ -7,9 +7,12 @@
 # version hidden by server_tokens off, bad arguments, methods and
 # headers, titles that try to break JSON, the Prometheus text (promtool,
 # families, values equal to the JSON's), consistency under concurrent
-# traffic, access control the nginx way, the largest document at the
-# default maximum (long titles; sizes reported with diag), and a store
-# of 100,000 pages (refused by default; then valid, sorted and complete).
+# traffic, a list document sent in slices (much larger than one: whole
+# and the same to a fast reader, a slow one and through gzip; HEAD;
+# clients gone mid-way; keepalive after; a reload mid-way), access
+# control the nginx way, the largest document at the default maximum
+# (long titles; sizes reported with diag), and a store of 100,000 pages
+# (refused by default; then valid, sorted and complete).
 # The status's times over 100,000 pages are t/530-scale.t's (make soak).
 
 use strict;
@@ -78,6 +81,7 @@ hostile_titles();
 channels();
 prometheus();
 concurrent();
+sliced();
 denied_address();
 at_max();
 big_store();
@@ -1522,6 +1526,232 @@ sub concurrent {
        'concurrent: every share counted');
     is($views, $sent{views}, 'concurrent: the hot pages sum to the totals');
     is_deeply([inconsistencies($doc)], [], 'concurrent: at rest, consistent');
+}
+
+
+#### a list document sent in slices
+
+# A list document is sent 32 KB an event-loop pass, the next slice once
+# the last has left.  On the store of concurrent() (20,001 pages, 2,001
+# in valgrind mode), ?top=all is many slices: it must arrive whole and
+# the same whether read at once, slowly (the socket full, the worker
+# waiting for it) or through gzip; HEAD gives its length alone; clients
+# that leave mid-way leave the worker serving; a reload mid-way lets the
+# document end.
+
+sub sliced {
+    my $server = $LOCATIONS;
+
+    $server =~ s/(bulletin_status;)/$1\n    bulletin_status_max 100001;/;
+    $server .= "location = /status_rate {\n    bulletin_status;\n"
+             . "    bulletin_status_max 100001;\n    limit_rate 8m;\n}\n";
+
+    restart(http => "bulletin_store concurrent.blt;\n"
+                  . "bulletin_counters zone=bulletin:8m;\n"
+                  . "gzip on;\ngzip_types application/json text/plain;\n",
+            server => $server);
+
+    views('c00100', 3);
+    views('c00200', 2);
+    shares('c00200', 'qq', 1);
+
+    my @pids = $t->worker_pids;
+    my $pages = () = store_ids('concurrent.blt');
+    my %body;
+
+    for my $q ('top=all', 'top=all&format=prometheus') {
+        my $name = "sliced, ?$q";
+        my $res = $t->http_get("/status?$q");
+        my $body = $res->body // '';
+        my $length = $res->header('Content-Length') // -1;
+
+        is($res->status, 200, "$name: 200");
+        ok(length $body > 4 * 32768, "$name: more than 4 slices ("
+           . length($body) . " bytes)");
+        is(length $body, $length, "$name: as long as its Content-Length");
+
+        my $slow = slow_get("/status?$q");
+
+        ok($slow eq $body, "$name: the same to a slow reader")
+            or diag length($slow) . " bytes, not " . length($body);
+
+        my $rate = $t->http_get("/status_rate?$q");
+
+        ok(($rate->body // '') eq $body, "$name: the same at limit_rate")
+            or diag(($rate->status // $rate->error) . ', '
+                    . length($rate->body // '') . ' bytes');
+
+        my $gz = $t->http_get("/status?$q",
+                              headers => ['Accept-Encoding' => 'gzip']);
+        my ($plain, $err) = $t->gunzip($gz->body);
+
+        is(scalar $gz->header('Content-Encoding'), 'gzip',
+           "$name: gzip applies");
+        ok(defined $plain && $plain eq $body, "$name: the same through gzip")
+            or diag $err // length($plain) . ' bytes';
+
+        my $head = $t->request(method => 'HEAD', uri => "/status?$q");
+
+        is($head->status, 200, "$name: HEAD 200");
+        is(scalar $head->header('Content-Length'), $length,
+           "$name: HEAD, the same Content-Length");
+        is(length($head->body // ''), 0, "$name: HEAD, no body");
+
+        $body{$q} = $body;
+    }
+
+    my $doc = eval { $JSON->decode($body{'top=all'}) } // {};
+
+    is(scalar @{ $doc->{pages} // [] }, $pages,
+       "sliced: JSON lists every page ($pages)");
+    is_deeply([inconsistencies($doc)], [], 'sliced: JSON consistent');
+
+    my ($f, $bad) = prom_parse($body{'top=all&format=prometheus'});
+
+    ok(!@$bad, 'sliced: Prometheus families whole') or diag join "\n", @$bad;
+    prom_matches_json($f, $doc, 'sliced');
+
+    # clients gone: mid-document, before the first byte, with a reset
+
+    for my $how ('after 40 KB', 'at once', 'reset after 40 KB') {
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                         PeerPort => $t->port, Timeout => 5)
+            or die "connect: $!";
+
+        print $sock "GET /status?top=all HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+        my $got = '';
+
+        while ($how ne 'at once' && length $got < 40960) {
+            last unless sysread $sock, $got, 65536, length $got;
+        }
+
+        setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_LINGER(),
+                   pack('ii', 1, 0))
+            if $how =~ /reset/;
+        close $sock;
+    }
+
+    sleep 0.5;
+
+    is(status_doc('top=5', 'sliced, after clients left')->{pages}[0]{id},
+       'c00100', 'sliced, after clients left: the document as before');
+    is($t->http_get('/bulletin/c00300')->status, 200,
+       'sliced, after clients left: a page served');
+    is_deeply([$t->worker_pids], \@pids,
+              'sliced, after clients left: the same workers');
+
+    # the documents' buffers go with them, sent or not: the workers'
+    # anonymous memory does not grow by the documents it sent
+
+    SKIP: {
+        $t->skip_if_valgrind('the memory is valgrind\'s', 1);
+
+        my $rss = sub {
+            my $kb = 0;
+
+            for my $pid ($t->worker_pids) {
+                my $text = eval { $t->read_file("/proc/$pid/status") } // '';
+                $kb += $1 if $text =~ /^RssAnon:\s+(\d+) kB/m;
+            }
+
+            return $kb;
+        };
+
+        $t->http_get("/status?$_") for 'top=all', 'top=all&format=prometheus';
+
+        my $before = $rss->();
+
+        for (1 .. 10) {
+            $t->http_get("/status?$_")
+                for 'top=all', 'top=all&format=prometheus';
+
+            my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                             PeerPort => $t->port,
+                                             Timeout => 5)
+                or die "connect: $!";
+
+            print $sock "GET /status?top=all HTTP/1.1\r\n"
+                      . "Host: localhost\r\n\r\n";
+            sysread $sock, my $buf, 40960;
+            close $sock;
+        }
+
+        sleep 0.5;
+
+        my $grown = $rss->() - $before;
+
+        ok($grown < length($body{'top=all'}) / 1024,
+           "sliced, 30 documents later: the workers' memory grew "
+           . "${grown} kB");
+    }
+
+    # keepalive: a page on the connection that read the document (the
+    # page just viewed changed the document)
+
+    my $want = $t->http_get('/status?top=all')->body // '';
+    my $c = $t->keepalive;
+    my $one = $c->request(uri => '/status?top=all');
+    my $two = $c->request(uri => '/bulletin/c00300');
+
+    ok(($one->status // 0) == 200 && ($one->body // '') eq $want,
+       'sliced, keepalive: the document whole')
+        or diag(($one->status // $one->error) . ', '
+                . length($one->body // '') . ' bytes');
+    is($two->status, 200, 'sliced, keepalive: then a page on it');
+    $c->close;
+
+    # a reload while a slow reader is mid-way: the old worker ends it
+
+    SKIP: {
+        $t->skip_if_valgrind('a reload needs a master process', 1);
+
+        my $want = $t->http_get('/status?top=all')->body // '';
+        my $body = slow_get('/status?top=all', sub { $t->reload });
+
+        ok($body eq $want, 'sliced, a reload mid-way: the document whole')
+            or diag length($body) . ' bytes';
+    }
+}
+
+
+# the body of a GET read 16 KB at a time, after a pause once the first
+# bytes arrived (when $during runs), so that the socket fills
+
+sub slow_get {
+    my ($uri, $during) = @_;
+
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $t->port, Timeout => 5)
+        or die "connect: $!";
+
+    setsockopt($sock, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 16384);
+    print $sock "GET $uri HTTP/1.0\r\nHost: localhost\r\n\r\n";
+
+    my $raw = '';
+    my $deadline = time + ($t->valgrind ? 600 : 60);
+    my $reads = 0;
+
+    while (time < $deadline) {
+        my $rin = '';
+        vec($rin, fileno $sock, 1) = 1;
+
+        last unless select($rin, undef, undef, $deadline - time) > 0;
+        last unless sysread $sock, $raw, 16384, length $raw;
+
+        if ($reads++ == 0) {
+            $during->() if $during;
+            sleep 0.3;
+        }
+
+        sleep 0.002 if $reads % 8 == 0;
+    }
+
+    close $sock;
+
+    my (undef, $body) = split /\r\n\r\n/, $raw, 2;
+
+    return $body // '';
 }
 
 
