@@ -115,6 +115,21 @@ bulletin_id_valid(const uint8_t *id, size_t len, int reserved)
 }
 
 
+/* murmur3's finalizer, the last step of bulletin_id_hash() */
+
+static inline uint32_t
+bulletin_id_hash_final(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+
+    return h;
+}
+
+
 /*
  * FNV-1a, then murmur3's finalizer: FNV's low bits depend only on the
  * low bits of each byte, and the bucket is the hash's low bits.  This
@@ -134,13 +149,7 @@ bulletin_id_hash(const uint8_t *id, size_t len)
         h *= 16777619u;
     }
 
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-
-    return h;
+    return bulletin_id_hash_final(h);
 }
 
 
@@ -189,13 +198,7 @@ bulletin_id_check(const uint8_t *id, size_t len, uint32_t *hash)
         h *= 16777619u;
     }
 
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-
-    *hash = h;
+    *hash = bulletin_id_hash_final(h);
 
     return 1;
 }
