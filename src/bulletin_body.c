@@ -138,7 +138,7 @@ bulletin_store_find(const bulletin_store_t *st, const uint8_t *id,
     size_t len)
 {
     if (len == 0 || len > BULLETIN_ID_MAX) {
-        return -1;
+        return -1;      /* before hashing what may be long */
     }
 
     return bulletin_store_find_hash(st, id, len, bulletin_id_hash(id, len));

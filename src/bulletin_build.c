@@ -228,6 +228,7 @@ static void bulletin_failed(bulletin_build_t *b);
 static void bulletin_signal(int signo);
 static void bulletin_create_failed(const char *output, int err);
 static void bulletin_usage(FILE *f);
+static int bulletin_option_once(const char **value, const char *name);
 static int bulletin_usage_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
@@ -287,35 +288,31 @@ main(int argc, char **argv)
             return 0;
 
         case 'o':
-            if (b.output != NULL) {
-                return bulletin_usage_error("-o given twice");
+            if (bulletin_option_once(&b.output, "-o") != 0) {
+                return 2;
             }
 
-            b.output = optarg;
             break;
 
         case 't':
-            if (b.template != NULL) {
-                return bulletin_usage_error("-t given twice");
+            if (bulletin_option_once(&b.template, "-t") != 0) {
+                return 2;
             }
 
-            b.template = optarg;
             break;
 
         case 's':
-            if (b.site_file != NULL) {
-                return bulletin_usage_error("--site given twice");
+            if (bulletin_option_once(&b.site_file, "--site") != 0) {
+                return 2;
             }
 
-            b.site_file = optarg;
             break;
 
         case 'l':
-            if (b.list_template != NULL) {
-                return bulletin_usage_error("--list-template given twice");
+            if (bulletin_option_once(&b.list_template, "--list-template") != 0) {
+                return 2;
             }
 
-            b.list_template = optarg;
             break;
 
         case 'F':
@@ -323,11 +320,10 @@ main(int argc, char **argv)
             break;
 
         case 'c':
-            if (b.channels != NULL) {
-                return bulletin_usage_error("--channels given twice");
+            if (bulletin_option_once(&b.channels, "--channels") != 0) {
+                return 2;
             }
 
-            b.channels = optarg;
             break;
 
         case 'V':
@@ -2565,6 +2561,21 @@ bulletin_usage(FILE *f)
         "page's\n"
         "Last-Modified): the same inputs then make the same bytes.\n",
         BULLETIN_CHANNELS_MAX);
+}
+
+
+/* an option of one value: given twice, it is an error of usage */
+
+static int
+bulletin_option_once(const char **value, const char *name)
+{
+    if (*value != NULL) {
+        return bulletin_usage_error("%s given twice", name);
+    }
+
+    *value = optarg;
+
+    return 0;
 }
 
 

@@ -34,7 +34,6 @@ ngx_http_bulletin_counts_handler(ngx_http_request_t *r)
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_chain_t                     out;
-    ngx_table_elt_t                *h;
     bulletin_store_record_t         rec;
     ngx_http_bulletin_main_conf_t  *bmcf;
 
@@ -77,12 +76,9 @@ ngx_http_bulletin_counts_handler(ngx_http_request_t *r)
     r->headers_out.content_type_len = sizeof("application/json") - 1;
     r->headers_out.content_type_lowcase = NULL;
 
-    h = ngx_http_bulletin_header(r, "Cache-Control");
-    if (h == NULL) {
+    if (ngx_http_bulletin_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_str_set(&h->value, "no-store");
 
     rc = ngx_http_send_header(r);
 

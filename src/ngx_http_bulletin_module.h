@@ -134,6 +134,7 @@ ngx_int_t ngx_http_bulletin_excluded(ngx_http_request_t *r,
 ngx_int_t ngx_http_bulletin_page_handler(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_bulletin_push_header(ngx_http_request_t *r,
     char *key, size_t len);
+ngx_int_t ngx_http_bulletin_no_store(ngx_http_request_t *r);
 ngx_int_t ngx_http_bulletin_accept(ngx_http_request_t *r, ngx_uint_t methods,
     char *allow);
 ngx_int_t ngx_http_bulletin_request_page(ngx_http_request_t *r,

@@ -240,6 +240,24 @@ ngx_http_bulletin_not_allowed(ngx_http_request_t *r, char *allow)
 }
 
 
+/* "Cache-Control: no-store", for what shows counts as they are now */
+
+ngx_int_t
+ngx_http_bulletin_no_store(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_bulletin_header(r, "Cache-Control");
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&h->value, "no-store");
+
+    return NGX_OK;
+}
+
+
 /*
  * A response header of the module's own, as nginx's modules push one;
  * nginx 1.23 chains headers of one name through "next".

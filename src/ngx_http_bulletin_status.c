@@ -343,8 +343,7 @@ static ngx_int_t
 ngx_http_bulletin_status_header(ngx_http_request_t *r,
     ngx_http_bulletin_out_t *out, ngx_uint_t status, ngx_str_t *type)
 {
-    ngx_int_t         rc;
-    ngx_table_elt_t  *h;
+    ngx_int_t  rc;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = out->size
@@ -362,12 +361,9 @@ ngx_http_bulletin_status_header(ngx_http_request_t *r,
                                       : type->len;
     r->headers_out.content_type_lowcase = NULL;
 
-    h = ngx_http_bulletin_header(r, "Cache-Control");
-    if (h == NULL) {
+    if (ngx_http_bulletin_no_store(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_str_set(&h->value, "no-store");
 
     rc = ngx_http_send_header(r);
 
