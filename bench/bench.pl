@@ -25,7 +25,9 @@
 # BENCH_CG="return 200;bulletin gzip" runs only the variants named.
 # BENCH_ONLY=scale: step 6 alone.  BENCH_SCALE_RUNS: the separate scale
 # runs (3; 1 with BENCH_QUICK), each on freshly started nginx instances,
-# whose median ratio is the verdict.
+# whose median ratio is the verdict.  BENCH_NGINX=FILE runs another nginx
+# binary (one built with symbols, say; not NGINX, which nginx itself
+# reads as a list of inherited sockets).
 
 use strict;
 use warnings;
@@ -51,7 +53,7 @@ my $top = realpath(dirname(__FILE__) . '/..');
 my $bench = "$top/bench";
 my $out = "$top/build/bench";
 my $run = "$out/run";
-my $nginx = $ENV{NGINX} // '/usr/sbin/nginx';
+my $nginx = $ENV{BENCH_NGINX} // '/usr/sbin/nginx';
 my $module = "$out/ngx_http_bulletin_module.so";     # copies, taken at
 my $builder = "$out/bulletin-build";                # the start (below)
 my $lua_so = '/usr/lib/nginx/modules/ngx_http_lua_module.so';

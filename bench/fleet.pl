@@ -52,7 +52,7 @@ my $out = "$top/build/bench";
 my $dir = "$out/fleet";
 my $bin = "$dir/bin";
 my $piddir = "$dir/pids";
-my $nginx = $ENV{NGINX} // '/usr/sbin/nginx';
+my $nginx = $ENV{BENCH_NGINX} // '/usr/sbin/nginx';
 my $redis_server = $ENV{REDIS_SERVER} // '/usr/bin/redis-server';
 my $redis_cli = $ENV{REDIS_CLI} // '/usr/bin/redis-cli';
 
