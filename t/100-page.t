@@ -780,58 +780,17 @@ sub access_log_generation {
 
 #### HTTP/2, through curl (no HTTP/2 client in Perl's core)
 
-# h2c with prior knowledge on the server's second port: curl (Debian's
-# package, in the Makefile's DEB_TEST) built with nghttp2; without it the
-# HTTP/2 checks are skipped, saying why.
+# h2c with prior knowledge on the server's second port, through curl
+# ($t->h2); without a curl that speaks it the HTTP/2 checks are skipped,
+# saying why.
 
 sub http2 {
     SKIP: {
         skip 'no curl with HTTP/2 for h2c with prior knowledge', 32
-            unless curl_h2();
+            unless $t->curl_h2;
 
         h2_page();
     }
-}
-
-
-sub curl_h2 {
-    return 0 unless Test::Bulletin::find_in_path('curl');
-    return `curl --version 2>/dev/null` =~ /^Features:.*\bHTTP2\b/m;
-}
-
-
-# One HTTP/2 request (prior knowledge over cleartext): a hash of status,
-# headers ([name, value] pairs, names in lower case) and body.
-
-sub h2 {
-    my ($method, $uri, @headers) = @_;
-
-    my $head = $t->path('h2.head');
-    my $body = $t->path('h2.body');
-
-    unlink $head, $body;
-
-    my @cmd = ('curl', '-sS', '--http2-prior-knowledge', '--max-time',
-               $t->timeout, '-D', $head, '-o', $body,
-               '--stderr', $t->path('h2.err'));
-
-    # -X HEAD, not --head: curl then writes whatever DATA arrives to -o
-    push @cmd, '-X', $method unless $method eq 'GET';
-    push @cmd, map { ('-H', $_) } @headers;
-    push @cmd, 'http://127.0.0.1:' . $t->port(2) . $uri;
-
-    my $rc = system @cmd;
-    my %res = (rc => $rc, headers => [], body => '');
-
-    return \%res unless -e $head;
-
-    my ($status, @lines) = split /\r?\n/, $t->read_file($head);
-
-    ($res{protocol}, $res{status}) = split ' ', $status // '';
-    $res{headers} = [map { /\A([^:]+):\s*(.*)\z/ ? [lc $1, $2] : () } @lines];
-    $res{body} = -e $body ? $t->read_file($body) : '';
-
-    return \%res;
 }
 
 
@@ -852,7 +811,7 @@ sub h2_page {
         my $gzip = @headers ? 1 : 0;
         my ($id) = $uri =~ m{([^/]+)\z};
         my $name = "HTTP/2 $uri" . ($gzip ? ' gzip' : '');
-        my $res = h2($method, $uri, @headers);
+        my $res = $t->h2($method, $uri, @headers);
 
         is($res->{rc}, 0, "$name: curl succeeds");
         is("$res->{protocol} $res->{status}", 'HTTP/2 200', "$name: 200");
@@ -866,26 +825,26 @@ sub h2_page {
            $gzip ? 'gzip' : '', "$name: content-encoding");
     }
 
-    my $res = h2('HEAD', "/bulletin/$ID");
+    my $res = $t->h2('HEAD', "/bulletin/$ID");
 
     is($res->{status}, 200, 'HTTP/2 HEAD: 200');
     is(join(' | ', h2_values($res, 'content-length')), length $PLAIN{$ID},
        'HTTP/2 HEAD: content-length');
     is($res->{body}, '', 'HTTP/2 HEAD: no body');
 
-    $res = h2('GET', "/bulletin/$ID", "If-None-Match: $ETAG{$ID}");
+    $res = $t->h2('GET', "/bulletin/$ID", "If-None-Match: $ETAG{$ID}");
 
     is($res->{status}, 304, 'HTTP/2 If-None-Match: 304');
     is(join(' | ', h2_values($res, 'vary')), 'Accept-Encoding',
        'HTTP/2 304: vary once');
 
-    $res = h2('POST', "/bulletin/$ID");
+    $res = $t->h2('POST', "/bulletin/$ID");
 
     is($res->{status}, 405, 'HTTP/2 POST: 405');
     is(join(' | ', h2_values($res, 'allow')), 'GET, HEAD',
        'HTTP/2 POST: allow');
 
-    is(h2('GET', '/bulletin/no-such-page')->{status}, 404,
+    is($t->h2('GET', '/bulletin/no-such-page')->{status}, 404,
        'HTTP/2 unknown id: 404');
 }
 

@@ -1080,6 +1080,55 @@ sub keepalive {
 }
 
 
+# Whether curl can speak HTTP/2 over cleartext with prior knowledge (no
+# HTTP/2 client in Perl's core): Debian's curl, built with nghttp2, is
+# in the Makefile's DEB_TEST.
+
+sub curl_h2 {
+    return 0 unless find_in_path('curl');
+    return `curl --version 2>/dev/null` =~ /^Features:.*\bHTTP2\b/m;
+}
+
+
+# One HTTP/2 request through curl, h2c with prior knowledge: method,
+# uri, headers ("Name: value" strings), to the second port (port(2)),
+# the one a test gives "listen ... http2".  A hash of rc (curl's),
+# protocol, status, headers ([name, value] pairs, names in lower case)
+# and body.
+
+sub h2 {
+    my ($self, $method, $uri, @headers) = @_;
+
+    my $head = $self->path('h2.head');
+    my $body = $self->path('h2.body');
+
+    unlink $head, $body;
+
+    my @cmd = ('curl', '-sS', '--http2-prior-knowledge', '--max-time',
+               $self->timeout, '-D', $head, '-o', $body,
+               '--stderr', $self->path('h2.err'));
+
+    # -X HEAD, not --head: curl then writes whatever DATA arrives to -o
+    push @cmd, '-X', $method unless $method eq 'GET';
+    push @cmd, map { ('-H', $_) } @headers;
+    push @cmd, 'http://127.0.0.1:' . $self->port(2) . $uri;
+
+    my $rc = system @cmd;
+    my %res = (rc => $rc, headers => [], body => '');
+
+    return \%res unless -e $head;
+
+    my ($status, @lines) = split /\r?\n/, $self->read_file($head);
+
+    ($res{protocol}, $res{status}) = split ' ', $status // '';
+    $res{headers} = [map { /\A([^:]+):\s*(.*)\z/ ? [lc $1, $2] : () }
+                     @lines];
+    $res{body} = -e $body ? $self->read_file($body) : '';
+
+    return \%res;
+}
+
+
 # (plain bytes, undef) for one valid gzip member with nothing after it,
 # (undef, error) otherwise.  Strict: the CRC-32 and size are checked.
 
