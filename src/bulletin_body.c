@@ -478,9 +478,28 @@ bulletin_body_scratch(bulletin_body_t *b, size_t len)
 }
 
 
+/*
+ * A piece of the mapping.  A page's segments follow each other in the
+ * file: with no count between them (a page shown without counts, a
+ * sitemap, a feed) they go out as one piece, as nginx sends a single
+ * buffer by a shorter path than a chain.
+ */
+
 static inline void
 bulletin_body_mapped(bulletin_body_t *b, const uint8_t *data, size_t len)
 {
+    bulletin_chunk_t  *last;
+
+    if (b->n > 0 && !b->in_scratch) {
+        last = &b->chunks[b->n - 1];
+
+        if (last->data + last->len == data) {
+            last->len += len;
+            b->total += len;
+            return;
+        }
+    }
+
     b->chunks[b->n].data = data;
     b->chunks[b->n].len = len;
     b->n++;
