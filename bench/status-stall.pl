@@ -323,7 +323,9 @@ sub scraping {
                 my $t0 = time;
                 my $url = "http://127.0.0.1:$port/status?top=all"
                           . ($f eq 'json' ? '' : '&format=prometheus');
-                my $out = `curl -s -m 60 -o /dev/null -w '%{http_code} %{size_download}' '$url'`;
+                my $cmd = "curl -s -m 60 -o /dev/null"
+                          . " -w '%{http_code} %{size_download}' '$url'";
+                my $out = `$cmd`;
                 my ($code, $size) = split ' ', $out;
                 die "status: $out\n" unless ($code // 0) == 200;
                 $n{$f}++;
@@ -356,7 +358,9 @@ sub scraping {
 
 sub latency {
     my $t = $seconds + 30;
-    my $out = `timeout $t taskset -c 1 wrk -t1 -c4 -d${seconds}s --latency $page 2>&1`;
+    my $cmd = "timeout $t taskset -c 1 wrk -t1 -c4 -d${seconds}s --latency"
+              . " $page";
+    my $out = `$cmd 2>&1`;
 
     my %p = $out =~ /^\s+(50|75|90|99)%\s+(\S+)/mg;
     my ($max) = $out =~ /^\s+Latency\s+\S+\s+\S+\s+(\S+)/m;
