@@ -16,7 +16,11 @@
 # 6. scale: stores of 10, 10,000 and 1,000,000 generated pages; Zipf ids
 #    after a warm-up pass, in interleaved rounds; then a cold run with
 #    uniform ids on a fresh nginx;
-# 7. build/bench/results.txt, and the tables on stdout.
+# 7. the status stall (issue 17): bench/status-stall.pl on a store of
+#    100,000 generated pages (3 runs of 10 s; 1 of 3 s with BENCH_QUICK),
+#    a page's latency alone and while ?top=all is scraped, measured by
+#    bench/stall-client.c; its verdict and median rows in the report;
+# 8. build/bench/results.txt, and the tables on stdout.
 #
 # BENCH_QUICK=1: a short run (2 rounds of 2 s, sizes 10 and 10,000), to
 # check the machinery, not to quote.  BENCH_SIZES="10 10000" sets the
@@ -25,9 +29,10 @@
 # BENCH_CG="return 200;bulletin gzip" runs only the variants named.
 # BENCH_ONLY=scale: step 6 alone.  BENCH_SCALE_RUNS: the separate scale
 # runs (3; 1 with BENCH_QUICK), each on freshly started nginx instances,
-# whose median ratio is the verdict.  BENCH_NGINX=FILE runs another nginx
-# binary (one built with symbols, say; not NGINX, which nginx itself
-# reads as a list of inherited sockets).
+# whose median ratio is the verdict.  BENCH_ONLY=stall: step 7 alone
+# (BENCH_KEEP_STORES=1 reuses its store too).  BENCH_NGINX=FILE runs
+# another nginx binary (one built with symbols, say; not NGINX, which
+# nginx itself reads as a list of inherited sockets).
 
 use strict;
 use warnings;
@@ -62,8 +67,9 @@ my $quick = $ENV{BENCH_QUICK} ? 1 : 0;
 my $only = $ENV{BENCH_ONLY} // '';
 my $only_cg = $only eq 'callgrind';
 my $only_scale = $only eq 'scale';
-die "bench: BENCH_ONLY is callgrind or scale\n"
-    if $only ne '' && !$only_cg && !$only_scale;
+my $only_stall = $only eq 'stall';
+die "bench: BENCH_ONLY is callgrind, scale or stall\n"
+    if $only ne '' && !$only_cg && !$only_scale && !$only_stall;
 
 my %set = (
     threads        => 1,
@@ -75,15 +81,20 @@ my %set = (
     w2_rounds      => $quick ? 1 : 2,
     w2_duration    => $quick ? 2 : 4,
     cg_requests    => [2000, 4000],
-    sizes          => [split ' ', $ENV{BENCH_SIZES}
-                                  // ($quick ? '10 10000'
-                                             : '10 10000 1000000')],
+    sizes          => $only_stall ? []
+                      : [split ' ', $ENV{BENCH_SIZES}
+                                    // ($quick ? '10 10000'
+                                               : '10 10000 1000000')],
     scale_warm     => $quick ? 2 : 5,
     scale_duration => $quick ? 2 : 4,
     scale_rounds   => $quick ? 2 : 5,
-    scale_runs     => $ENV{BENCH_SCALE_RUNS} // ($quick ? 1 : 3),
+    scale_runs     => $only_stall ? 0
+                      : $ENV{BENCH_SCALE_RUNS} // ($quick ? 1 : 3),
     scale_cg       => [5000, 20000],    # warm-up, then measured requests
     cold_requests  => 32768,    # at most, in 1 s: each request once
+    stall_pages    => 100_000,
+    stall_seconds  => $quick ? 3 : 10,
+    stall_runs     => $quick ? 1 : 3,
 );
 
 my $tck = POSIX::sysconf(POSIX::_SC_CLK_TCK());
@@ -429,7 +440,7 @@ sub views_of {
 # stays the same through every run (until 10 times that many views)
 my $views = views_of();
 my $t_count = time;
-while ($views < $set{count_to} && !$only_scale) {
+while ($views < $set{count_to} && !$only_scale && !$only_stall) {
     say_ "bench: counting the page's views up to $set{count_to}"
          . " (now $views)";
     wrk(inst => $bul, port => $bul->{ports}[0], path => $page_path,
@@ -646,7 +657,7 @@ if (my $only = $ENV{BENCH_CG}) {
     my %keep = map { $_ => 1 } split /\s*;\s*/, $only;
     @cg = grep { $keep{$_->{name}} } @cg;
 }
-@cg = () if $only_scale;
+@cg = () if $only_scale || $only_stall;
 
 sub callgrind {
     my ($v, $n) = @_;
@@ -919,7 +930,7 @@ for my $s (@scale) {
 }                                                     # runs.tsv
 
 say_ "bench: scale: cold, 1 s (at most $set{cold_requests} requests) of"
-     . " uniformly drawn ids on a fresh nginx";
+     . " uniformly drawn ids on a fresh nginx" if @scale;
 for my $s (@scale) {
     stop($s->{inst});
     $s->{startup2} = start($s->{inst}, ping => '/bulletin/p0000000');
@@ -1016,6 +1027,63 @@ for my $s (grep { defined } $cg_small,
     $s->{cachesim} = eval { scale_cachegrind($s) };
     push @notes, "the cache simulation of $s->{name} failed: $@" if $@;
 }
+
+
+# ------------------------------------------------------------------ stall
+
+# issue 17: does a scrape of ?top=all stall the pages?  bench/status-stall.pl
+# on 100,000 generated pages (the scale runs' template), its own nginx
+my %stall;
+
+sub stall_step {
+    my $n = $set{stall_pages};
+    my $dir = "$out/stall-store";
+    my $stamp = "$dir/json/.done";
+    make_path($dir);
+    chmod 0755, $dir;
+
+    if (!-f $stamp || -M $stamp > -M "$bench/gen-pages.pl") {
+        say_ "bench: stall: generating $n bulletins in $dir/json";
+        remove_tree("$dir/json");
+        system($^X, "$bench/gen-pages.pl", $n, "$dir/json") == 0 or die;
+        spew($stamp, '');
+    }
+
+    if (!$ENV{BENCH_KEEP_STORES} || !-f "$dir/store.blt") {
+        say_ "bench: stall: building the store of $n pages";
+        my @dirs = glob "$dir/json/d*";
+        system("$builder -t $bench/small.html -o $dir/store.blt @dirs"
+               . " >> $out/log.txt") == 0
+            or die "bench: bulletin-build failed at $n pages\n";
+    }
+
+    say_ "bench: stall: bench/status-stall.pl, $set{stall_runs} runs of"
+         . " $set{stall_seconds} s alone and while scraping, two clients";
+    local $ENV{BULLETIN_MODULE} = $module;
+    my @cmd = ($^X, "$bench/status-stall.pl", "$dir/store.blt",
+               $set{stall_seconds}, $set{stall_runs});
+    my $text = `@cmd 2>&1`;
+    print $log "# @cmd\n$text\n";
+    spew("$out/status-stall.txt", $text);
+
+    if ($?) {
+        push @notes, "bench/status-stall.pl failed ($?): "
+                     . (split /\n/, $text)[-1];
+        return;
+    }
+
+    # our client's table: its heading, its rule and the two median rows
+    my ($ours) = $text =~ /^(page latency \(stall-client.*?)\n\n/ms;
+    my @rows = grep { /^(page latency|-|median)/ } split /\n/, $ours // '';
+    my ($verdict) = $text =~ /^(verdict.*)$/m;
+    my ($before) = $text =~ /^(as before.*)$/m;
+
+    %stall = (rows => \@rows, verdict => $verdict, before => $before,
+              met => defined $verdict ? $verdict !~ /NOT met/ : undef);
+    say_ "bench:   $verdict" if defined $verdict;
+}
+
+stall_step() if !$only_scale;
 
 
 # ----------------------------------------------------------------- report
@@ -1158,6 +1226,49 @@ if ($only_scale) {
     exit 0;
 }
 
+sub stall_target {
+    target('the status never stalls the pages: p99 while ?top=all is'
+           . ' scraped <= 5 ms and <= 2x alone (100,000 pages,'
+           . ' bench/stall-client.c)',
+           $stall{met},
+           $stall{verdict} ? $stall{verdict} =~ s/^verdict[^:]*: //r
+                           : 'not run');
+}
+
+sub stall_lines {
+    return unless $stall{rows};
+    line "Status stall (issue 17), bench/status-stall.pl on"
+         . " $set{stall_pages} generated pages, $set{stall_runs} runs of"
+         . " $set{stall_seconds} s (all of it in build/bench/"
+         . "status-stall.txt): a page's latency, alone and while ?top=all is"
+         . " scraped as JSON and Prometheus in turn, measured by"
+         . " bench/stall-client.c (pages and scraper on one event loop);";
+    line join "\n", @{ $stall{rows} };
+    line $stall{verdict} // 'no verdict';
+    line "($stall{before}: the two clients share a core, see the file)"
+        if $stall{before};
+}
+
+if ($only_stall) {
+    my @load1 = loadavg();
+    line "bulletin bench, status stall only, "
+         . strftime('%Y-%m-%d %H:%M UTC', gmtime)
+         . ($quick ? ' (BENCH_QUICK: not for quoting)' : '');
+    line "code: $commit; machine: $machine->{model}, $machine->{cores}"
+         . " cores; load average @load0 before, @load1 after";
+    line sprintf "took %.1f min", (time - $started) / 60;
+    line '';
+    stall_lines();
+    stall_target();
+    line table(['', '<target', '<measured'], @targets);
+    line 'Notes:';
+    line "- $_" for @notes;
+    my $text = join("\n", @report) . "\n";
+    spew("$out/stall.txt", $text);
+    print "\n$text(also in build/bench/stall.txt)\n";
+    exit 0;
+}
+
 
 line "bulletin bench, $date", $quick ? ' (BENCH_QUICK: not for quoting)' : '';
 line "code: $commit (build/ as of the start of the run)";
@@ -1275,6 +1386,7 @@ line $cgtable;
 }
 
 scale_target();
+stall_target();
 
 my $targets = table(['', '<target', '<measured'], @targets);
 line 'Targets (issue 7), worker CPU judged by the median of the rounds\' ratios:';
@@ -1353,6 +1465,7 @@ line table(['variant', 'req/s', 'workers us/req', 'wrk CPU'],
                   fmt($_->{wrk_cpu}, 0) . '%'] } @w2);
 
 scale_lines();
+stall_lines();
 
 line 'What each variant sent (checked once before the runs):';
 line table(['variant', 'body bytes', '<body', '<headers'],
