@@ -1206,25 +1206,33 @@ sub scale_lines {
     }
 }
 
-if ($only_scale) {
+# The report of a part run alone (BENCH_ONLY): its lines, its target and
+# the notes, in build/bench/FILE; then the run ends
+
+sub part_report {
+    my ($what, $file, $lines, $target) = @_;
+
     my @load1 = loadavg();
-    line "bulletin bench, scale only, "
+    line "bulletin bench, $what only, "
          . strftime('%Y-%m-%d %H:%M UTC', gmtime)
          . ($quick ? ' (BENCH_QUICK: not for quoting)' : '');
     line "code: $commit; machine: $machine->{model}, $machine->{cores}"
          . " cores; load average @load0 before, @load1 after";
     line sprintf "took %.1f min", (time - $started) / 60;
     line '';
-    scale_lines();
-    scale_target();
+    $lines->();
+    $target->();
     line table(['', '<target', '<measured'], @targets);
     line 'Notes:';
     line "- $_" for @notes;
     my $text = join("\n", @report) . "\n";
-    spew("$out/scale.txt", $text);
-    print "\n$text(also in build/bench/scale.txt)\n";
+    spew("$out/$file", $text);
+    print "\n$text(also in build/bench/$file)\n";
     exit 0;
 }
+
+part_report('scale', 'scale.txt', \&scale_lines, \&scale_target)
+    if $only_scale;
 
 sub stall_target {
     target('the status never stalls the pages: p99 while ?top=all is'
@@ -1249,25 +1257,8 @@ sub stall_lines {
         if $stall{before};
 }
 
-if ($only_stall) {
-    my @load1 = loadavg();
-    line "bulletin bench, status stall only, "
-         . strftime('%Y-%m-%d %H:%M UTC', gmtime)
-         . ($quick ? ' (BENCH_QUICK: not for quoting)' : '');
-    line "code: $commit; machine: $machine->{model}, $machine->{cores}"
-         . " cores; load average @load0 before, @load1 after";
-    line sprintf "took %.1f min", (time - $started) / 60;
-    line '';
-    stall_lines();
-    stall_target();
-    line table(['', '<target', '<measured'], @targets);
-    line 'Notes:';
-    line "- $_" for @notes;
-    my $text = join("\n", @report) . "\n";
-    spew("$out/stall.txt", $text);
-    print "\n$text(also in build/bench/stall.txt)\n";
-    exit 0;
-}
+part_report('status stall', 'stall.txt', \&stall_lines, \&stall_target)
+    if $only_stall;
 
 
 line "bulletin bench, $date", $quick ? ' (BENCH_QUICK: not for quoting)' : '';

@@ -136,12 +136,28 @@ name(conn_t *c)
 }
 
 
+/* what the connection waits for: op, EPOLL_CTL_ADD or EPOLL_CTL_MOD */
+
+static void
+conn_events(conn_t *c, int op, uint32_t events)
+{
+    struct epoll_event  ee;
+
+    ee.events = events;
+    ee.data.ptr = c;
+
+    if (epoll_ctl(ep, op, c->fd, &ee) != 0) {
+        fail("epoll_ctl(%s): %s", op == EPOLL_CTL_ADD ? "ADD" : "MOD",
+             strerror(errno));
+    }
+}
+
+
 static void
 conn_open(conn_t *c)
 {
     int                 one;
     struct sockaddr_in  sin;
-    struct epoll_event  ee;
 
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd == -1) {
@@ -168,12 +184,7 @@ conn_open(conn_t *c)
         }
     }
 
-    ee.events = EPOLLOUT;
-    ee.data.ptr = c;
-
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ee) != 0) {
-        fail("epoll_ctl(ADD): %s", strerror(errno));
-    }
+    conn_events(c, EPOLL_CTL_ADD, EPOLLOUT);
 }
 
 
@@ -183,20 +194,6 @@ conn_close(conn_t *c)
     if (c->fd != -1) {
         close(c->fd);       /* and out of the epoll set */
         c->fd = -1;
-    }
-}
-
-
-static void
-conn_events(conn_t *c, uint32_t events)
-{
-    struct epoll_event  ee;
-
-    ee.events = events;
-    ee.data.ptr = c;
-
-    if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ee) != 0) {
-        fail("epoll_ctl(MOD): %s", strerror(errno));
     }
 }
 
@@ -246,7 +243,7 @@ request_send(conn_t *c)
 
         if (n == -1) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                conn_events(c, EPOLLOUT);
+                conn_events(c, EPOLL_CTL_MOD, EPOLLOUT);
                 return;
             }
 
@@ -256,7 +253,7 @@ request_send(conn_t *c)
         c->sent += n;
     }
 
-    conn_events(c, EPOLLIN);
+    conn_events(c, EPOLL_CTL_MOD, EPOLLIN);
 }
 
 

@@ -309,7 +309,9 @@ main(int argc, char **argv)
             break;
 
         case 'l':
-            if (bulletin_option_once(&b.list_template, "--list-template") != 0) {
+            if (bulletin_option_once(&b.list_template, "--list-template")
+                != 0)
+            {
                 return 2;
             }
 

@@ -54,11 +54,9 @@ charset_map windows-1251 utf-8 {
 }
 EOF
 
-# nginx 1.25.1 deprecates "listen ... http2" for the "http2" directive
+# HTTP/2 on the second port ($t->h2_listen)
 
-our $SERVER = ($t->nginx_at_least('1.25.1')
-               ? "listen 127.0.0.1:%%PORT_2%%;\nhttp2 on;\n"
-               : "listen 127.0.0.1:%%PORT_2%% http2;\n") . <<'EOF';
+our $SERVER = $t->h2_listen . <<'EOF';
 listen 127.0.0.1:%%PORT_3%% sndbuf=8k;
 
 location ~ ^/bulletin/(?<bulletin_id>[A-Za-z0-9][A-Za-z0-9_-]*)$ {
@@ -794,13 +792,6 @@ sub http2 {
 }
 
 
-sub h2_values {
-    my ($res, $name) = @_;
-
-    return map { $_->[1] } grep { $_->[0] eq lc $name } @{ $res->{headers} };
-}
-
-
 sub h2_page {
     for my $s (['GET', "/bulletin/$ID"],
                ['GET', "/bulletin/$ID", 'Accept-Encoding: gzip'],
@@ -817,31 +808,31 @@ sub h2_page {
         is("$res->{protocol} $res->{status}", 'HTTP/2 200', "$name: 200");
         same_bytes($res->{body}, $gzip ? $GZIP{$id} : $PLAIN{$id},
                    "$name: every byte");
-        is(join(' | ', h2_values($res, 'content-length')),
+        is(join(' | ', $t->h2_values($res, 'content-length')),
            length($gzip ? $GZIP{$id} : $PLAIN{$id}), "$name: content-length");
-        is(join(' | ', h2_values($res, 'vary')), 'Accept-Encoding',
+        is(join(' | ', $t->h2_values($res, 'vary')), 'Accept-Encoding',
            "$name: vary once");
-        is(join(' | ', h2_values($res, 'content-encoding')),
+        is(join(' | ', $t->h2_values($res, 'content-encoding')),
            $gzip ? 'gzip' : '', "$name: content-encoding");
     }
 
     my $res = $t->h2('HEAD', "/bulletin/$ID");
 
     is($res->{status}, 200, 'HTTP/2 HEAD: 200');
-    is(join(' | ', h2_values($res, 'content-length')), length $PLAIN{$ID},
+    is(join(' | ', $t->h2_values($res, 'content-length')), length $PLAIN{$ID},
        'HTTP/2 HEAD: content-length');
     is($res->{body}, '', 'HTTP/2 HEAD: no body');
 
     $res = $t->h2('GET', "/bulletin/$ID", "If-None-Match: $ETAG{$ID}");
 
     is($res->{status}, 304, 'HTTP/2 If-None-Match: 304');
-    is(join(' | ', h2_values($res, 'vary')), 'Accept-Encoding',
+    is(join(' | ', $t->h2_values($res, 'vary')), 'Accept-Encoding',
        'HTTP/2 304: vary once');
 
     $res = $t->h2('POST', "/bulletin/$ID");
 
     is($res->{status}, 405, 'HTTP/2 POST: 405');
-    is(join(' | ', h2_values($res, 'allow')), 'GET, HEAD',
+    is(join(' | ', $t->h2_values($res, 'allow')), 'GET, HEAD',
        'HTTP/2 POST: allow');
 
     is($t->h2('GET', '/bulletin/no-such-page')->{status}, 404,

@@ -1717,14 +1717,12 @@ sub sliced {
 }
 
 
-# the body of a GET read 16 KB at a time, after a pause once the first
-# bytes arrived (when $during runs), so that the socket fills
-
 # A list document over HTTP/2: the slices go out as the stream's flow
 # control lets them, the same bytes as over HTTP/1.1 (JSON, Prometheus,
-# gzip, HEAD, a slow reader).  A request a connection: Debian 12's curl (7.88.1) fails
-# a second request on an h2c prior-knowledge connection ("Error in the
-# HTTP2 framing layer") with any server, nginx's own "return" too.
+# gzip, HEAD, a slow reader).  A request a connection: Debian 12's curl
+# (7.88.1) fails a second request on an h2c prior-knowledge connection
+# ("Error in the HTTP2 framing layer") with any server, nginx's own
+# "return" too.
 
 sub sliced_h2 {
     SKIP: {
@@ -1734,9 +1732,7 @@ sub sliced_h2 {
         my $server = $LOCATIONS;
 
         $server =~ s/(bulletin_status;)/$1\n    bulletin_status_max 100001;/;
-        $server = ($t->nginx_at_least('1.25.1')
-                   ? "listen 127.0.0.1:%%PORT_2%%;\nhttp2 on;\n"
-                   : "listen 127.0.0.1:%%PORT_2%% http2;\n") . $server;
+        $server = $t->h2_listen . $server;
 
         restart(http => "bulletin_store concurrent.blt;\n"
                       . "bulletin_counters zone=bulletin:8m;\n"
@@ -1758,18 +1754,14 @@ sub sliced_h2 {
 
             my ($plain, $err) = $t->gunzip($res->{body});
 
-            is(join(',', map { $_->[1] }
-                         grep { $_->[0] eq 'content-encoding' }
-                         @{ $res->{headers} }),
+            is(join(',', $t->h2_values($res, 'content-encoding')),
                'gzip', "$name, gzip: gzip applies");
             ok(defined $plain && $plain eq $h1, "$name, gzip: the same")
                 or diag $err // length($plain) . ' bytes';
 
             $res = $t->h2('HEAD', "/status?$q");
 
-            is(join(',', map { $_->[1] }
-                         grep { $_->[0] eq 'content-length' }
-                         @{ $res->{headers} }),
+            is(join(',', $t->h2_values($res, 'content-length')),
                length $h1, "$name, HEAD: the same Content-Length");
             is(length $res->{body}, 0, "$name, HEAD: no body");
 
@@ -1792,6 +1784,9 @@ sub sliced_h2 {
     }
 }
 
+
+# the body of a GET read 16 KB at a time, after a pause once the first
+# bytes arrived (when $during runs), so that the socket fills
 
 sub slow_get {
     my ($uri, $during) = @_;

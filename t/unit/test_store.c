@@ -219,6 +219,26 @@ fix_checksum(uint8_t *p, size_t size)
 }
 
 
+/* a mutated store opens as case i expects, or the case is named */
+
+static void
+open_expect(bulletin_store_t *st, const uint8_t *p, size_t size, int i,
+    int want)
+{
+    int  rc;
+
+    rc = bulletin_store_open(st, p, size);
+
+    if (rc != want) {
+        print_error("case %d: %s (%s), expected %s\n", i,
+                    bulletin_strerror(rc), st->detail,
+                    bulletin_strerror(want));
+    }
+
+    assert_int_equal(rc, want);
+}
+
+
 static const char *
 seg_text(const tpage_t *tp, uint32_t i)
 {
@@ -1275,7 +1295,7 @@ mutate(uint8_t *q, size_t size, int which)
 static void
 test_structure(void **state)
 {
-    int               i, rc;
+    int               i;
     size_t            size;
     uint8_t          *p, *q;
     bulletin_store_t  st;
@@ -1338,15 +1358,7 @@ test_structure(void **state)
         memcpy(q, p, size);
         mutate(q, size, i);
 
-        rc = bulletin_store_open(&st, q, size);
-
-        if (rc != want[i]) {
-            print_error("case %d: %s (%s), expected %s\n", i,
-                        bulletin_strerror(rc), st.detail,
-                        bulletin_strerror(want[i]));
-        }
-
-        assert_int_equal(rc, want[i]);
+        open_expect(&st, q, size, i, want[i]);
         assert_true(st.detail[0] != '\0');
 
         for (k = 0; k < sizeof(detail) / sizeof(detail[0]); k++) {
@@ -1926,7 +1938,7 @@ add_source_page(bulletin_writer_t *w, const char *id, uint32_t type,
 static void
 test_sources(void **state)
 {
-    int                       i, rc, err;
+    int                       i, err;
     char                      path[128];
     size_t                    size;
     uint8_t                  *p, *q;
@@ -2040,15 +2052,7 @@ test_sources(void **state)
 
         fix_checksum(q, size);
 
-        rc = bulletin_store_open(&st, q, size);
-
-        if (rc != want[i]) {
-            print_error("case %d: %s (%s), expected %s\n", i,
-                        bulletin_strerror(rc), st.detail,
-                        bulletin_strerror(want[i]));
-        }
-
-        assert_int_equal(rc, want[i]);
+        open_expect(&st, q, size, i, want[i]);
     }
 
     free(q);

@@ -1090,6 +1090,18 @@ sub curl_h2 {
 }
 
 
+# The second port's listen for HTTP/2 (cleartext), as the nginx under
+# test wants it: 1.25.1 deprecates "listen ... http2" for "http2 on".
+
+sub h2_listen {
+    my ($self) = @_;
+
+    return $self->nginx_at_least('1.25.1')
+           ? "listen 127.0.0.1:%%PORT_2%%;\nhttp2 on;\n"
+           : "listen 127.0.0.1:%%PORT_2%% http2;\n";
+}
+
+
 # One HTTP/2 request through curl, h2c with prior knowledge: method,
 # uri, headers ("Name: value" strings), to the second port (port(2)),
 # the one a test gives "listen ... http2".  A hash of rc (curl's),
@@ -1126,6 +1138,15 @@ sub h2 {
     $res{body} = -e $body ? $self->read_file($body) : '';
 
     return \%res;
+}
+
+
+# The values of a header of an h2() response, in order.
+
+sub h2_values {
+    my ($self, $res, $name) = @_;
+
+    return map { $_->[1] } grep { $_->[0] eq lc $name } @{ $res->{headers} };
 }
 
 
